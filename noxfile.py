@@ -1,0 +1,280 @@
+"""Sessions that build, install and test the TinyTorch packages.
+
+The package list and the dependency graph are read from
+``packages/*/pyproject.toml`` every time nox starts: a package added under
+``packages/`` appears in every session below without editing this file.
+
+    python -m nox                                      # tests (every package), stack, lint
+    python -m nox -s "tests(package='tinytorch-nn')"   # one package alone, fresh venv
+    python -m nox -s stack                             # every package together
+    python -m nox -s wheels                            # build wheels + sdists, smoke-test them
+    python -m nox -s parity                            # test_parity_*.py against torch
+    python -m nox -s lint                              # ruff + tests/test_layering.py
+    python -m nox -s bench [-- bench_x.py ...]         # benchmarks/bench_*.py
+    python -m nox -s demo [-- args]                    # milestones/demo.py
+
+Every session uses the interpreter nox itself runs under and a fresh virtualenv.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nox
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent
+PACKAGES_DIR = ROOT / "packages"
+DIST_DIR = ROOT / "dist"
+TORCH = "torch==2.13.0"  # the one PyTorch release used for parity and benchmarks
+RUFF = "ruff==0.17.6"  # pinned so that a new ruff release cannot turn CI red on its own
+TEST_EXTRA = "test"
+NAMESPACE = "tinytorch"
+
+nox.options.sessions = ["tests", "stack", "lint"]
+
+
+# --------------------------------------------------------------------------- #
+# The package graph, read from packages/*/pyproject.toml
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class Package:
+    """One distribution under ``packages/``, as its pyproject.toml declares it."""
+
+    name: str  # canonical distribution name, e.g. "tinytorch-autograd"
+    path: Path  # packages/<name>
+    tinytorch_deps: tuple[str, ...]  # direct tinytorch dependencies (canonical names)
+    other_deps: tuple[str, ...]  # every other requirement string, e.g. "numpy>=1.24"
+    extras: tuple[str, ...]  # names of [project.optional-dependencies]
+
+    @property
+    def rel_path(self) -> str:
+        """Path relative to the repository root, as pip and pytest are given it."""
+        return self.path.relative_to(ROOT).as_posix()
+
+    def requirement(self, extras: tuple[str, ...] = ()) -> str:
+        """A pip argument installing this package from its directory: ``./packages/x[a,b]``."""
+        suffix = f"[{','.join(extras)}]" if extras else ""
+        return f"./{self.rel_path}{suffix}"
+
+    def test_files(self) -> list[Path]:
+        tests = self.path / "tests"
+        return sorted(tests.rglob("test_*.py")) + sorted(tests.rglob("*_test.py"))
+
+
+def _is_tinytorch(dist_name: str) -> bool:
+    return canonicalize_name(dist_name).startswith(f"{NAMESPACE}-")
+
+
+def load_packages(packages_dir: Path = PACKAGES_DIR) -> dict[str, Package]:
+    """Read every ``packages/*/pyproject.toml``; keys are canonical names, sorted."""
+    packages: dict[str, Package] = {}
+    for pyproject in sorted(packages_dir.glob("*/pyproject.toml")):
+        with pyproject.open("rb") as f:
+            project = tomllib.load(f)["project"]
+        requirements = [Requirement(r) for r in project.get("dependencies", [])]
+        name = canonicalize_name(project["name"])
+        packages[name] = Package(
+            name=name,
+            path=pyproject.parent,
+            tinytorch_deps=tuple(
+                canonicalize_name(r.name) for r in requirements if _is_tinytorch(r.name)
+            ),
+            other_deps=tuple(str(r) for r in requirements if not _is_tinytorch(r.name)),
+            extras=tuple(project.get("optional-dependencies", {})),
+        )
+    return packages
+
+
+def install_closure(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The packages ``names`` need: themselves and their tinytorch dependencies,
+    transitively, dependencies first (a topological order).
+
+    Raises ValueError naming the package when a dependency is not under
+    ``packages/`` or when the graph has a cycle (``tests/test_layering.py``
+    reports the same problems in detail).
+    """
+    order: list[str] = []
+    state: dict[str, str] = {}  # name -> "visiting" | "done"
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise ValueError(f"dependency cycle: {' -> '.join((*chain, name))}")
+        if name not in PACKAGES:
+            needed_by = f" (required by {chain[-1]})" if chain else ""
+            raise ValueError(f"unknown tinytorch package {name!r}{needed_by}")
+        state[name] = "visiting"
+        for dep in PACKAGES[name].tinytorch_deps:
+            visit(dep, (*chain, name))
+        state[name] = "done"
+        order.append(name)
+
+    for name in names:
+        visit(canonicalize_name(name), ())
+    return order
+
+
+PACKAGES = load_packages()
+
+
+# --------------------------------------------------------------------------- #
+# Helpers shared by the sessions
+# --------------------------------------------------------------------------- #
+
+
+def install_all(session: nox.Session, *more: str) -> None:
+    """Install every package with all its optional extras (non-editable) and
+    ``more`` in one pip command, so pip resolves the siblings from ``packages/``."""
+    session.install(
+        "pytest",
+        *(
+            PACKAGES[name].requirement(PACKAGES[name].extras)
+            for name in install_closure(list(PACKAGES))
+        ),
+        *more,
+    )
+
+
+def run_pytest(session: nox.Session, *paths: str) -> None:
+    session.run("pytest", "--import-mode=importlib", *paths)
+
+
+# --------------------------------------------------------------------------- #
+# Sessions
+# --------------------------------------------------------------------------- #
+
+
+@nox.session
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """One package's tests in a fresh venv holding only it and its declared
+    tinytorch dependencies (plus pytest and the package's ``test`` extra)."""
+    pkg = PACKAGES[package]
+    if not pkg.test_files():
+        session.error(f"{package} has no test files (expected {pkg.rel_path}/tests/test_*.py)")
+    install_set = install_closure([package])
+    session.log(f"install set of {package}: {', '.join(install_set)}")
+    own_extras = (TEST_EXTRA,) if TEST_EXTRA in pkg.extras else ()
+    session.install(
+        "pytest",
+        *(
+            PACKAGES[name].requirement(own_extras if name == package else ())
+            for name in install_set
+        ),
+    )
+
+    # Exit code 5 means "no tests collected". The package does have test files,
+    # so that happens only when every one of them skips itself at import (for
+    # example test_parity_*.py files without torch); pytest says so, not a failure.
+    session.run("pytest", "--import-mode=importlib", f"{pkg.rel_path}/tests", success_codes=[0, 5])
+
+
+@nox.session
+def stack(session: nox.Session) -> None:
+    """Every package installed together (all extras), every package's tests
+    plus the integration tests in the root ``tests/``."""
+    install_all(session)
+    run_pytest(
+        session,
+        *(f"{PACKAGES[n].rel_path}/tests" for n in PACKAGES if PACKAGES[n].test_files()),
+        "tests",
+    )
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Build every package's sdist and wheel, install the wheels alone, smoke-test them."""
+    session.install("build", "hatchling>=1.21")
+    if DIST_DIR.exists():
+        shutil.rmtree(DIST_DIR)
+    for name in install_closure(list(PACKAGES)):
+        # `python -m build` makes the sdist, then the wheel *from that sdist*:
+        # a file missing from the sdist breaks the wheel build or its tests.
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--no-isolation",
+            "--outdir",
+            str(DIST_DIR),
+            PACKAGES[name].rel_path,
+        )
+
+    # Third-party runtime dependencies come from the normal index; tinytorch
+    # comes only from the wheels just built (--no-index).
+    others = sorted({req for pkg in PACKAGES.values() for req in pkg.other_deps})
+    if others:
+        session.install(*others)
+    built = sorted(str(p.relative_to(ROOT)) for p in DIST_DIR.glob("*.whl"))
+    session.install("--no-index", "--find-links", str(DIST_DIR), *built)
+    session.run(
+        "python", "tests/smoke_wheels.py", "--dist", str(DIST_DIR), "--packages", str(PACKAGES_DIR)
+    )
+
+
+def _parity_files() -> list[str]:
+    files = sorted(ROOT.glob("packages/*/tests/**/test_parity_*.py"))
+    files += sorted(ROOT.glob("tests/**/test_parity_*.py"))
+    return [f.relative_to(ROOT).as_posix() for f in files]
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """Every ``test_parity_*.py`` file, with every package and torch installed."""
+    files = _parity_files()
+    if not files:
+        session.log("no test_parity_*.py files exist yet: nothing to compare with PyTorch")
+        return
+    session.log(f"{len(files)} parity test file(s): {', '.join(files)}")
+    install_all(session, TORCH)
+    run_pytest(session, *files)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the repository, then the mechanical layering checks."""
+    session.install(RUFF, "pytest")
+    session.run("ruff", "check", ".")
+    run_pytest(session, "tests/test_layering.py")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run ``benchmarks/bench_*.py`` in sorted order, or the ones named after ``--``."""
+    bench_dir = ROOT / "benchmarks"
+    if session.posargs:
+        scripts = []
+        for arg in session.posargs:
+            script = bench_dir / Path(arg).name
+            if script.suffix != ".py":
+                script = script.with_suffix(".py")
+            if not script.is_file():
+                session.error(f"no benchmark script {script.relative_to(ROOT)}")
+            scripts.append(script)
+    else:
+        scripts = sorted(bench_dir.glob("bench_*.py"))
+    if not scripts:
+        session.log("benchmarks/ holds no bench_*.py script yet: nothing to run")
+        return
+    install_all(session, TORCH, "tqdm", "matplotlib")
+    for script in scripts:
+        session.log(f"=== {script.relative_to(ROOT)} ===")
+        session.run("python", str(script.relative_to(ROOT)), env={"MPLBACKEND": "Agg"})
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The end-to-end demo: ``milestones/demo.py`` with every package installed."""
+    script = ROOT / "milestones" / "demo.py"
+    if not script.is_file():
+        session.error("milestones/demo.py does not exist yet")
+    install_all(session)
+    session.run("python", "milestones/demo.py", *session.posargs)

@@ -1,0 +1,224 @@
+"""The one dispatch path every op goes through.
+
+An op is a :class:`Primitive`: a name and a forward function on NumPy arrays.
+``apply(op, inputs, params)`` runs the forward and then calls every registered
+hook with what happened. That is the whole extension mechanism of the stack:
+
+* ``tinytorch.autograd`` registers a post hook that records the graph;
+* ``tinytorch.perf`` registers a pre and a post hook that time ops and count
+  FLOPs.
+
+Nothing else may compute a Tensor op on the side: a result that did not pass
+through :func:`apply` is invisible to autograd and to the profiler.
+
+    Tensor op (a + b) ──> functional (checks, scalars -> Tensors)
+                           └─> apply(ADD, (a, b), {})
+                                 ├─ pre hooks   (profiler: start timer)
+                                 ├─ ADD.forward(a.data, b.data)  (NumPy)
+                                 └─ post hooks  (autograd: record node;
+                                                 profiler: stop timer, FLOPs)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Primitive",
+    "apply",
+    "register_hook",
+    "remove_hook",
+    "hooks",
+    "HookHandle",
+    "set_backward_engine",
+    "get_backward_engine",
+]
+
+
+def _elementwise_flops(inputs, output, params) -> int:
+    return int(output.size)
+
+
+def _no_flops(inputs, output, params) -> int:
+    return 0
+
+
+class Primitive:
+    """One primitive op: a forward function on NumPy arrays.
+
+    Args:
+        name: unique, human-readable name (``"add"``, ``"matmul"``); used by
+            autograd to find the backward rule and by the profiler in tables.
+        forward: ``forward(*arrays, **params) -> ndarray`` (or
+            ``(ndarray, saved)`` when ``saves=True``: ``saved`` is anything the
+            backward rule wants to reuse instead of recomputing).
+        differentiable: ``False`` for ops without a gradient (comparisons,
+            argmax); autograd never records them.
+        flops: ``flops(input_arrays, output_array, params) -> int``, the
+            floating-point operations one call performs (the profiler sums
+            these). Defaults to one per output element.
+        saves: see ``forward``.
+
+    Calling a primitive (``ADD(a, b)``) is the same as ``apply(ADD, (a, b), {})``.
+    Primitives are immutable after creation and compared by identity.
+    """
+
+    __slots__ = ("name", "forward", "differentiable", "flops", "saves")
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Any],
+        *,
+        differentiable: bool = True,
+        flops: Callable[..., int] | None = None,
+        saves: bool = False,
+    ) -> None:
+        self.name = name
+        self.forward = forward
+        self.differentiable = differentiable
+        self.flops = flops if flops is not None else (
+            _elementwise_flops if differentiable else _no_flops
+        )
+        self.saves = saves
+
+    def __call__(self, *inputs, **params):
+        return apply(self, inputs, params)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
+
+
+# Hooks are kept in tuples (replaced, never mutated) so that a hook that
+# removes itself while it runs cannot disturb the loop in apply().
+_pre_hooks: tuple = ()
+_post_hooks: tuple = ()
+_backward_engine: Callable | None = None
+
+
+def apply(op: Primitive, inputs: tuple, params: dict):
+    """Run ``op`` on ``inputs`` (Tensors) and call the hooks.
+
+    Pre hooks are called as ``pre(op, inputs, params)``; post hooks as
+    ``post(op, inputs, output, params, saved)``, where ``output`` is the new
+    Tensor and ``saved`` what the forward chose to save (or ``None``).
+    """
+    for hook in _pre_hooks:
+        hook(op, inputs, params)
+    result = op.forward(*[t.data for t in inputs], **params)
+    saved = None
+    if op.saves:
+        result, saved = result
+    out = _wrap(result if type(result) is np.ndarray else np.asarray(result))
+    for hook in _post_hooks:
+        hook(op, inputs, out, params, saved)
+    return out
+
+
+class HookHandle:
+    """Returned by :func:`register_hook`; ``handle.remove()`` unregisters."""
+
+    __slots__ = ("pre", "post", "_active")
+
+    def __init__(self, pre, post) -> None:
+        self.pre = pre
+        self.post = post
+        self._active = True
+
+    def remove(self) -> None:
+        remove_hook(self)
+
+    def __enter__(self) -> HookHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def register_hook(post: Callable | None = None, *, pre: Callable | None = None) -> HookHandle:
+    """Register dispatch hooks; returns a handle for :func:`remove_hook`.
+
+    ``post(op, inputs, output, params, saved)`` runs after every op's forward;
+    ``pre(op, inputs, params)`` runs before it. Either may be omitted.
+    Hooks run in registration order. Registering is cheap; each registered
+    hook costs one Python call per op.
+    """
+    global _pre_hooks, _post_hooks
+    if post is None and pre is None:
+        raise ValueError("register_hook needs a post hook, a pre hook, or both")
+    for name, fn in (("post", post), ("pre", pre)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"the {name} hook must be callable, got {type(fn).__name__}")
+    handle = HookHandle(pre, post)
+    if pre is not None:
+        _pre_hooks = _pre_hooks + (pre,)
+    if post is not None:
+        _post_hooks = _post_hooks + (post,)
+    return handle
+
+
+def remove_hook(handle: HookHandle) -> None:
+    """Unregister the hooks of ``handle``. Removing twice is a no-op."""
+    global _pre_hooks, _post_hooks
+    if not isinstance(handle, HookHandle):
+        raise TypeError(f"remove_hook expects a HookHandle, got {type(handle).__name__}")
+    if not handle._active:
+        return
+    handle._active = False
+    if handle.pre is not None:
+        _pre_hooks = _without(_pre_hooks, handle.pre)
+    if handle.post is not None:
+        _post_hooks = _without(_post_hooks, handle.post)
+
+
+def _without(hooks: tuple, fn) -> tuple:
+    # Remove one occurrence (the same function may be registered twice).
+    for i, h in enumerate(hooks):
+        if h is fn:
+            return hooks[:i] + hooks[i + 1:]
+    return hooks
+
+
+@contextmanager
+def hooks(post: Callable | None = None, *, pre: Callable | None = None):
+    """Context manager: the hooks are registered inside the block only,
+    and removed on exit even when the block raises."""
+    handle = register_hook(post, pre=pre)
+    try:
+        yield handle
+    finally:
+        remove_hook(handle)
+
+
+def set_backward_engine(engine: Callable | None) -> None:
+    """Install the function that runs ``Tensor.backward``.
+
+    ``engine(tensor, gradient, retain_graph)``. ``tinytorch.autograd`` installs
+    its engine here when it is enabled and removes it (``None``) when disabled.
+    """
+    global _backward_engine
+    if engine is not None and not callable(engine):
+        raise TypeError("the backward engine must be callable or None")
+    _backward_engine = engine
+
+
+def get_backward_engine() -> Callable | None:
+    return _backward_engine
+
+
+def active_hooks() -> tuple[tuple, tuple]:
+    """The registered ``(pre_hooks, post_hooks)``, for tests and profilers."""
+    return _pre_hooks, _post_hooks
+
+
+def _wrap(array: np.ndarray):  # replaced below to avoid an import cycle
+    raise RuntimeError("tinytorch.tensor is not initialised")
+
+
+def _install_wrap(fn) -> None:
+    global _wrap
+    _wrap = fn

@@ -1,0 +1,424 @@
+"""The Tensor: a NumPy array plus the slots autograd needs.
+
+A Tensor owns one ``numpy.ndarray`` (``.data``). Every arithmetic method
+delegates to a function in :mod:`tinytorch.tensor.ops`, which applies a
+primitive through the dispatch path; so ``a + b``, ``ops.add(a, b)`` and
+``ADD(a, b)`` are the same thing.
+
+The autograd slots (``requires_grad``, ``grad``, ``grad_fn``) live here so
+that a Tensor has one fixed layout (``__slots__``), but this package never
+fills ``grad`` or ``grad_fn``: ``tinytorch.autograd`` does, through the
+dispatch hook and the backward-engine registry.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _dispatch
+
+__all__ = ["Tensor", "float32", "float64", "float16", "int64", "int32", "bool_"]
+
+float16 = np.float16
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+bool_ = np.bool_
+
+_NUMERIC_KINDS = frozenset("biuf")
+
+
+def _as_array(data, dtype) -> np.ndarray:
+    """Convert user data to an ndarray with TinyTorch's dtype rules."""
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise TypeError(f"unknown dtype {dtype!r}") from exc
+        if dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"Tensor dtype must be numeric (bool, int or float), got {dtype}")
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"Tensor data must be numeric and rectangular: {exc}") from None
+    if arr.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(
+            f"Tensor data must be numeric (bool, int or float), got dtype {arr.dtype} "
+            f"from {type(data).__name__}"
+        )
+    if dtype is not None:
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+    if arr.dtype == np.float64:
+        # Floats default to float32, the dtype deep learning trains in.
+        return arr.astype(np.float32)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with optional gradient tracking.
+
+    Args:
+        data: array-like (nested lists, scalars, ndarrays or a Tensor).
+        dtype: NumPy dtype or None. With None, float data becomes float32
+            (Python floats and float64 arrays alike), integer data stays
+            integer (int64 for Python ints) and bool stays bool.
+        requires_grad: record operations on this tensor for autograd
+            (floating-point dtypes only).
+
+    An ndarray that already has the target dtype is shared, not copied.
+
+    Raises:
+        TypeError: non-numeric data (strings, objects), ragged nested lists,
+            or ``requires_grad=True`` on an integer/bool tensor.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "__weakref__")
+
+    # Make NumPy defer to Tensor's reflected operators (ndarray + Tensor).
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user (no ``grad_fn``)."""
+        return self.grad_fn is None
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with exactly one element, got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def memory_footprint(self) -> int:
+        """Bytes held by the data array (not counting ``grad``)."""
+        return int(self.data.nbytes)
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self.data
+        return self.data.astype(dtype, copy=bool(copy))
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors with one element can be used as an index")
+        return int(self.data)
+
+    # Tensors compare elementwise (==), so hashing must stay by identity.
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.data, precision=4, separator=", ", prefix="Tensor(", threshold=100
+        )
+        extras = [f"dtype={self.data.dtype}"]
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.op.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extras)})"
+
+    # ---------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute gradients of this tensor w.r.t. the graph's leaves.
+
+        Needs ``tinytorch-autograd`` (installed and enabled): this package
+        only holds the slot the engine plugs into.
+        """
+        engine = _dispatch.get_backward_engine()
+        if engine is None:
+            raise RuntimeError(
+                "Tensor.backward() needs the autograd engine: install tinytorch-autograd "
+                "(pip install tinytorch-autograd) and enable it with "
+                "`import tinytorch.autograd` or `tinytorch.autograd.enable_autograd()`"
+            )
+        engine(self, gradient, retain_graph)
+
+    def zero_grad(self) -> None:
+        """Drop the accumulated gradient (``grad`` becomes None)."""
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data, cut from the graph."""
+        return _wrap(self.data)
+
+    # ------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        """In-place write into ``data``. Not recorded by autograd, so it is
+        refused on tensors that take part in a graph."""
+        if self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError(
+                "in-place assignment into a tensor that requires grad would corrupt "
+                "its gradients; use .detach() or work on .data explicitly"
+            )
+        self.data[_ops._normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # ----------------------------------------------------------------- methods
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, correction=1):
+        return _ops.var(self, axis, keepdims, correction)
+
+    def std(self, axis=None, keepdims=False, correction=1):
+        return _ops.sqrt(_ops.var(self, axis, keepdims, correction))
+
+    def argmax(self, axis=None, keepdims=False):
+        return _ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _ops.argmin(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        return _ops.reshape(self, *shape)
+
+    def transpose(self, dim0=-2, dim1=-1):
+        return _ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _ops.permute(self, *dims)
+
+    @property
+    def T(self):
+        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
+        return _ops.permute(self, *range(self.data.ndim - 1, -1, -1))
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    def clip(self, min=None, max=None):
+        return _ops.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other):
+        return _ops.maximum(self, other)
+
+    def minimum(self, other):
+        return _ops.minimum(self, other)
+
+    def split(self, split_size_or_sections, axis=0):
+        return _ops.split(self, split_size_or_sections, axis)
+
+    def broadcast_to(self, *shape):
+        return _ops.broadcast_to(self, *shape)
+
+    def expand(self, *shape):
+        return _ops.expand(self, *shape)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return _ops.unsqueeze(self, axis)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def gelu(self, approximate="tanh"):
+        return _ops.gelu(self, approximate)
+
+    def softmax(self, axis=-1):
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        return _ops.log_softmax(self, axis)
+
+    def astype(self, dtype):
+        return _ops.astype(self, dtype)
+
+    to = astype
+
+    def float(self):
+        return _ops.astype(self, np.float32)
+
+    def double(self):
+        return _ops.astype(self, np.float64)
+
+    def long(self):
+        return _ops.astype(self, np.int64)
+
+    def clone(self):
+        return _ops.clone(self)
+
+
+def _wrap(array: np.ndarray) -> Tensor:
+    """Wrap an ndarray without any checks (the hot path of every op)."""
+    t = object.__new__(Tensor)
+    t.data = array
+    t.requires_grad = False
+    t.grad = None
+    t.grad_fn = None
+    return t
+
+
+_dispatch._install_wrap(_wrap)
+
+from . import ops as _ops  # noqa: E402  (ops needs Tensor defined first)

@@ -1,0 +1,103 @@
+"""Saving and loading tokenizer files: atomic JSON writes and checked reads.
+
+Both tokenizers save themselves as a small JSON document with a ``"type"``
+and a ``"format_version"`` field. Writing goes to a temporary file in the
+destination directory that is then renamed over the destination with
+``os.replace``: the rename is atomic on POSIX and Windows, so an interrupted
+save leaves either the old file or the new one, never a truncated mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+def atomic_write_json(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
+    """Write ``document`` as JSON to ``path`` atomically.
+
+    The JSON is serialised completely *before* the temporary file is opened,
+    so a document that cannot be serialised never touches the disk. The
+    temporary file lives in the same directory as ``path`` because
+    ``os.replace`` is only atomic within one file system.
+
+    Raises:
+        TypeError: ``document`` holds a value JSON cannot represent.
+        OSError: the directory does not exist or is not writable. In every
+            failure case the previous contents of ``path`` are left intact
+            and the temporary file is removed.
+    """
+    path = os.fspath(path)
+    # ensure_ascii=True escapes every non-ASCII character (including lone
+    # surrogates, which a UTF-8 file could not hold) so any str round-trips.
+    text = json.dumps(document, indent=1, ensure_ascii=True) + "\n"
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(
+        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
+    )
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_path)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_json_document(path: str | os.PathLike[str], expected_type: str) -> dict[str, Any]:
+    """Read a tokenizer file and check its envelope (``type``, ``format_version``).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not valid JSON, is not a JSON object, was
+            written by another tokenizer class, or has an unknown format
+            version. The message names the file.
+    """
+    path = os.fspath(path)
+    with open(path, encoding="utf-8") as f:
+        raw = f.read()
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r} is not a valid {expected_type} file: invalid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ValueError(
+            f"{path!r} is not a valid {expected_type} file: expected a JSON object, "
+            f"got {type(document).__name__}"
+        )
+    found_type = document.get("type")
+    if found_type != expected_type:
+        raise ValueError(
+            f"{path!r} is not a valid {expected_type} file: its 'type' field is {found_type!r}"
+        )
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r}: unsupported {expected_type} format_version {version!r} "
+            f"(this version reads {FORMAT_VERSION})"
+        )
+    return document
+
+
+def require_field(document: dict[str, Any], name: str, kind: type | tuple[type, ...], path: Any, what: str) -> Any:
+    """Return ``document[name]``, raising a ValueError naming the file if it is missing or mistyped."""
+    if name not in document:
+        raise ValueError(f"{os.fspath(path)!r} is not a valid {what} file: missing field {name!r}")
+    value = document[name]
+    # bool is a subclass of int; a JSON true is never a valid count or id here.
+    if isinstance(value, bool) or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a valid {what} file: field {name!r} must be {names}, "
+            f"got {type(value).__name__}"
+        )
+    return value
