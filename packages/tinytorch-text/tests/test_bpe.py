@@ -93,6 +93,7 @@ def test_merges_never_cross_word_boundaries():
         ("the cat sat on the mat; the cat ate the rat. " * 3, 40),
         (["héllo wörld 🙂🙂", "ünïcödé ☃☃☃", "日本語日本語"], 30),
     ],
+    ids=["one-symbol-runs", "alternating", "english", "unicode-texts"],
 )
 def test_incremental_training_equals_full_recount(corpus, n_merges):
     expected_merges, expected_words = naive_bpe(corpus, n_merges)
@@ -199,6 +200,13 @@ def test_encode_uses_merges():
     tok = BPETokenizer(258).train("hello hello hello")
     assert len(tok.encode("hello")) < len(b"hello")
     assert tok.decode(tok.encode("hello")) == "hello"
+
+
+def test_clear_cache_does_not_change_encodings(trained):
+    text = "The quick brown fox, unseen words"
+    before = trained.encode(text)
+    trained.clear_cache()
+    assert trained.encode(text) == before
 
 
 def test_decode_invalid_utf8_replaces(trained):

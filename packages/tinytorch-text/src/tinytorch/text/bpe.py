@@ -111,10 +111,13 @@ class BPETokenizer:
 
     Example::
 
-        >>> tok = BPETokenizer(260)
-        >>> tok.train("low lower lowest " * 10)
-        >>> tok.decode(tok.encode("lowest"))
-        'lowest'
+        >>> tok = BPETokenizer(260).train("low lower lowest " * 10)
+        >>> tok.vocab[256:]
+        [b'lo', b'low', b' low', b' lowe']
+        >>> tok.encode(" lowest")
+        [259, 115, 116]
+        >>> tok.decode([259, 115, 116])
+        ' lowest'
 
     Raises:
         TypeError: ``vocab_size`` is not an int.
@@ -337,6 +340,10 @@ class BPETokenizer:
                 cache[chunk] = ids
             out.extend(ids)
         return out
+
+    def clear_cache(self) -> None:
+        """Forget the per-chunk encoding cache (it refills as text is encoded)."""
+        self._cache.clear()
 
     def encode_array(self, text: str) -> np.ndarray:
         """Encode ``text`` to a 1-D int64 array (same ids and errors as :meth:`encode`)."""
