@@ -45,7 +45,10 @@ def timed(fn, repeats):
 def fmt(times):
     if len(times) == 1:
         return f"{times[0]:.3f} s"
-    return f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
+    return (
+        f"median {statistics.median(times):.3f} s "
+        f"(min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
+    )
 
 
 def main(argv=None):
@@ -83,7 +86,10 @@ def main(argv=None):
     print(f"  encode (warm) : {fmt(t_encode_warm)}  (chunk cache filled)")
     decoded, t_decode = timed(lambda: bpe.decode(ids), args.repeats)
     print(f"  decode        : {fmt(t_decode)}  (round trip exact: {decoded == text})")
-    print(f"  compression   : {n_bytes / len(ids):.3f} bytes/token ({n_bytes:,} bytes -> {len(ids):,} tokens)")
+    print(
+        f"  compression   : {n_bytes / len(ids):.3f} bytes/token "
+        f"({n_bytes:,} bytes -> {len(ids):,} tokens)"
+    )
     vocab = bpe.vocab
     shown = min(args.merges_shown, len(bpe.merges))
     print(f"  first {shown} merges:")
@@ -97,7 +103,10 @@ def main(argv=None):
     char, t_build = timed(lambda: CharTokenizer().build_vocab(text), args.repeats)
     print(f"  build_vocab   : {fmt(t_build)}  ({char.vocab_size} characters)")
     arr, t_char = timed(lambda: char.encode_array(text), args.repeats)
-    print(f"  encode_array  : {fmt(t_char)}  ({arr.size:,} ids, {len(text) / statistics.median(t_char) / 1e6:.0f} M chars/s)")
+    print(
+        f"  encode_array  : {fmt(t_char)}  ({arr.size:,} ids, "
+        f"{len(text) / statistics.median(t_char) / 1e6:.0f} M chars/s)"
+    )
     back, t_char_dec = timed(lambda: char.decode(arr), args.repeats)
     print(f"  decode        : {fmt(t_char_dec)}  (round trip exact: {back == text})")
 

@@ -15,7 +15,9 @@ def test_tokenize_dataset_encodes_each_text_as_int64():
     assert all(a.dtype == np.int64 and a.ndim == 1 for a in out)
 
 
-@pytest.mark.parametrize("max_length, expected", [(None, [5, 2, 0]), (1, [1, 1, 0]), (3, [3, 2, 0]), (10, [5, 2, 0])])
+@pytest.mark.parametrize(
+    "max_length, expected", [(None, [5, 2, 0]), (1, [1, 1, 0]), (3, [3, 2, 0]), (10, [5, 2, 0])]
+)
 def test_tokenize_dataset_truncates(max_length, expected):
     tok = CharTokenizer().build_vocab("abcde")
     out = tokenize_dataset(["abcde", "ab", ""], tok, max_length=max_length)
@@ -105,7 +107,9 @@ def test_list_and_other_integer_dtypes_are_accepted():
 @pytest.mark.parametrize("index", [3, -4, 100])
 def test_index_out_of_range(index):
     ds = LanguageModelDataset(np.arange(10), 3)  # 3 windows
-    with pytest.raises(IndexError, match=f"index {index} is out of range for a dataset of 3 windows"):
+    with pytest.raises(
+        IndexError, match=f"index {index} is out of range for a dataset of 3 windows"
+    ):
         ds[index]
 
 

@@ -9,7 +9,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tinytorch.text import BPETokenizer, CharTokenizer, UNK_PLACEHOLDER, pretokenize  # noqa: E402
+from tinytorch.text import UNK_PLACEHOLDER, BPETokenizer, CharTokenizer, pretokenize  # noqa: E402
 
 # every code point, lone surrogates included (a Python str may hold them)
 any_str = st.text(alphabet=st.characters(blacklist_categories=()), max_size=60)

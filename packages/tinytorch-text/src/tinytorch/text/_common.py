@@ -19,9 +19,7 @@ def iter_corpus(corpus: Any) -> Iterator[str]:
         yield corpus
         return
     if isinstance(corpus, (bytes, bytearray)) or not isinstance(corpus, Iterable):
-        raise TypeError(
-            f"corpus must be a str or an iterable of str, got {type(corpus).__name__}"
-        )
+        raise TypeError(f"corpus must be a str or an iterable of str, got {type(corpus).__name__}")
     for i, text in enumerate(corpus):
         if not isinstance(text, str):
             raise TypeError(f"corpus item {i} must be a str, got {type(text).__name__}")

@@ -68,7 +68,9 @@ def read_json_document(path: str | os.PathLike[str], expected_type: str) -> dict
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path!r} is not a valid {expected_type} file: invalid JSON ({exc})") from None
+        raise ValueError(
+            f"{path!r} is not a valid {expected_type} file: invalid JSON ({exc})"
+        ) from None
     if not isinstance(document, dict):
         raise ValueError(
             f"{path!r} is not a valid {expected_type} file: expected a JSON object, "
@@ -88,8 +90,10 @@ def read_json_document(path: str | os.PathLike[str], expected_type: str) -> dict
     return document
 
 
-def require_field(document: dict[str, Any], name: str, kind: type | tuple[type, ...], path: Any, what: str) -> Any:
-    """Return ``document[name]``, raising a ValueError naming the file if it is missing or mistyped."""
+def require_field(
+    document: dict[str, Any], name: str, kind: type | tuple[type, ...], path: Any, what: str
+) -> Any:
+    """Return ``document[name]``; a ValueError names the file if it is missing or mistyped."""
     if name not in document:
         raise ValueError(f"{os.fspath(path)!r} is not a valid {what} file: missing field {name!r}")
     value = document[name]

@@ -73,7 +73,7 @@ def pretokenize(text: str) -> list[str]:
 
 
 def _utf8(text: str, what: str = "text") -> bytes:
-    """UTF-8 bytes of ``text``; a ValueError names a lone surrogate, the only thing UTF-8 cannot hold."""
+    """UTF-8 bytes of ``text``; a ValueError names a lone surrogate (UTF-8 cannot hold one)."""
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -84,7 +84,7 @@ def _utf8(text: str, what: str = "text") -> bytes:
 
 
 def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """Replace every non-overlapping occurrence of ``pair`` in ``ids`` (left to right) by ``new_id``."""
+    """Replace each non-overlapping ``pair`` in ``ids`` (scanning left to right) by ``new_id``."""
     a, b = pair
     out: list[int] = []
     i, n = 0, len(ids)
@@ -174,7 +174,7 @@ class BPETokenizer:
 
     @property
     def merges(self) -> list[tuple[int, int]]:
-        """The learned merges in training order: ``merges[k]`` is the pair that became id ``256 + k``."""
+        """The learned merges in training order: ``merges[k]`` became id ``256 + k``."""
         return list(self._merges)
 
     @property
@@ -188,7 +188,7 @@ class BPETokenizer:
 
     # ---------------------------------------------------------- training
 
-    def train(self, corpus: str | Any, verbose: bool = False) -> "BPETokenizer":
+    def train(self, corpus: str | Any, verbose: bool = False) -> BPETokenizer:
         """Learn ``target_vocab_size - 256`` merges from ``corpus`` (replacing any previous ones).
 
         Args:
@@ -396,7 +396,7 @@ class BPETokenizer:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "BPETokenizer":
+    def load(cls, path: str | os.PathLike[str]) -> BPETokenizer:
         """Load a tokenizer written by :meth:`save`.
 
         Raises:

@@ -70,7 +70,7 @@ class CharTokenizer:
 
     # ------------------------------------------------------------------ vocab
 
-    def build_vocab(self, corpus: str | Any) -> "CharTokenizer":
+    def build_vocab(self, corpus: str | Any) -> CharTokenizer:
         """Set the vocabulary to the sorted distinct characters of ``corpus``.
 
         Args:
@@ -112,7 +112,8 @@ class CharTokenizer:
     def _require_vocab(self) -> None:
         if not self._built:
             raise RuntimeError(
-                "CharTokenizer has no vocabulary yet: call build_vocab(corpus) or CharTokenizer.load(path) first"
+                "CharTokenizer has no vocabulary yet: "
+                "call build_vocab(corpus) or CharTokenizer.load(path) first"
             )
 
     @property
@@ -134,7 +135,7 @@ class CharTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """Number of ids: distinct characters, plus one for ``<unk>`` if enabled (0 before build_vocab)."""
+        """Number of ids: the characters, + 1 for ``<unk>`` if enabled (0 before build_vocab)."""
         if not self._built:
             return 0
         return len(self._chars) + (1 if self.unk == "token" else 0)
@@ -219,7 +220,7 @@ class CharTokenizer:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "CharTokenizer":
+    def load(cls, path: str | os.PathLike[str]) -> CharTokenizer:
         """Load a tokenizer written by :meth:`save`.
 
         Raises:
@@ -233,7 +234,9 @@ class CharTokenizer:
         doc = read_json_document(path, what)
         unk = require_field(doc, "unk", str, path, what)
         if unk not in _UNK_POLICIES:
-            raise ValueError(f"{os.fspath(path)!r}: field 'unk' must be one of {_UNK_POLICIES}, got {unk!r}")
+            raise ValueError(
+                f"{os.fspath(path)!r}: field 'unk' must be one of {_UNK_POLICIES}, got {unk!r}"
+            )
         chars = require_field(doc, "chars", list, path, what)
         if not chars:
             raise ValueError(f"{os.fspath(path)!r}: field 'chars' is empty")

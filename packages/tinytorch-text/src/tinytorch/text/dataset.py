@@ -50,7 +50,9 @@ def tokenize_dataset(
     if isinstance(texts, str):
         raise TypeError("texts must be an iterable of str, not a single str (wrap it in a list)")
     if not hasattr(tokenizer, "encode"):
-        raise TypeError(f"tokenizer must have an encode(text) method, got {type(tokenizer).__name__}")
+        raise TypeError(
+            f"tokenizer must have an encode(text) method, got {type(tokenizer).__name__}"
+        )
     if max_length is not None:
         max_length = _positive_int(max_length, "max_length")
     encode_array = getattr(tokenizer, "encode_array", None)
@@ -107,7 +109,9 @@ class LanguageModelDataset:
         arr = arr.astype(np.int64, copy=False)
         if arr.size and int(arr.min()) < 0:
             pos = int(np.argmin(arr))
-            raise ValueError(f"tokens must be non-negative ids, got {int(arr[pos])} at position {pos}")
+            raise ValueError(
+                f"tokens must be non-negative ids, got {int(arr[pos])} at position {pos}"
+            )
         needed = self.block_size + 1
         if arr.size < needed:
             raise ValueError(
@@ -147,7 +151,9 @@ class LanguageModelDataset:
         t = self.block_size
         return self.tokens[s : s + t], self.tokens[s + 1 : s + t + 1]
 
-    def random_batch(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def random_batch(
+        self, batch_size: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``batch_size`` windows at uniformly random offsets (the nanoGPT way).
 
         Any start in ``[0, n - T - 1]`` may be drawn, not only multiples of
@@ -171,7 +177,8 @@ class LanguageModelDataset:
         b = _positive_int(batch_size, "batch_size")
         if not isinstance(rng, np.random.Generator):
             raise TypeError(
-                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+                "rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                f"got {type(rng).__name__}"
             )
         t = self.block_size
         starts = rng.integers(0, self.tokens.size - t, size=b)  # (B,), last start n - T - 1
