@@ -2,10 +2,11 @@
 
 ::
 
-    dataset (N samples)        order (one permutation per epoch)       batches
-    ds[0] = (x0, y0)           [7, 2, 9, 0, | 5, 1, 8, 3, | 6, 4]  ->  (X (4, ...), Y (4,))
-    ds[1] = (x1, y1)                                              ->  (X (4, ...), Y (4,))
-    ...                                                           ->  (X (2, ...), Y (2,))  unless drop_last
+    dataset (N = 10)     order (a new permutation each epoch)      batches (B = 4)
+    ds[0] = (x0, y0)     [7 2 9 0 | 5 1 8 3 | 6 4]           ->   (X (4, ...), Y (4,))
+    ds[1] = (x1, y1)                                          ->   (X (4, ...), Y (4,))
+    ...                                                       ->   (X (2, ...), Y (2,))
+                                                                   (dropped if drop_last)
 
 Two ways to build one batch of ``B`` sample indices:
 
@@ -159,7 +160,8 @@ class DataLoader:
     ) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(
-                f"DataLoader needs a dataset with __len__ and __getitem__, got {type(dataset).__name__}"
+                "DataLoader needs a dataset with __len__ and __getitem__, "
+                f"got {type(dataset).__name__}"
             )
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
@@ -215,9 +217,7 @@ class DataLoader:
     @staticmethod
     def _wrap_gathered(fields, batch: int) -> tuple[Tensor, ...]:
         if not isinstance(fields, (tuple, list)):
-            raise TypeError(
-                f"get_batch must return a tuple of arrays, got {type(fields).__name__}"
-            )
+            raise TypeError(f"get_batch must return a tuple of arrays, got {type(fields).__name__}")
         out = []
         for k, f in enumerate(fields):
             arr = f.data if isinstance(f, Tensor) else np.asarray(f)

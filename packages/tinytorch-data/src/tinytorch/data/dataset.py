@@ -173,7 +173,9 @@ class Subset(Dataset):
 def _split_lengths(n: int, lengths: Sequence) -> list[int]:
     """Resolve ``lengths`` (all ints summing to n, or fractions summing to 1)."""
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
-        raise TypeError(f"lengths must be a non-empty sequence of ints or fractions, got {lengths!r}")
+        raise TypeError(
+            f"lengths must be a non-empty sequence of ints or fractions, got {lengths!r}"
+        )
     if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in lengths):
         raise TypeError(f"lengths must be ints or fractions, got {list(lengths)!r}")
     if any(x < 0 for x in lengths):

@@ -209,7 +209,9 @@ class RandomCrop:
             than the padded image (the message gives both sizes).
     """
 
-    def __init__(self, size, padding: int = 0, layout: str | None = None, seed=None, rng=None) -> None:
+    def __init__(
+        self, size, padding: int = 0, layout: str | None = None, seed=None, rng=None
+    ) -> None:
         if isinstance(size, numbers.Integral):
             size = (int(size), int(size))
         size = tuple(int(s) for s in size)
@@ -269,7 +271,9 @@ class ToTensor:
         if not isinstance(pic, np.ndarray):
             raise TypeError(f"ToTensor expects a NumPy array, got {type(pic).__name__}")
         if pic.ndim not in (2, 3):
-            raise ValueError(f"ToTensor expects an (H, W) or (H, W, C) image, got shape {pic.shape}")
+            raise ValueError(
+                f"ToTensor expects an (H, W) or (H, W, C) image, got shape {pic.shape}"
+            )
         if pic.dtype != np.uint8 and pic.dtype.kind != "f":
             raise TypeError(f"ToTensor expects a uint8 or float image, got dtype {pic.dtype}")
         chw = pic[None] if pic.ndim == 2 else np.transpose(pic, (2, 0, 1))

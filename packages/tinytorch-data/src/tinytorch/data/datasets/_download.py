@@ -108,7 +108,9 @@ def normalize_checksums(checksums: Mapping) -> dict[str, dict[str, str]]:
         TypeError / ValueError: a value that is not such a digest.
     """
     if not isinstance(checksums, Mapping):
-        raise TypeError(f"checksums must be a mapping filename -> digest, got {type(checksums).__name__}")
+        raise TypeError(
+            f"checksums must be a mapping filename -> digest, got {type(checksums).__name__}"
+        )
     out: dict[str, dict[str, str]] = {}
     for name, value in checksums.items():
         if isinstance(value, str):
@@ -124,7 +126,9 @@ def normalize_checksums(checksums: Mapping) -> dict[str, dict[str, str]]:
         entry = {}
         for algo, digest in value.items():
             if algo not in _DIGEST_LENGTHS:
-                raise ValueError(f"checksum for {name!r}: unknown algorithm {algo!r} (sha256 or md5)")
+                raise ValueError(
+                    f"checksum for {name!r}: unknown algorithm {algo!r} (sha256 or md5)"
+                )
             digest = str(digest).strip().lower()
             if len(digest) != _DIGEST_LENGTHS[algo] or not _HEX.match(digest):
                 raise ValueError(f"checksum for {name!r}: {digest!r} is not a {algo} hex digest")
@@ -290,7 +294,9 @@ def ensure_files(
     filenames = list(filenames)
     for name in filenames:
         if not checksums.get(name):
-            raise ValueError(f"{dataset}: no checksum given for {name!r}; refusing to use it unverified")
+            raise ValueError(
+                f"{dataset}: no checksum given for {name!r}; refusing to use it unverified"
+            )
     missing = [n for n in filenames if not (dest_dir / n).is_file()]
     if missing and not download:
         raise DatasetNotFoundError(

@@ -36,7 +36,9 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     raw = resources.files(__package__).joinpath(DIGITS_FILE).read_bytes()
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
     if table.shape != (N_DIGITS, 65):
-        raise ValueError(f"bundled {DIGITS_FILE} has shape {table.shape}, expected ({N_DIGITS}, 65)")
+        raise ValueError(
+            f"bundled {DIGITS_FILE} has shape {table.shape}, expected ({N_DIGITS}, 65)"
+        )
     X = table[:, :64].astype(np.float32)
     y = table[:, 64].astype(np.int64)
     X.flags.writeable = False
@@ -143,14 +145,15 @@ def digits_split(
     test_fraction: float = 0.2,
     seed: int | None = 0,
     images: bool = False,
-    transform: Callable | None = None,
+    train_transform: Callable | None = None,
+    test_transform: Callable | None = None,
 ) -> tuple[DigitsDataset, DigitsDataset]:
     """``(train, test)`` :class:`DigitsDataset` s: stratified, seeded, disjoint.
 
     With the defaults: 1438 training and 359 test samples, every digit in
-    the same proportion in both. ``transform`` applies to the training set
-    only (augmentation); the test set gets none.
+    (nearly) the same proportion in both; the same seed gives the same split
+    on every run. Augmentation usually goes in ``train_transform`` only.
     """
-    train = DigitsDataset("train", test_fraction, seed, images, transform)
-    test = DigitsDataset("test", test_fraction, seed, images, None)
+    train = DigitsDataset("train", test_fraction, seed, images, train_transform)
+    test = DigitsDataset("test", test_fraction, seed, images, test_transform)
     return train, test
