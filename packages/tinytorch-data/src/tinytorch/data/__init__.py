@@ -6,7 +6,8 @@
 * :mod:`tinytorch.data.transforms`: ``Compose``, ``Normalize``,
   ``RandomHorizontalFlip``, ``RandomCrop``, ``ToTensor``
 * :mod:`tinytorch.data.datasets`: the bundled digits (``load_digits``,
-  ``DigitsDataset``, ``digits_split``) and ``MNIST`` / ``CIFAR10`` downloads
+  ``DigitsDataset``, ``digits_split``), the bundled Shakespeare corpus
+  (``load_shakespeare``) and ``MNIST`` / ``CIFAR10`` downloads
 """
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ from .datasets import (
     DownloadError,
     digits_split,
     load_digits,
+    load_shakespeare,
 )
 from .transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToTensor
 
@@ -42,6 +44,7 @@ __all__ = [
     "RandomCrop",
     "ToTensor",
     "load_digits",
+    "load_shakespeare",
     "DigitsDataset",
     "digits_split",
     "MNIST",

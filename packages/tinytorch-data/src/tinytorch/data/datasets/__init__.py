@@ -1,4 +1,4 @@
-"""Data sets: the bundled UCI digits (offline) and verified MNIST / CIFAR-10 downloads."""
+"""Data sets: the bundled UCI digits and Shakespeare corpus (offline) and verified MNIST / CIFAR-10 downloads."""
 
 from ._base import ArrayImageDataset
 from ._download import (
@@ -10,10 +10,12 @@ from ._download import (
 from .cifar import CIFAR10, CIFAR10_CHECKSUMS, CIFAR10_MIRRORS
 from .digits import DigitsDataset, digits_split, load_digits, stratified_split_indices
 from .mnist import MNIST, MNIST_CHECKSUMS, MNIST_MIRRORS
+from .shakespeare import load_shakespeare
 
 __all__ = [
     "ArrayImageDataset",
     "load_digits",
+    "load_shakespeare",
     "DigitsDataset",
     "digits_split",
     "stratified_split_indices",

@@ -1,7 +1,7 @@
 """Time one shuffled epoch through the DataLoader: fast gather vs generic path.
 
     PYTHONPATH=$(ls -d packages/*/src | paste -sd:) \
-        python packages/tinytorch-data/benchmarks/bench_loader.py
+        python benchmarks/bench_data.py
 
 Prints seconds per epoch (best of a few runs) and the speed-up of the fast
 path. Nothing is asserted: speed is reported, not tested.
