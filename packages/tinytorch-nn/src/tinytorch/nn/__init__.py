@@ -1,0 +1,58 @@
+"""tinytorch.nn: modules, layers, losses, initialisation and state dicts.
+
+Layer 2 of the TinyTorch stack, built on ``tinytorch.tensor`` (the ops) and
+``tinytorch.autograd`` (their gradients). A model is a tree of
+:class:`Module` objects holding :class:`Parameter` tensors; layers that
+deserve it (LayerNorm, cross-entropy, Conv2d, pooling, BatchNorm) are fused
+primitives with hand-written, gradchecked backward rules.
+
+>>> import numpy as np
+>>> from tinytorch.tensor import Tensor
+>>> from tinytorch import nn
+>>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+>>> loss = nn.CrossEntropyLoss()(model(Tensor(np.ones((2, 4)))), np.array([0, 2]))
+>>> loss.backward()
+>>> model[0].weight.grad.shape
+(4, 8)
+"""
+
+from . import functional, init
+from .layers import (
+    GELU,
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LayerNorm,
+    Linear,
+    LogSoftmax,
+    ModuleList,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .loss import CrossEntropyLoss, MSELoss
+from .module import (
+    IncompatibleKeys,
+    Module,
+    RemovableHandle,
+    StateDictError,
+    register_module_forward_hook,
+    register_module_forward_hooks,
+    register_module_forward_pre_hook,
+)
+from .parameter import Parameter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Module", "Parameter", "RemovableHandle", "StateDictError", "IncompatibleKeys",
+    "register_module_forward_hooks", "register_module_forward_pre_hook",
+    "register_module_forward_hook",
+    "Linear", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
+    "Sequential", "ModuleList", "Flatten", "Identity", "LayerNorm", "Embedding",
+    "MSELoss", "CrossEntropyLoss",
+    "functional", "init",
+]

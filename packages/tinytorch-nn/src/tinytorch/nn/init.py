@@ -1,0 +1,154 @@
+"""Weight initialisation, in place: ``tinytorch.nn.init``.
+
+Each function fills ``tensor.data`` in place (keeping its dtype) and returns
+the tensor. Random draws come from ``generator`` (a tinytorch ``Generator``
+or a NumPy ``Generator``), or from tinytorch's default generator
+(``tinytorch.tensor.manual_seed``) when it is None.
+
+Fan-in and fan-out follow this package's layouts: a 2-D tensor is a Linear
+weight ``(in_features, out_features)``; a tensor with more dims is a conv
+weight ``(out_channels, in_channels, *kernel)`` whose receptive field
+multiplies both fans (as PyTorch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tinytorch import tensor as tt
+from tinytorch.tensor import Generator, Tensor
+
+__all__ = [
+    "calculate_gain", "fan_in_and_fan_out", "uniform_", "normal_", "zeros_", "ones_",
+    "constant_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+]
+
+
+def _rng(generator) -> np.random.Generator:
+    if generator is None:
+        return tt.default_generator.numpy
+    if isinstance(generator, Generator):
+        return generator.numpy
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"generator must be a tinytorch Generator, a numpy Generator or None, "
+                    f"got {type(generator).__name__}")
+
+
+def _check(tensor, fn: str) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{fn}: expected a Tensor or Parameter, got {type(tensor).__name__}")
+    if tensor.data.dtype.kind != "f":
+        raise TypeError(f"{fn}: tensor must be floating point, got dtype {tensor.data.dtype}")
+    return tensor
+
+
+def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
+    tensor.data[...] = values  # in place: optimizers may hold this array
+    return tensor
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Recommended gain for ``nonlinearity`` (PyTorch's table).
+
+    Raises ValueError for an unknown nonlinearity.
+    """
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "identity")
+    if nonlinearity in linear:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def fan_in_and_fan_out(shape) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape`` (see the module docstring).
+
+    Raises ValueError for fewer than 2 dims.
+    """
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(f"fan in/out need a tensor with at least 2 dims, got shape {shape}")
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = int(np.prod(shape[2:]))
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    """Fill with U(a, b)."""
+    _check(tensor, "uniform_")
+    if not a <= b:
+        raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
+    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    """Fill with N(mean, std^2)."""
+    _check(tensor, "normal_")
+    if std < 0:
+        raise ValueError(f"normal_: std must be non-negative, got {std}")
+    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+
+
+def constant_(tensor, value: float) -> Tensor:
+    _check(tensor, "constant_")
+    return _fill(tensor, value)
+
+
+def zeros_(tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot uniform: U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
+    _check(tensor, "xavier_uniform_")
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return _fill(tensor, _rng(generator).uniform(-a, a, tensor.shape))
+
+
+def xavier_normal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Glorot normal: N(0, std^2) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    _check(tensor, "xavier_normal_")
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return _fill(tensor, _rng(generator).normal(0.0, std, tensor.shape))
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity, fn) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"{fn}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        raise ValueError(f"{fn}: cannot initialise a tensor with zero elements ({tensor.shape})")
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
+    """He uniform: U(-b, b) with ``b = gain * sqrt(3 / fan)``."""
+    _check(tensor, "kaiming_uniform_")
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
+    return _fill(tensor, _rng(generator).uniform(-bound, bound, tensor.shape))
+
+
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
+    """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``."""
+    _check(tensor, "kaiming_normal_")
+    std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
+    return _fill(tensor, _rng(generator).normal(0.0, std, tensor.shape))
