@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import tinytorch.autograd  # noqa: F401
 from tinytorch import nn
 from tinytorch.autograd import gradcheck

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 import tinytorch.autograd  # noqa: F401
 from tinytorch import nn
 from tinytorch.tensor import Tensor

@@ -14,6 +14,7 @@ these functions trust their inputs.
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.autograd import register_backward
 from tinytorch.tensor import Primitive
 

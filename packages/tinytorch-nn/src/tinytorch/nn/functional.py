@@ -16,6 +16,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+
 import tinytorch.autograd  # noqa: F401  (importing it enables autograd)
 from tinytorch import tensor as tt
 from tinytorch.tensor import Generator, Tensor, apply, wrap
@@ -24,9 +25,8 @@ from . import _fused
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
-    "layer_norm", "embedding", "cross_entropy", "mse_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm",
-]  # the second half (BCE, conv2d, pooling, batch_norm) is defined further down
+    "layer_norm", "embedding", "cross_entropy", "mse_loss",
+]
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from tinytorch import tensor as tt
 from tinytorch.tensor import Generator, Tensor
 

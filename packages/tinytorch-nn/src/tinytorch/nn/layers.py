@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+
 from tinytorch.tensor import Generator, Tensor
 
 from . import functional as F

@@ -33,6 +33,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 
 import numpy as np
+
 from tinytorch.tensor import Tensor
 
 from .parameter import Parameter

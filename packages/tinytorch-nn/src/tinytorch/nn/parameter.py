@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.tensor import Tensor
 
 __all__ = ["Parameter"]
