@@ -1,0 +1,336 @@
+"""Scaled dot-product attention as one fused primitive, and causal masks.
+
+The mask convention (used everywhere in this package)
+------------------------------------------------------
+A **boolean** mask says where a query may look: ``True`` = attend,
+``False`` = blocked (the convention of ``torch.nn.functional.
+scaled_dot_product_attention``). A **float** mask is *additive*: it is added
+to the scores, so ``0.0`` = attend and ``-inf`` = blocked (finite values are
+biases). Blocked scores become exactly ``-inf`` before the softmax, never a
+large finite number such as ``-1e9``: in float32, ``score - 1e9`` can swamp
+real scores of large magnitude and leak probability into blocked positions.
+Integer masks are refused: ``1`` could mean "attend" or "block".
+
+A mask has shape ``(Tq, Tk)`` or any shape that broadcasts to the scores'
+shape ``(..., Tq, Tk)`` (``(B, 1, Tq, Tk)`` for a padding mask per sequence,
+``(B, H, Tq, Tk)`` for one per head).
+
+:func:`create_causal_mask` builds the boolean causal mask::
+
+    create_causal_mask(4)          key j ->  0 1 2 3
+                                   query 0   T . . .
+    (True on and below the                 1   T T . .
+     diagonal: query i sees                2   T T T .
+     keys 0..i, never the future)          3   T T T T
+
+The fused primitive
+-------------------
+::
+
+    scores  = Q @ K^T / sqrt(D)                    # (..., Tq, Tk)
+    scores  = where(mask, scores, -inf)            # or scores + additive mask
+    weights = softmax(scores - rowmax(scores))     # (..., Tq, Tk), max-subtracted
+    output  = dropout(weights) @ V                 # (..., Tq, Dv)
+
+runs as **one** dispatch (``SDPA``) with a hand-written backward instead of
+the seven or eight primitives it would take composed (matmul, transpose,
+scale, where, softmax, dropout, matmul): fewer Python round trips, and the
+softmax weights are saved once and reused by the backward.
+
+A row whose keys are all blocked has no distribution to normalise. Its
+weights and its output are defined as 0 (no NaN in the forward or the
+backward), and it passes no gradient.
+
+Cost: ``O(Tq * Tk * (D + Dv))`` time and ``O(Tq * Tk)`` memory per
+(batch, head): attention is quadratic in the sequence length.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from tinytorch.autograd import register_backward
+from tinytorch.tensor import Generator, Primitive, Tensor, apply, default_generator, wrap
+
+__all__ = ["create_causal_mask", "scaled_dot_product_attention", "SDPA", "validate_mask"]
+
+
+# --------------------------------------------------------------------- masks
+
+
+@functools.lru_cache(maxsize=128)
+def _causal_array(seq_len: int, kv_len: int) -> np.ndarray:
+    # Query i sits at absolute position (kv_len - seq_len) + i: the keys before
+    # it are the cached past plus the chunk's own earlier tokens.
+    offset = kv_len - seq_len
+    mask = np.arange(kv_len)[None, :] <= (np.arange(seq_len)[:, None] + offset)
+    mask.flags.writeable = False  # shared between calls (cached)
+    return mask
+
+
+def create_causal_mask(seq_len: int, kv_len: int | None = None) -> Tensor:
+    """The boolean causal mask: ``True`` = attend, ``False`` = blocked.
+
+    Args:
+        seq_len: Tq, the number of queries (new positions).
+        kv_len: Tk, the number of keys; defaults to ``seq_len``. With
+            ``kv_len > seq_len`` the queries are the *last* ``seq_len``
+            positions of a ``kv_len``-long sequence (a chunk processed after
+            ``kv_len - seq_len`` cached tokens): query ``i`` may attend to keys
+            ``0 .. kv_len - seq_len + i``.
+
+    Returns:
+        A read-only bool Tensor of shape ``(seq_len, kv_len)``, lower
+        triangular for ``kv_len == seq_len``. Masks are cached per shape, so
+        building one in every forward costs nothing after the first.
+
+    Raises:
+        TypeError: a size that is not an int.
+        ValueError: ``seq_len < 1`` or ``kv_len < seq_len``.
+    """
+    for name, value in (("seq_len", seq_len), ("kv_len", kv_len)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer))
+        ):
+            raise TypeError(f"create_causal_mask: {name} must be an int, got {value!r}")
+    if seq_len < 1:
+        raise ValueError(f"create_causal_mask: seq_len must be >= 1, got {seq_len}")
+    kv = int(seq_len) if kv_len is None else int(kv_len)
+    if kv < seq_len:
+        raise ValueError(
+            f"create_causal_mask: kv_len ({kv}) must be >= seq_len ({seq_len}): "
+            "every query attends at least to itself"
+        )
+    return wrap(_causal_array(int(seq_len), kv))
+
+
+def validate_mask(mask, scores_shape: tuple, where: str = "attention") -> np.ndarray | None:
+    """Check a mask against the scores' shape ``(..., Tq, Tk)``; return its array.
+
+    Bool arrays are returned as they are; float arrays are returned as they
+    are too (the caller casts them to the scores' dtype).
+
+    Raises:
+        TypeError: the mask is neither bool nor floating point.
+        ValueError: its shape does not broadcast to ``scores_shape``.
+    """
+    if mask is None:
+        return None
+    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_ and m.dtype.kind != "f":
+        raise TypeError(
+            f"{where}: the mask must be bool (True = attend) or float (additive, -inf = "
+            f"blocked), got dtype {m.dtype}"
+        )
+    ok = m.ndim <= len(scores_shape)
+    if ok:
+        try:
+            ok = np.broadcast_shapes(m.shape, scores_shape) == tuple(scores_shape)
+        except ValueError:
+            ok = False
+    if not ok:
+        tq, tk = scores_shape[-2:]
+        raise ValueError(
+            f"{where}: a mask of shape {m.shape} does not fit attention scores of shape "
+            f"{tuple(scores_shape)}; expected ({tq}, {tk}) or a shape broadcastable to "
+            f"(..., {tq}, {tk})"
+        )
+    return m
+
+
+# ------------------------------------------------------------ the primitive
+
+
+class _Slot:
+    """A second, non-differentiable output of the primitive (the attention
+    weights): a primitive returns one array, so the forward hands the weights
+    back to :func:`scaled_dot_product_attention` through this slot."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = None
+
+
+def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))  # (..., Tq, Tk)
+    scores *= scale
+    if mask is not None:
+        if mask.dtype == np.bool_:
+            scores = np.where(mask, scores, -np.inf)  # blocked -> exactly -inf
+        else:
+            scores += mask  # additive; mask already has the scores' dtype
+    row_max = scores.max(axis=-1, keepdims=True)  # (..., Tq, 1)
+    # A fully blocked row has max -inf, and -inf - (-inf) is NaN: shift such
+    # rows by 0 instead, so that their exps are all exactly 0.
+    row_max[~np.isfinite(row_max)] = 0.0
+    scores -= row_max
+    np.exp(scores, out=scores)
+    denom = scores.sum(axis=-1, keepdims=True)
+    denom[denom == 0] = 1.0  # fully blocked row: weights 0, output 0
+    scores /= denom
+    weights = scores  # (..., Tq, Tk), rows sum to 1 (or are all 0)
+    dropped = weights if dropout_mask is None else weights * dropout_mask
+    out = np.matmul(dropped, v)  # (..., Tq, Dv)
+    weights_out.value = weights
+    return out, (weights, dropped)
+
+
+def _sdpa_backward(g, node):
+    q, k, v = (t.data for t in node.inputs)
+    weights, dropped = node.saved
+    scale = node.params["scale"]
+    dropout_mask = node.params["dropout_mask"]
+    gq = gk = gv = None
+    if node.needs[2]:
+        gv = np.matmul(np.swapaxes(dropped, -1, -2), g)  # (..., Tk, Dv)
+    if node.needs[0] or node.needs[1]:
+        ds = np.matmul(g, np.swapaxes(v, -1, -2))  # dL/d(dropped weights), (..., Tq, Tk)
+        if dropout_mask is not None:
+            ds *= dropout_mask
+        # Softmax backward: dS = P * (dP - sum_j dP_j P_j). Blocked entries
+        # have P = 0 and so get 0 (fully blocked rows included).
+        ds -= np.sum(ds * weights, axis=-1, keepdims=True)
+        ds *= weights
+        ds *= scale
+        if node.needs[0]:
+            gq = np.matmul(ds, k)  # (..., Tq, D)
+        if node.needs[1]:
+            gk = np.matmul(np.swapaxes(ds, -1, -2), q)  # (..., Tk, D)
+    return gq, gk, gv
+
+
+def _sdpa_flops(inputs, out, params) -> int:
+    q, k, v = inputs
+    batch = int(np.prod(q.shape[:-2], dtype=np.int64))
+    tq, d = q.shape[-2:]
+    tk, dv = k.shape[-2], v.shape[-1]
+    per_score = 2 * d  # Q K^T: a multiply and an add per (score, d)
+    per_score += 1  # scale
+    per_score += 0 if params["mask"] is None else 1  # where / add
+    per_score += 4  # softmax: subtract max, exp, sum, divide (the max is a compare)
+    per_score += 0 if params["dropout_mask"] is None else 1
+    per_score += 2 * dv  # weights @ V
+    return int(batch * tq * tk * per_score)
+
+
+#: The fused attention primitive: inputs ``(Q, K, V)``; params ``mask`` (bool
+#: or additive float ndarray, or None), ``scale``, ``dropout_mask`` (ndarray of
+#: ``keep / (1 - p)`` or None) and ``weights_out`` (a slot receiving the weights).
+SDPA = Primitive("scaled_dot_product_attention", _sdpa_forward, flops=_sdpa_flops, saves=True)
+register_backward(SDPA, _sdpa_backward)
+
+
+def _as_float_tensor(x, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"scaled_dot_product_attention: {name} must be floating point, "
+                        f"got dtype {x.dtype}")
+    return x
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    mask=None,
+    dropout_p: float = 0.0,
+    *,
+    scale: float | None = None,
+    generator=None,
+) -> tuple[Tensor, Tensor]:
+    """Attention ``softmax(Q K^T / sqrt(D) + mask) V`` as one fused primitive.
+
+    Args:
+        query: ``(..., Tq, D)``, e.g. ``(B, H, Tq, D)`` or ``(B, Tq, D)``.
+        key: ``(..., Tk, D)`` with the same leading dims; ``Tk`` may differ
+            from ``Tq`` (a query chunk attending to a longer cached past).
+        value: ``(..., Tk, Dv)``.
+        mask: None, a bool mask (``True`` = attend) or an additive float mask
+            (``-inf`` = blocked), of shape ``(Tq, Tk)`` or broadcastable to
+            ``(..., Tq, Tk)``. Masks are constants: they receive no gradient.
+        dropout_p: probability of zeroing an attention weight (inverted
+            dropout: kept weights are scaled by ``1 / (1 - p)``). Applied
+            whenever it is > 0: pass 0 at evaluation (``MultiHeadAttention``
+            does so outside training mode).
+        scale: the factor applied to ``Q K^T``; default ``1 / sqrt(D)``.
+        generator: the source of dropout randomness, a
+            ``tinytorch.tensor.Generator`` or ``numpy.random.Generator``
+            (default: tinytorch's default generator).
+
+    Returns:
+        ``(output, attention_weights)``: ``output`` ``(..., Tq, Dv)`` in the
+        inputs' dtype, differentiable w.r.t. Q, K and V; ``attention_weights``
+        ``(..., Tq, Tk)``, the softmax probabilities *before* dropout, a
+        read-only tensor cut from the graph (for inspection and plots). A
+        query whose keys are all blocked gets weights 0 and output 0.
+
+    Cost: ``2 * batch * Tq * Tk * (D + Dv)`` multiply-adds plus the softmax,
+    ``O(batch * Tq * Tk)`` memory; one dispatch.
+
+    Raises:
+        TypeError: non-float inputs, differing dtypes, an integer mask.
+        ValueError: inputs with fewer than 2 dims or disagreeing shapes
+            (the message names them), a mask that does not fit the scores,
+            ``dropout_p`` outside ``[0, 1)``.
+    """
+    q = _as_float_tensor(query, "query")
+    k = _as_float_tensor(key, "key")
+    v = _as_float_tensor(value, "value")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(
+            f"scaled_dot_product_attention: query, key and value must share a dtype, got "
+            f"{q.dtype}, {k.dtype} and {v.dtype}"
+        )
+    qs, ks, vs = q.shape, k.shape, v.shape
+    if min(len(qs), len(ks), len(vs)) < 2 or not (len(qs) == len(ks) == len(vs)):
+        raise ValueError(
+            "scaled_dot_product_attention: query, key and value must have the same number "
+            f"(>= 2) of dims, e.g. (B, H, T, D); got {qs}, {ks} and {vs}"
+        )
+    if qs[:-2] != ks[:-2] or ks[:-2] != vs[:-2] or qs[-1] != ks[-1] or ks[-2] != vs[-2]:
+        raise ValueError(
+            "scaled_dot_product_attention: shapes disagree: query (..., Tq, D) = "
+            f"{qs}, key (..., Tk, D) = {ks}, value (..., Tk, Dv) = {vs}; the leading dims, "
+            "D (query/key) and Tk (key/value) must match"
+        )
+    scores_shape = qs[:-1] + (ks[-2],)
+    m = validate_mask(mask, scores_shape, "scaled_dot_product_attention")
+    if m is not None and m.dtype != np.bool_ and m.dtype != q.dtype:
+        m = m.astype(q.dtype)
+    if scale is None:
+        scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
+    p = float(dropout_p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {p}")
+    dropout_mask = None
+    if p > 0.0:
+        rng = _numpy_rng(generator)
+        keep = rng.random(scores_shape) >= p
+        dropout_mask = keep.astype(q.dtype) * q.dtype.type(1.0 / (1.0 - p))
+    slot = _Slot()
+    out = apply(
+        SDPA,
+        (q, k, v),
+        {"mask": m, "scale": float(scale), "dropout_mask": dropout_mask, "weights_out": slot},
+    )
+    weights = slot.value.view()
+    weights.flags.writeable = False  # the backward reuses this very array
+    return out, wrap(weights)
+
+
+def _numpy_rng(generator) -> np.random.Generator:
+    if generator is None:
+        return default_generator.numpy
+    if isinstance(generator, Generator):
+        return generator.numpy
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(
+        "scaled_dot_product_attention: generator must be a tinytorch.tensor.Generator or a "
+        f"numpy.random.Generator, got {type(generator).__name__}"
+    )

@@ -1,0 +1,328 @@
+"""GPT: a decoder-only transformer language model, and text generation.
+
+::
+
+    tokens (B, T) int
+      │ tok_emb: Embedding(V, E)                    (B, T, E)
+      │ pos_emb: + learned positions start_pos..start_pos+T-1
+      │ drop
+      ▼
+    ┌─────────────────────────────┐
+    │ TransformerBlock  x L       │  causal mask (T, T): token t sees 0..t
+    │   x + attn(ln1(x), mask)    │
+    │   x + mlp(ln2(x))           │
+    └─────────────────────────────┘
+      │ ln_f: LayerNorm(E)
+      │ head: Linear(E, V)
+      ▼
+    logits (B, T, V): row t scores the token at position t + 1
+
+Cost of a forward: about ``2 * params * B * T`` FLOPs for the weights plus
+``4 * L * B * T^2 * E`` for attention: linear in T for short contexts,
+quadratic once ``T`` approaches ``6 E``.
+
+Generation and the cache protocol
+---------------------------------
+:meth:`GPT.generate` samples one token at a time under ``no_grad``. Without a
+cache, every step runs the full (cropped) context: O(T^2) work per new token.
+A KV cache (a later package) plugs in through one documented attribute:
+
+``GPT.generation_cache`` (default ``None``). When it is not None and
+``use_cache=True``, ``generate`` calls ``cache.reset()``, runs one *prefill*
+forward on the cropped prompt with ``start_pos=0``, then, for each new token,
+a forward on that single token with ``start_pos`` = the number of tokens
+already processed. When the sequence would exceed ``max_seq_len``, the cache
+is reset and re-filled with the last ``max_seq_len - 1`` tokens (a sliding
+window: absolute positions restart at 0, so the cached keys must be
+recomputed). The cache object needs only ``reset()``; the attention wrappers
+it installs (module swaps of ``blocks[i].attn``) do the rest. This package
+never imports the cache.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from tinytorch.autograd import no_grad
+from tinytorch.nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
+from tinytorch.tensor import Tensor
+
+from .attention import _positive_int, _probability
+from .block import TransformerBlock
+from .functional import create_causal_mask
+from .positional import PositionalEncoding
+
+__all__ = ["GPTConfig", "GPT", "sample_next_token"]
+
+
+@dataclass
+class GPTConfig:
+    """The hyperparameters of a :class:`GPT` (``GPT.from_config(cfg)``)."""
+
+    vocab_size: int
+    embed_dim: int
+    num_layers: int
+    num_heads: int
+    max_seq_len: int
+    dropout: float = 0.0
+    mlp_ratio: float = 4
+
+
+def _int_arg(value, name: str, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None,
+                      rng: np.random.Generator | None = None) -> np.ndarray:
+    """Pick one token per row of ``logits`` ``(B, V)`` -> int64 ``(B,)``.
+
+    ``temperature == 0`` is greedy (argmax, ties to the lowest id); otherwise
+    the logits are divided by ``temperature``, all but the ``top_k`` largest
+    are dropped (if ``top_k`` is given), and one id per row is drawn from the
+    softmax by inverting its CDF with one uniform number per row (vectorised
+    over the batch, no Python loop). ``rng`` makes it reproducible.
+
+    Raises:
+        ValueError: logits not 2-D or containing NaN, a negative temperature,
+            ``top_k < 1``.
+    """
+    z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] == 0:
+        raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
+    if np.isnan(z).any():
+        raise ValueError("sample_next_token: the logits contain NaN")
+    if not temperature >= 0:
+        raise ValueError(f"sample_next_token: temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return np.argmax(z, axis=-1).astype(np.int64)
+    z = z / temperature
+    v = z.shape[1]
+    if top_k is not None:
+        top_k = _int_arg(top_k, "top_k", "sample_next_token", 1)
+        if top_k < v:
+            kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
+            z = np.where(z < kth, -np.inf, z)
+    z -= z.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=-1)  # (B, V), unnormalised
+    rng = np.random.default_rng() if rng is None else rng
+    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
+    return np.minimum((cdf <= u).sum(axis=-1), v - 1).astype(np.int64)
+
+
+class GPT(Module):
+    """A GPT-2-style language model (pre-norm blocks, learned positions).
+
+    Args:
+        vocab_size: V. embed_dim: E. num_layers: L. num_heads: H (divides E).
+        max_seq_len: the longest context (positions 0 .. max_seq_len - 1).
+        dropout: on embeddings, attention weights and residual branches.
+        mlp_ratio: MLP width multiplier (default 4).
+
+    Children: ``tok_emb`` (Embedding V x E), ``pos_emb``
+    (:class:`PositionalEncoding`), ``drop``, ``blocks`` (a ModuleList of
+    :class:`TransformerBlock`, each with ``.attn`` a MultiHeadAttention),
+    ``ln_f`` (LayerNorm), ``head`` (Linear E -> V). Initialisation follows
+    GPT-2: weights N(0, 0.02), biases 0, and the two projections that write
+    into the residual stream (``attn.out_proj``, ``mlp.proj``) N(0, 0.02 /
+    sqrt(2 L)) so the stream's variance does not grow with depth. Draws
+    come from tinytorch's default generator (``tinytorch.tensor.manual_seed``).
+
+    ``generation_cache``: the KV-cache extension point (see the module
+    docstring): None, or an object with ``reset()`` used by :meth:`generate`.
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int, num_layers: int, num_heads: int,
+                 max_seq_len: int, dropout: float = 0.0, mlp_ratio: float = 4) -> None:
+        super().__init__()
+        where = "GPT"
+        self.config = GPTConfig(
+            vocab_size=_positive_int(vocab_size, "vocab_size", where),
+            embed_dim=_positive_int(embed_dim, "embed_dim", where),
+            num_layers=_positive_int(num_layers, "num_layers", where),
+            num_heads=_positive_int(num_heads, "num_heads", where),
+            max_seq_len=_positive_int(max_seq_len, "max_seq_len", where),
+            dropout=_probability(dropout, where),
+            mlp_ratio=mlp_ratio,
+        )
+        c = self.config
+        if c.embed_dim % c.num_heads:
+            raise ValueError(f"GPT: embed_dim ({c.embed_dim}) must be divisible by num_heads "
+                             f"({c.num_heads})")
+        self.vocab_size, self.max_seq_len = c.vocab_size, c.max_seq_len
+        self.tok_emb = Embedding(c.vocab_size, c.embed_dim)
+        self.pos_emb = PositionalEncoding(c.max_seq_len, c.embed_dim)
+        self.drop = Dropout(c.dropout)
+        self.blocks = ModuleList(
+            TransformerBlock(c.embed_dim, c.num_heads, c.mlp_ratio, c.dropout)
+            for _ in range(c.num_layers)
+        )
+        self.ln_f = LayerNorm(c.embed_dim)
+        self.head = Linear(c.embed_dim, c.vocab_size)
+        self.generation_cache = None  # the KV-cache extension point
+        self._init_weights()
+
+    @classmethod
+    def from_config(cls, config: GPTConfig) -> GPT:
+        """Build a GPT from a :class:`GPTConfig`."""
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT.from_config expects a GPTConfig, got {type(config).__name__}")
+        return cls(**asdict(config))
+
+    def _init_weights(self) -> None:
+        resid_std = 0.02 / math.sqrt(2 * self.config.num_layers)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                init.zeros_(p)
+            elif name.endswith(("ln1.weight", "ln2.weight", "ln_f.weight")):
+                init.ones_(p)
+            elif name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
+                init.normal_(p, 0.0, resid_std)
+            else:
+                init.normal_(p, 0.0, 0.02)
+
+    # ------------------------------------------------------------- forward
+    def _token_array(self, tokens, where: str) -> tuple[np.ndarray, bool]:
+        arr = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
+            raise TypeError(f"{where}: tokens must be integer ids, got dtype {arr.dtype}")
+        if arr.ndim not in (1, 2) or arr.shape[-1] == 0 or arr.size == 0:
+            raise ValueError(
+                f"{where}: tokens must have shape (B, T) or (T,) with T >= 1, got {arr.shape}"
+            )
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi >= self.vocab_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"{where}: token id {bad} is out of range for vocab_size={self.vocab_size} "
+                f"(ids must be in [0, {self.vocab_size - 1}])"
+            )
+        unbatched = arr.ndim == 1
+        return (arr[None, :] if unbatched else arr), unbatched
+
+    def forward(self, tokens, start_pos: int = 0) -> Tensor:
+        """Logits for every position: ``(B, T)`` ids -> ``(B, T, V)`` (``(T,)`` -> ``(T, V)``).
+
+        Args:
+            tokens: integer ids (Tensor, ndarray or list) in ``[0, V)``.
+            start_pos: absolute position of ``tokens[:, 0]`` (for chunked or
+                cached processing); the blocks receive the causal mask of the
+                ``T`` new positions, ``(T, T)`` (None when ``T == 1``: one
+                query may see every key).
+
+        Raises:
+            TypeError: non-integer tokens or start_pos.
+            ValueError: bad shape, ids out of range, ``start_pos < 0`` or
+                ``start_pos + T > max_seq_len``.
+        """
+        ids, unbatched = self._token_array(tokens, "GPT.forward")
+        if isinstance(start_pos, bool) or not isinstance(start_pos, (int, np.integer)):
+            raise TypeError(f"GPT.forward: start_pos must be an int, got {start_pos!r}")
+        t = ids.shape[1]
+        if start_pos < 0 or start_pos + t > self.max_seq_len:
+            raise ValueError(
+                f"GPT.forward: {t} tokens at start_pos={start_pos} need positions up to "
+                f"{start_pos + t - 1}, beyond max_seq_len={self.max_seq_len} (crop the context "
+                f"to the last {self.max_seq_len} tokens)"
+            )
+        x = self.tok_emb(ids)  # (B, T, E)
+        x = self.drop(self.pos_emb(x, int(start_pos)))  # (B, T, E)
+        mask = create_causal_mask(t) if t > 1 else None  # (T, T), True = attend
+        for block in self.blocks:
+            x = block(x, mask)  # (B, T, E)
+        logits = self.head(self.ln_f(x))  # (B, T, V)
+        return logits[0] if unbatched else logits
+
+    # ---------------------------------------------------------- generation
+    def generate(self, prompt_tokens, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None,
+                 use_cache: bool = True) -> Tensor:
+        """Continue ``prompt_tokens`` by ``max_new_tokens`` sampled tokens.
+
+        Runs under ``no_grad`` in evaluation mode (dropout off; the previous
+        mode is restored afterwards). The context fed to the model is cropped
+        to the last ``max_seq_len`` tokens.
+
+        Args:
+            prompt_tokens: ``(B, T0)`` or ``(T0,)`` integer ids; B > 1 samples
+                B continuations at once.
+            max_new_tokens: how many tokens to add (>= 0).
+            temperature: 0 = greedy (argmax); 1 = the model's distribution;
+                higher is more random.
+            top_k: keep only the ``top_k`` most likely tokens before sampling.
+            seed: seeds this call's own ``numpy.random.Generator``: the same
+                seed gives the same tokens, whatever else draws random numbers.
+            use_cache: use ``self.generation_cache`` when one is installed
+                (prefill once, then one token per step; see the module
+                docstring for the protocol and the sliding window).
+
+        Returns:
+            An int64 Tensor ``(B, T0 + max_new_tokens)`` (or 1-D for a 1-D
+            prompt): the prompt followed by the new tokens.
+
+        Cost: without a cache, step ``n`` runs a forward on ``min(n,
+        max_seq_len)`` tokens (quadratic attention each time); with a cache,
+        one token per step attends to the cached keys.
+
+        Raises:
+            TypeError / ValueError: bad prompt (as :meth:`forward`),
+            ``max_new_tokens < 0``, ``temperature < 0``, ``top_k < 1``.
+        """
+        ids, unbatched = self._token_array(prompt_tokens, "GPT.generate")
+        max_new = _int_arg(max_new_tokens, "max_new_tokens", "GPT.generate", 0)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+            math.isfinite(temperature) and temperature >= 0
+        ):
+            raise ValueError(f"GPT.generate: temperature must be a finite number >= 0, "
+                             f"got {temperature!r}")
+        if top_k is not None:
+            top_k = _int_arg(top_k, "top_k", "GPT.generate", 1)
+        rng = np.random.default_rng(seed)
+        b, t0 = ids.shape
+        out = np.empty((b, t0 + max_new), dtype=np.int64)
+        out[:, :t0] = ids
+        n = t0  # tokens in `out` so far
+        window = self.max_seq_len
+        cache = self.generation_cache if use_cache else None
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                if max_new and cache is not None:
+                    cache.reset()
+                    logits = self(out[:, max(0, n - window):n], start_pos=0)  # prefill
+                    cached = min(n, window)  # positions held by the cache
+                for step in range(max_new):
+                    if cache is None:
+                        logits = self(out[:, max(0, n - window):n])  # the full context
+                    nxt = sample_next_token(logits.data[:, -1], temperature, top_k, rng)
+                    out[:, n] = nxt
+                    n += 1
+                    if cache is None or step == max_new - 1:
+                        continue
+                    if cached + 1 > window:
+                        # Sliding window: positions restart at 0, so every
+                        # cached key is stale; re-fill on the last window - 1.
+                        cache.reset()
+                        keep = max(1, window - 1)
+                        logits = self(out[:, n - keep:n], start_pos=0)
+                        cached = keep
+                    else:
+                        logits = self(out[:, n - 1:n], start_pos=cached)  # decode one token
+                        cached += 1
+        finally:
+            self.train(was_training)
+        return Tensor(out[0] if unbatched else out)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"vocab_size={c.vocab_size}, embed_dim={c.embed_dim}, "
+                f"num_layers={c.num_layers}, num_heads={c.num_heads}, "
+                f"max_seq_len={c.max_seq_len}")
