@@ -17,6 +17,7 @@ primitives with hand-written, gradchecked backward rules.
 """
 
 from . import functional, init
+from .conv import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d
 from .layers import (
     GELU,
     Dropout,
@@ -33,7 +34,7 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .loss import CrossEntropyLoss, MSELoss
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import (
     IncompatibleKeys,
     Module,
@@ -53,6 +54,7 @@ __all__ = [
     "register_module_forward_hook",
     "Linear", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
     "Sequential", "ModuleList", "Flatten", "Identity", "LayerNorm", "Embedding",
-    "MSELoss", "CrossEntropyLoss",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
+    "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
     "functional", "init",
 ]

@@ -18,7 +18,8 @@ import numpy as np
 from tinytorch.autograd import register_backward
 from tinytorch.tensor import Primitive
 
-__all__ = ["LAYER_NORM", "CROSS_ENTROPY"]
+__all__ = ["LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D", "BATCH_NORM",
+           "BCE", "BCE_WITH_LOGITS"]
 
 
 def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
@@ -146,3 +147,306 @@ CROSS_ENTROPY = Primitive(
     "cross_entropy", _cross_entropy_fwd, flops=_cross_entropy_flops, saves=True
 )
 register_backward(CROSS_ENTROPY, _cross_entropy_bwd)
+
+
+# -------------------------------------------------------------------- conv2d
+#
+# im2col turns the convolution into one matrix product. For every kernel
+# offset (c, i, j) and every output pixel (n, oh, ow), the column matrix holds
+# the input value that offset sees:
+#
+#   cols[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*sh + i, ow*sw + j]
+#   out[o, (n, oh, ow)]          = sum_(c,i,j) W[o, (c, i, j)] * cols[(c, i, j), (n, oh, ow)]
+#
+# i.e. out (OC, N*OH*OW) = W (OC, C*KH*KW) @ cols (C*KH*KW, N*OH*OW): one BLAS
+# GEMM. ``sliding_window_view`` builds the windows as a strided view (no
+# copy); the one copy is the reshape to the column matrix (C*KH*KW*N*OH*OW
+# elements: KH*KW times the input for stride 1), which the backward reuses
+# for dW. The layout puts (OH, OW) innermost so the copy and the col2im adds
+# run over contiguous rows.
+
+
+def _conv_out_size(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+def _pad(x: np.ndarray, ph: int, pw: int, value=0.0) -> np.ndarray:
+    if not ph and not pw:
+        return x
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Strided view (N, C, OH, OW, KH, KW) of every kernel window; no copy."""
+    return np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def _conv2d_fwd(x, w, *b, stride, padding):
+    n, c, h, wd = x.shape
+    oc, _, kh, kw = w.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = _conv_out_size(h, kh, sh, ph), _conv_out_size(wd, kw, sw, pw)
+    win = _windows(_pad(x, ph, pw), kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW) view
+    cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)  # the copy
+    out = w.reshape(oc, -1) @ cols  # (OC, N*OH*OW): the one GEMM
+    if b:
+        out += b[0][:, None]
+    y = np.ascontiguousarray(out.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3))
+    return y, cols
+
+
+def _conv2d_flops(inputs, out, params) -> int:
+    w = inputs[1]
+    n, oc, oh, ow = out.shape
+    flops = 2 * n * oc * oh * ow * w.shape[1] * w.shape[2] * w.shape[3]
+    if len(inputs) == 3:
+        flops += out.size
+    return int(flops)
+
+
+def _col2im(dcols: np.ndarray, shape, k, stride, padding) -> np.ndarray:
+    """Adjoint of im2col: add each column entry back to the pixel it came from.
+
+    ``dcols`` is (C, KH, KW, N, OH, OW); one strided slice-add per kernel
+    offset (KH*KW NumPy calls, each over all images, channels and pixels).
+    Overlapping windows (stride < kernel) accumulate, as they must.
+    """
+    n, c, h, wd = shape
+    (kh, kw), (sh, sw), (ph, pw) = k, stride, padding
+    oh, ow = dcols.shape[4], dcols.shape[5]
+    dxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, i, j]
+    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd].transpose(1, 0, 2, 3))
+
+
+def _conv2d_bwd(g, node):
+    x, w = node.inputs[0].data, node.inputs[1].data
+    cols = node.saved
+    oc, c, kh, kw = w.shape
+    n, _, oh, ow = g.shape
+    g2 = g.transpose(1, 0, 2, 3).reshape(oc, n * oh * ow)  # (OC, N*OH*OW)
+    dx = dw = db = None
+    if node.needs[0]:
+        dcols = (w.reshape(oc, -1).T @ g2).reshape(c, kh, kw, n, oh, ow)
+        dx = _col2im(dcols, x.shape, (kh, kw), node.params["stride"], node.params["padding"])
+    if node.needs[1]:
+        dw = (g2 @ cols.T).reshape(w.shape)  # one GEMM: (OC, M) @ (M, C*KH*KW)
+    if len(node.inputs) == 3:
+        db = g2.sum(axis=1) if node.needs[2] else None
+        return dx, dw, db
+    return dx, dw
+
+
+CONV2D = Primitive("conv2d", _conv2d_fwd, flops=_conv2d_flops, saves=True)
+register_backward(CONV2D, _conv2d_bwd)
+
+
+# ------------------------------------------------------------------- pooling
+#
+# Both pools look at the same strided window view as conv2d. Max pooling
+# saves the position (0..KH*KW-1) of each window's maximum, so the backward
+# routes every output gradient to exactly that input (the first maximum on
+# ties, as PyTorch). Average pooling divides by KH*KW (padding counts, as
+# PyTorch's default count_include_pad=True).
+
+
+def _pool_geometry(x, kernel, stride, padding):
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    return (kh, kw, sh, sw, ph, pw,
+            _conv_out_size(x.shape[2], kh, sh, ph), _conv_out_size(x.shape[3], kw, sw, pw))
+
+
+def _max_pool2d_fwd(x, *, kernel, stride, padding):
+    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel, stride, padding)
+    win = _windows(_pad(x, ph, pw, -np.inf), kh, kw, sh, sw)
+    flat = win.reshape(x.shape[0], x.shape[1], oh, ow, kh * kw)
+    arg = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    return out, arg.astype(np.int32 if kh * kw > 255 else np.uint8)
+
+
+def _pool_flops(inputs, out, params) -> int:
+    kh, kw = params["kernel"]
+    return int(out.size * kh * kw)
+
+
+def _max_pool2d_bwd(g, node):
+    x = node.inputs[0].data
+    arg = node.saved
+    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, node.params["kernel"],
+                                                    node.params["stride"],
+                                                    node.params["padding"])
+    n, c, h, wd = x.shape
+    dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
+    zero = np.zeros((), dtype=g.dtype)
+    for k in range(kh * kw):  # one masked, strided add per kernel offset
+        i, j = divmod(k, kw)
+        dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += np.where(
+            arg == k, g, zero)
+    return (dxp[:, :, ph:ph + h, pw:pw + wd],)
+
+
+def _avg_pool2d_fwd(x, *, kernel, stride, padding):
+    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel, stride, padding)
+    xp = _pad(x, ph, pw)
+    out = np.zeros((x.shape[0], x.shape[1], oh, ow), dtype=x.dtype)
+    for i in range(kh):  # sum of the KH*KW strided shifts = every window's sum
+        for j in range(kw):
+            out += xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+    out *= x.dtype.type(1.0 / (kh * kw))
+    return out
+
+
+def _avg_pool2d_bwd(g, node):
+    x = node.inputs[0].data
+    kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, node.params["kernel"],
+                                                    node.params["stride"],
+                                                    node.params["padding"])
+    n, c, h, wd = x.shape
+    gs = g * g.dtype.type(1.0 / (kh * kw))
+    dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += gs
+    return (dxp[:, :, ph:ph + h, pw:pw + wd],)
+
+
+MAX_POOL2D = Primitive("max_pool2d", _max_pool2d_fwd, flops=_pool_flops, saves=True)
+AVG_POOL2D = Primitive("avg_pool2d", _avg_pool2d_fwd, flops=_pool_flops)
+register_backward(MAX_POOL2D, _max_pool2d_bwd)
+register_backward(AVG_POOL2D, _avg_pool2d_bwd)
+
+
+# ---------------------------------------------------------------- batch norm
+#
+# Statistics per channel (axis 1) over every other axis. Training: batch mean
+# and biased variance normalise; the running averages are updated in place
+# (unbiased variance, as PyTorch) from the same pass. The backward is the
+# layer-norm one over the reduced axes, mean and variance being functions of
+# x. Evaluation: running statistics are constants, so dx = g * w * rstd.
+
+
+def _bn_shape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _batch_norm_fwd(x, *wb, training, eps, momentum, running_mean, running_var,
+                    has_weight, has_bias):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = _bn_shape(x)
+    if training:
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=axes, keepdims=True)
+        if running_mean is not None:
+            count = x.size // x.shape[1]
+            running_mean *= 1.0 - momentum
+            running_mean += momentum * mean.reshape(-1)
+            running_var *= 1.0 - momentum
+            running_var += (momentum * count / max(count - 1, 1)) * var.reshape(-1)
+    else:
+        xc = x - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+    xhat = xc * rstd
+    y = xhat
+    i = 0
+    if has_weight:
+        y = y * wb[0].reshape(shape)
+        i = 1
+    if has_bias:
+        y = y + wb[i].reshape(shape)
+    if y is xhat:
+        y = xhat.copy()
+    return y.astype(x.dtype, copy=False), (xhat, rstd)
+
+
+def _batch_norm_flops(inputs, out, params) -> int:
+    return (8 if params["training"] else 4) * int(inputs[0].size)
+
+
+def _batch_norm_bwd(g, node):
+    p = node.params
+    xhat, rstd = node.saved
+    axes = (0,) + tuple(range(2, g.ndim))
+    shape = _bn_shape(g)
+    weight = node.inputs[1].data.reshape(shape) if p["has_weight"] else None
+    grads = [None]
+    if node.needs[0]:
+        dxhat = g * weight if weight is not None else g
+        if p["training"]:
+            dx = rstd * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                         - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        else:
+            dx = dxhat * rstd
+        grads[0] = dx.astype(g.dtype, copy=False)
+    if p["has_weight"]:
+        grads.append((g * xhat).sum(axis=axes) if node.needs[1] else None)
+    if p["has_bias"]:
+        grads.append(g.sum(axis=axes) if node.needs[len(grads)] else None)
+    return tuple(grads)
+
+
+BATCH_NORM = Primitive("batch_norm", _batch_norm_fwd, flops=_batch_norm_flops, saves=True)
+register_backward(BATCH_NORM, _batch_norm_bwd)
+
+
+# --------------------------------------------------------------- binary CE
+#
+# Elementwise losses; the functional applies the reduction with the tensor
+# package's mean/sum primitives.
+#   BCE(p, t) = -(t log p + (1 - t) log(1 - p)), logs clamped at -100 (PyTorch)
+#     d/dp = (p - t) / (p (1 - p)),  d/dt = log(1 - p) - log p
+#   BCE-with-logits(x, t) = max(x, 0) - x t + log(1 + exp(-|x|))   (no overflow)
+#     d/dx = sigmoid(x) - t,  d/dt = -x
+
+
+def _bce_fwd(p, t):
+    with np.errstate(divide="ignore"):
+        logp = np.maximum(np.log(p), -100.0)
+        log1mp = np.maximum(np.log1p(-p), -100.0)
+    return (-(t * logp + (1.0 - t) * log1mp)).astype(p.dtype, copy=False)
+
+
+def _bce_bwd(g, node):
+    p, t = node.inputs[0].data, node.inputs[1].data
+    gp = gt = None
+    if node.needs[0]:
+        # Clamped like the logs, so p = 0 or 1 gives a large finite gradient.
+        denom = np.maximum(p * (1.0 - p), np.finfo(p.dtype).eps)
+        gp = (g * (p - t) / denom).astype(p.dtype, copy=False)
+    if node.needs[1]:
+        with np.errstate(divide="ignore"):
+            gt = g * (np.maximum(np.log1p(-p), -100.0) - np.maximum(np.log(p), -100.0))
+    return gp, gt
+
+
+def _bce_logits_fwd(x, t):
+    return (np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+
+
+def _bce_logits_bwd(g, node):
+    x, t = node.inputs[0].data, node.inputs[1].data
+    gx = gt = None
+    if node.needs[0]:
+        sig = np.exp(-np.logaddexp(0, -x))
+        gx = (g * (sig - t)).astype(x.dtype, copy=False)
+    if node.needs[1]:
+        gt = -g * x
+    return gx, gt
+
+
+def _scaled(k):
+    return lambda inputs, out, params: int(k * out.size)
+
+
+BCE = Primitive("binary_cross_entropy", _bce_fwd, flops=_scaled(6))
+BCE_WITH_LOGITS = Primitive("binary_cross_entropy_with_logits", _bce_logits_fwd,
+                            flops=_scaled(6))
+register_backward(BCE, _bce_bwd)
+register_backward(BCE_WITH_LOGITS, _bce_logits_bwd)

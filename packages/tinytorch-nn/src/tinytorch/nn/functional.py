@@ -25,7 +25,8 @@ from . import _fused
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
-    "layer_norm", "embedding", "cross_entropy", "mse_loss",
+    "layer_norm", "embedding", "cross_entropy", "mse_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -364,3 +365,208 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     _check_same_shape(input, target, "mse_loss")
     diff = input - target
     return _reduce(diff * diff, reduction)
+
+
+def _target_like(target, input: Tensor, fn: str) -> Tensor:
+    """BCE targets: a float Tensor of the input's shape (converted to its dtype)."""
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=input.dtype)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: target must be numeric, got dtype {t.dtype}")
+    _check_same_shape(input, t, fn)
+    if t.dtype != input.dtype:
+        t = t.astype(input.dtype)
+    return t
+
+
+def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
+    """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p = input``.
+
+    The logs are clamped at -100 (as PyTorch), so p = 0 or 1 stays finite.
+    Prefer :func:`binary_cross_entropy_with_logits` on raw scores: it is exact
+    where this one saturates. One fused elementwise primitive plus the reduction.
+
+    Raises:
+        ValueError: shapes differ, input outside [0, 1], bad reduction.
+        TypeError: non-float input.
+    """
+    fn = "binary_cross_entropy"
+    input = _float_tensor(input, "input", fn)
+    _check_reduction(reduction, fn)
+    target = _target_like(target, input, fn)
+    if input.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(f"{fn}: input must hold probabilities in [0, 1], got values in "
+                         f"[{input.data.min():.4g}, {input.data.max():.4g}] "
+                         f"(use binary_cross_entropy_with_logits for raw scores)")
+    return _reduce(apply(_fused.BCE, (input, target), {}), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> Tensor:
+    """BCE on raw scores ``x``: ``max(x, 0) - x t + log(1 + exp(-|x|))``.
+
+    Algebraically ``BCE(sigmoid(x), t)`` but never overflows and keeps full
+    precision for large ``|x|``; the gradient is ``sigmoid(x) - t``.
+
+    Raises:
+        ValueError: shapes differ or bad reduction. TypeError: non-float input.
+    """
+    fn = "binary_cross_entropy_with_logits"
+    input = _float_tensor(input, "input", fn)
+    _check_reduction(reduction, fn)
+    target = _target_like(target, input, fn)
+    return _reduce(apply(_fused.BCE_WITH_LOGITS, (input, target), {}), reduction)
+
+
+# -------------------------------------------------------- convolution, pooling
+
+
+def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        pair = tuple(int(v) for v in value)
+        ok = len(pair) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                    for v in value)
+    except TypeError:
+        ok = False
+    if not ok or min(pair) < minimum:
+        raise ValueError(f"{fn}: {name} must be an int >= {minimum} or a pair of them, "
+                         f"got {value!r}")
+    return pair
+
+
+def _nchw(x, fn: str) -> Tensor:
+    x = _float_tensor(x, "input", fn)
+    if x.ndim != 4:
+        raise ValueError(f"{fn}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    return x
+
+
+def _check_output_size(x, kernel, padding, fn: str) -> None:
+    for dim, size, k, p in zip(("height", "width"), x.shape[2:], kernel, padding):
+        if size + 2 * p < k:
+            raise ValueError(f"{fn}: kernel {dim} {k} is larger than the padded input {dim} "
+                             f"{size + 2 * p} (input shape {x.shape}, padding {padding})")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
+    """2-D cross-correlation (PyTorch's conv2d): NCHW in, NCHW out.
+
+    Shapes: x ``(N, C, H, W)``, weight ``(OC, C, KH, KW)``, bias ``(OC,)``;
+    output ``(N, OC, OH, OW)`` with ``OH = (H + 2 ph - KH) // sh + 1``.
+
+    One fused primitive: im2col (a strided window view, one copy into a
+    ``(C*KH*KW, N*OH*OW)`` column matrix) and one GEMM; the backward computes
+    dW with one GEMM against the saved columns and dx with a GEMM plus col2im
+    (one strided add per kernel offset, no loop over images or pixels).
+    Cost: ``2 N OC OH OW C KH KW`` FLOPs; extra memory ``KH*KW/(sh*sw)`` times
+    the input for the columns.
+
+    Raises:
+        ValueError: wrong ranks, channel mismatch (names both shapes), bad
+            bias shape, stride < 1, padding < 0, or a kernel larger than the
+            padded input. TypeError: non-float tensors.
+    """
+    fn = "conv2d"
+    x = _nchw(x, fn)
+    weight = _float_tensor(weight, "weight", fn)
+    if weight.ndim != 4:
+        raise ValueError(f"{fn}: weight must be 4-D (out_channels, in_channels, kh, kw), "
+                         f"got shape {weight.shape}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"{fn}: input of shape {x.shape} has {x.shape[1]} channels but "
+                         f"weight of shape {weight.shape} expects {weight.shape[1]}")
+    stride = _pair(stride, "stride", fn, 1)
+    padding = _pair(padding, "padding", fn, 0)
+    _check_output_size(x, weight.shape[2:], padding, fn)
+    inputs = (x, weight)
+    if bias is not None:
+        bias = _float_tensor(bias, "bias", fn)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"{fn}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        inputs = (x, weight, bias)
+    return apply(_fused.CONV2D, inputs, {"stride": stride, "padding": padding})
+
+
+def _pool_args(x, kernel_size, stride, padding, fn):
+    x = _nchw(x, fn)
+    kernel = _pair(kernel_size, "kernel_size", fn, 1)
+    stride = kernel if stride is None else _pair(stride, "stride", fn, 1)
+    padding = _pair(padding, "padding", fn, 0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{fn}: padding {padding} must be at most half the kernel size "
+                         f"{kernel}")
+    _check_output_size(x, kernel, padding, fn)
+    return x, {"kernel": kernel, "stride": stride, "padding": padding}
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor:
+    """Maximum over each ``kernel_size`` window (stride defaults to the kernel).
+
+    Padding is -inf (never selected). The backward sends each output's
+    gradient to its window's argmax (saved by the forward; first maximum on
+    ties). Input ``(N, C, H, W)`` -> ``(N, C, OH, OW)``.
+
+    Raises:
+        ValueError: non-4-D input, padding larger than half the kernel, a
+            kernel larger than the padded input.
+    """
+    x, params = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
+    return apply(_fused.MAX_POOL2D, (x,), params)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor:
+    """Mean over each window; zero padding counts in the divisor (PyTorch's
+    ``count_include_pad=True``). Same shapes and errors as :func:`max_pool2d`."""
+    x, params = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
+    return apply(_fused.AVG_POOL2D, (x,), params)
+
+
+def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation per channel (axis 1) of ``(N, C)`` or ``(N, C, H, W)``.
+
+    Training (or no running statistics given): normalise with the batch
+    mean and biased variance over every axis but 1, and update
+    ``running_mean`` / ``running_var`` in place (if given) with
+    ``r = (1 - momentum) r + momentum * stat``, the variance unbiased (as
+    PyTorch). Evaluation: normalise with the running statistics. One fused
+    primitive; the training backward includes the mean and variance paths.
+
+    Raises:
+        ValueError: input of rank < 2; running stats / weight / bias not of
+            shape ``(C,)``; training with a single value per channel; only
+            one of the running statistics given.
+    """
+    fn = "batch_norm"
+    x = _float_tensor(x, "input", fn)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: input must be (N, C, ...), got shape {x.shape}")
+    c = x.shape[1]
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{fn}: give both running_mean and running_var, or neither")
+    stats = []
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None:
+            arr = t.data if isinstance(t, Tensor) else t
+            if not isinstance(arr, np.ndarray) or arr.shape != (c,):
+                raise ValueError(f"{fn}: {name} must be an array of shape ({c},), got "
+                                 f"{getattr(arr, 'shape', type(arr).__name__)}")
+            stats.append(arr)
+        else:
+            stats.append(None)
+    use_batch = training or running_mean is None
+    if use_batch and x.size // max(c, 1) <= 1:
+        raise ValueError(f"{fn}: expected more than 1 value per channel when training, got "
+                         f"input of shape {x.shape}")
+    inputs = [x]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            t = _float_tensor(t, name, fn)
+            if t.shape != (c,):
+                raise ValueError(f"{fn}: {name} must have shape ({c},), got {t.shape}")
+            inputs.append(t)
+    return apply(_fused.BATCH_NORM, tuple(inputs), {
+        "training": bool(use_batch), "eps": float(eps), "momentum": float(momentum),
+        "running_mean": stats[0], "running_var": stats[1],
+        "has_weight": weight is not None, "has_bias": bias is not None,
+    })

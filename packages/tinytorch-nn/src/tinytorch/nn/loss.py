@@ -7,7 +7,7 @@ from tinytorch.tensor import Tensor
 from . import functional as F
 from .module import Module
 
-__all__ = ["MSELoss", "CrossEntropyLoss"]
+__all__ = ["MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 class _Loss(Module):
@@ -56,3 +56,17 @@ class CrossEntropyLoss(_Loss):
         if self.label_smoothing:
             parts.append(f"label_smoothing={self.label_smoothing}")
         return ", ".join(parts)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities in [0, 1] (logs clamped at -100)."""
+
+    def forward(self, input, target) -> Tensor:
+        return F.binary_cross_entropy(input, target, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of raw scores; stable for any magnitude."""
+
+    def forward(self, input, target) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
