@@ -18,6 +18,7 @@ Cost: O(nodes + edges) Python steps; the arithmetic inside the rules is NumPy.
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.tensor import Tensor, wrap
 
 from ._mode import _state

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from tinytorch.tensor import ops as T
 
 from ._engine import register_backward
@@ -120,6 +121,7 @@ def _pow(g, node):
         # d(x^p)/dp = x^p log x; defined as 0 where x == 0 (PyTorch's choice).
         with np.errstate(divide="ignore", invalid="ignore"):
             logx = np.where(x > 0, np.log(np.where(x > 0, x, 1)), np.where(x == 0, 0, np.nan))
+        logx = logx.astype(x.dtype, copy=False)  # the nan/0 branch is float64
         gb = unbroadcast(g * node.out * logx, p.shape)
     return ga, gb
 
@@ -161,7 +163,7 @@ def _extremum(g, node):
     x, y = a.data, b.data
     wins = (x > y) if node.op is T.MAXIMUM else (x < y)
     tie = x == y
-    share_a = wins + 0.5 * tie
+    share_a = (wins + 0.5 * tie).astype(g.dtype, copy=False)  # bool + 0.5 is float64
     return (
         unbroadcast(g * share_a, x.shape) if node.needs[0] else None,
         unbroadcast(g * (1.0 - share_a), y.shape) if node.needs[1] else None,

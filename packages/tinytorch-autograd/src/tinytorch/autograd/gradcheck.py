@@ -12,6 +12,7 @@ Cost: ``2 * numel(inputs)`` extra forward passes; meant for small tensors.
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.tensor import Tensor
 
 from ._mode import no_grad
@@ -31,16 +32,18 @@ def numerical_gradient(fn, inputs, index: int, v: np.ndarray, eps: float) -> np.
     """Central-difference gradient of ``sum(fn(*inputs) * v)`` w.r.t. inputs[index]."""
     x = inputs[index].data
     grad = np.zeros(x.shape, dtype=np.float64)
-    flat = x.reshape(-1)  # a view: perturbs the tensor in place
+    # Perturb the tensor's own array in place, element by element. Indexing
+    # by position (not through x.reshape(-1)) also works when x is not
+    # contiguous (a transposed array), where reshape would return a copy.
     with no_grad():
-        for i in range(flat.size):
-            orig = flat[i]
-            flat[i] = orig + eps
+        for pos in np.ndindex(x.shape):
+            orig = x[pos]
+            x[pos] = orig + eps
             plus = _scalar(fn(*inputs), v)
-            flat[i] = orig - eps
+            x[pos] = orig - eps
             minus = _scalar(fn(*inputs), v)
-            flat[i] = orig
-            grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+            x[pos] = orig
+            grad[pos] = (plus - minus) / (2 * eps)
     return grad
 
 

@@ -13,8 +13,6 @@ dispatch hook and the backward-engine registry.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _dispatch
@@ -134,9 +132,12 @@ class Tensor:
         return int(self.data.nbytes)
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is None:
-            return self.data
-        return self.data.astype(dtype, copy=bool(copy))
+        # NumPy 2 passes copy=True for np.array(t) and trusts the result to be
+        # a fresh array; np.asarray(t) passes copy=None and may share.
+        arr = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if copy and arr is self.data:
+            arr = arr.copy()
+        return arr
 
     def __len__(self) -> int:
         if self.data.ndim == 0:

@@ -73,6 +73,12 @@ def _float_dtype(dtype) -> np.dtype:
     return dt
 
 
+def _new(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    # The array already has the dtype asked for: keep it (Tensor(arr) alone
+    # would turn a requested float64 into the float32 default).
+    return Tensor(arr, dtype=arr.dtype, requires_grad=requires_grad)
+
+
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """Same as ``Tensor(data, dtype, requires_grad)``."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
@@ -80,33 +86,33 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` is given)."""
-    return Tensor(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+    return _new(np.zeros(_shape(shape), _float_dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad=requires_grad)
+    return _new(np.ones(_shape(shape), _float_dtype(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     shape = _shape((shape,) if isinstance(shape, (int, np.integer)) else (shape,))
     if dtype is None:
         dtype = np.float32 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
-    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.zeros(a.shape, dtype or a.dtype), requires_grad=requires_grad)
+    return _new(np.zeros(a.shape, a.dtype if dtype is None else dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.ones(a.shape, dtype or a.dtype), requires_grad=requires_grad)
+    return _new(np.ones(a.shape, a.dtype if dtype is None else dtype), requires_grad)
 
 
 def full_like(t, fill_value, dtype=None) -> Tensor:
     a = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.full(a.shape, fill_value, dtype or a.dtype))
+    return _new(np.full(a.shape, fill_value, a.dtype if dtype is None else dtype), False)
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
@@ -136,7 +142,7 @@ def randn(*shape, dtype=None, generator: Generator | None = None,
     if dt.kind != "f":
         raise TypeError(f"randn needs a floating dtype, got {dt}")
     arr = _rng(generator).standard_normal(_shape(shape), dtype=np.float64).astype(dt)
-    return Tensor(arr, requires_grad=requires_grad)
+    return _new(arr, requires_grad)
 
 
 def rand(*shape, dtype=None, generator: Generator | None = None,
@@ -146,7 +152,7 @@ def rand(*shape, dtype=None, generator: Generator | None = None,
     if dt.kind != "f":
         raise TypeError(f"rand needs a floating dtype, got {dt}")
     arr = _rng(generator).random(_shape(shape)).astype(dt)
-    return Tensor(arr, requires_grad=requires_grad)
+    return _new(arr, requires_grad)
 
 
 def randint(low: int, high: int, shape, generator: Generator | None = None) -> Tensor:

@@ -320,7 +320,17 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b) -> Tensor:
-    """``a / b`` (true division) with broadcasting."""
+    """``a / b`` (true division) with broadcasting.
+
+    Integer or bool operands on both sides give float32 (as in PyTorch),
+    not NumPy's float64.
+    """
+    if type(a) is not Tensor:
+        a = _tensor_like(a, b.data if isinstance(b, Tensor) else np.asarray(b))
+    if type(b) is not Tensor:
+        b = _tensor_like(b, a.data)
+    if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
+        a = apply(ASTYPE, (a,), {"dtype": np.dtype(np.float32)})
     return _binary(DIV, a, b)
 
 
@@ -397,7 +407,13 @@ def _reduce(op: Primitive, x, axis, keepdims, **extra) -> Tensor:
     x = _as_tensor(x)
     axis = _norm_axis(axis, x.ndim, op.name)
     if x.size == 0 and op in (MAX, MIN, ARGMAX, ARGMIN):
-        raise ValueError(f"{op.name}: cannot reduce an empty tensor of shape {x.shape}")
+        # No identity element: reducing over a size-0 dim is undefined, but
+        # reducing a (0, 3) batch over its non-empty axis is fine.
+        axes = range(x.ndim) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+        if builtins.any(x.shape[a] == 0 for a in axes):
+            raise ValueError(
+                f"{op.name}: cannot reduce over an empty dim of a tensor of shape {x.shape}"
+            )
     return apply(op, (x,), {"axis": axis, "keepdims": bool(keepdims), **extra})
 
 
@@ -481,9 +497,10 @@ def permute(x, *dims) -> Tensor:
     """Reorder the dimensions: ``permute(x, 0, 2, 1)``. No data is copied."""
     x = _as_tensor(x)
     dims = _shape_arg(dims)
-    if len(dims) != x.ndim or sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(
-        range(x.ndim)
-    ):
+    # Check the range first: 3 % 2 == 1 would otherwise pass for a 2-D tensor.
+    if len(dims) != x.ndim or builtins.any(not -x.ndim <= d < x.ndim for d in dims) or sorted(
+        d % x.ndim for d in dims
+    ) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
     return apply(PERMUTE, (x,), {"axes": tuple(d % x.ndim for d in dims)})
 
@@ -511,7 +528,8 @@ def _normalize_index_item(item):
     if isinstance(item, Tensor):
         item = item.data
     elif isinstance(item, list):
-        item = np.asarray(item)
+        # An empty list selects nothing; np.asarray([]) would be float64.
+        item = np.asarray(item) if item else np.empty(0, dtype=np.intp)
     if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
         raise IndexError(f"index arrays must be integer or bool, got dtype {item.dtype}")
     return item
@@ -628,7 +646,9 @@ def squeeze(x, axis=None) -> Tensor:
         axes = (axes,) if isinstance(axes, int) else axes
         for a in axes:
             if x.shape[a] != 1:
-                raise ValueError(f"squeeze: dim {a} of shape {x.shape} has size {x.shape[a]}, not 1")
+                raise ValueError(
+                    f"squeeze: dim {a} of shape {x.shape} has size {x.shape[a]}, not 1"
+                )
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
     return apply(RESHAPE, (x,), {"shape": shape})
 

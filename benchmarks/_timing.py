@@ -1,0 +1,72 @@
+"""Small timing helpers shared by the benchmark scripts.
+
+    from _timing import median_time, print_table
+
+    seconds = median_time(lambda: step(), warmup=10, repeat=50)
+    print_table([("add", 1.2e-5, 1.5e-5)], headers=("case", "tinytorch s", "torch s"))
+
+The median (not the mean) is reported because a benchmark's distribution of
+run times has a long right tail (the scheduler, the garbage collector, a
+cache miss); the median of enough runs is stable from one run to the next.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+__all__ = ["median_time", "print_table", "format_seconds"]
+
+
+def median_time(fn: Callable[[], object], warmup: int = 5, repeat: int = 30) -> float:
+    """Median wall time of one call of ``fn()``, in seconds.
+
+    ``fn`` is called ``warmup`` times untimed (caches, lazy initialisation,
+    BLAS thread start-up), then ``repeat`` times, each call timed on its own
+    with :func:`time.perf_counter`.
+
+    Raises:
+        ValueError: ``warmup < 0`` or ``repeat < 1``.
+    """
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def format_seconds(seconds: float) -> str:
+    """``1.5e-05`` -> ``'15.0 us'``: the unit that keeps 1-3 digits before the point."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def print_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> None:
+    """Print ``rows`` as an aligned plain-text table under ``headers``.
+
+    Floats are shown with 4 significant digits; everything else with ``str``.
+    Every row must have as many cells as ``headers``.
+    """
+    def cell(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    for i, row in enumerate(cells):
+        if len(row) != len(headers):
+            raise ValueError(f"row {i} has {len(row)} cells, headers have {len(headers)}")
+    widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))

@@ -1,0 +1,199 @@
+"""Benchmark the core of the stack (tinytorch.tensor + tinytorch.autograd) against PyTorch CPU.
+
+Three workloads, each a forward pass plus a backward pass, timed for
+tinytorch and for PyTorch in the same run (median of many runs, float32,
+``torch.set_num_threads`` left at its default):
+
+1. dispatch overhead: ``c = a + b`` on (4, 4) tensors that require grad, then
+   ``c.backward(ones)``. The arithmetic is nothing; this measures the Python
+   cost of one op through the dispatch path, the graph recorder and the engine.
+   Target: no slower than PyTorch.
+2. MLP training step: batch 64, 784 -> 256 -> 10, ReLU,
+   ``y = relu(x @ W1 + b1) @ W2 + b2`` and a cross-entropy loss
+   (``-log_softmax(y)[rows, labels].mean()``), forward + backward.
+   Target: <= 1.5x PyTorch.
+3. batched matmul: (8, 64, 64) @ (8, 64, 64), forward + backward of the sum.
+   Target: <= 1.5x PyTorch.
+
+Nothing is asserted: figures are printed. A missed target is reported as
+such, followed by a cProfile summary of the tinytorch step (pass
+``--profile`` to print it for every workload).
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_core.py [--repeat 200] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+try:
+    import tinytorch.autograd  # noqa: F401  (enables autograd)
+    from tinytorch.tensor import Tensor, log_softmax, relu
+except ImportError:  # not installed: run from the source tree
+    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
+    import tinytorch.autograd  # noqa: F401
+    from tinytorch.tensor import Tensor, log_softmax, relu
+
+from _timing import format_seconds, median_time, print_table  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+# ------------------------------------------------------------------ workloads
+# Each builder returns (tinytorch_step, torch_step); a step runs one forward
+# and one backward and drops the gradients, so every call does the same work.
+
+
+def dispatch_overhead(rng):
+    a_np = rng.standard_normal((4, 4)).astype(np.float32)
+    b_np = rng.standard_normal((4, 4)).astype(np.float32)
+    a = Tensor(a_np, requires_grad=True)
+    b = Tensor(b_np, requires_grad=True)
+    ones = Tensor(np.ones((4, 4), np.float32))
+
+    def tt_step():
+        a.grad = b.grad = None
+        c = a + b
+        c.backward(ones)
+
+    def torch_step():
+        ta.grad = tb.grad = None
+        c = ta + tb
+        c.backward(tones)
+
+    if torch is not None:
+        ta = torch.tensor(a_np, requires_grad=True)
+        tb = torch.tensor(b_np, requires_grad=True)
+        tones = torch.ones(4, 4)
+    return tt_step, torch_step
+
+
+def mlp_step(rng, batch=64, n_in=784, n_hidden=256, n_out=10):
+    x_np = rng.standard_normal((batch, n_in)).astype(np.float32)
+    labels = rng.integers(0, n_out, size=batch)
+    params_np = [
+        (rng.standard_normal((n_in, n_hidden)) / np.sqrt(n_in)).astype(np.float32),
+        np.zeros(n_hidden, np.float32),
+        (rng.standard_normal((n_hidden, n_out)) / np.sqrt(n_hidden)).astype(np.float32),
+        np.zeros(n_out, np.float32),
+    ]
+    x = Tensor(x_np)
+    W1, b1, W2, b2 = (Tensor(p.copy(), requires_grad=True) for p in params_np)
+    rows = np.arange(batch)
+
+    def tt_step():
+        for p in (W1, b1, W2, b2):
+            p.grad = None
+        y = relu(x @ W1 + b1) @ W2 + b2  # (64, 10)
+        loss = -log_softmax(y, axis=-1)[rows, labels].mean()
+        loss.backward()
+
+    def torch_step():
+        for p in tparams:
+            p.grad = None
+        tW1, tb1, tW2, tb2 = tparams
+        y = torch.relu(tx @ tW1 + tb1) @ tW2 + tb2
+        loss = -torch.log_softmax(y, dim=-1)[trows, tlabels].mean()
+        loss.backward()
+
+    if torch is not None:
+        tx = torch.tensor(x_np)
+        tparams = [torch.tensor(p, requires_grad=True) for p in params_np]
+        trows = torch.tensor(rows)
+        tlabels = torch.tensor(labels)
+    return tt_step, torch_step
+
+
+def batched_matmul(rng, shape=(8, 64, 64)):
+    a_np = rng.standard_normal(shape).astype(np.float32)
+    b_np = rng.standard_normal(shape).astype(np.float32)
+    a = Tensor(a_np, requires_grad=True)
+    b = Tensor(b_np, requires_grad=True)
+
+    def tt_step():
+        a.grad = b.grad = None
+        (a @ b).sum().backward()
+
+    def torch_step():
+        ta.grad = tb.grad = None
+        (ta @ tb).sum().backward()
+
+    if torch is not None:
+        ta = torch.tensor(a_np, requires_grad=True)
+        tb = torch.tensor(b_np, requires_grad=True)
+    return tt_step, torch_step
+
+
+WORKLOADS = [
+    # (name, builder, target ratio tinytorch / torch, how the target reads)
+    ("a + b (4, 4) fwd+bwd", dispatch_overhead, 1.0, "no slower than PyTorch"),
+    ("MLP 64x784-256-10 step", mlp_step, 1.5, "<= 1.5x PyTorch"),
+    ("bmm (8,64,64)@(8,64,64) fwd+bwd", batched_matmul, 1.5, "<= 1.5x PyTorch"),
+]
+
+
+def profile_summary(fn, calls: int = 200, top: int = 12) -> str:
+    """cProfile ``calls`` calls of ``fn``; the ``top`` entries by own (tottime) time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        fn()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=200, help="timed calls per measurement")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile summary of every tinytorch step")
+    args = parser.parse_args(argv)
+
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
+          f"torch {torch.__version__ if torch else 'not installed'}"
+          + (f" ({torch.get_num_threads()} threads)" if torch else ""))
+    print(f"median of {args.repeat} calls after {args.warmup} warm-up calls; float32\n")
+
+    rows, missed = [], []
+    for name, build, target, target_text in WORKLOADS:
+        tt_step, torch_step = build(np.random.default_rng(0))
+        t_tt = median_time(tt_step, args.warmup, args.repeat)
+        if torch is None:
+            rows.append((name, format_seconds(t_tt), "-", "-", target_text, "-"))
+            continue
+        t_torch = median_time(torch_step, args.warmup, args.repeat)
+        ratio = t_tt / t_torch
+        met = ratio <= target
+        rows.append((name, format_seconds(t_tt), format_seconds(t_torch), f"{ratio:.2f}x",
+                     target_text, "met" if met else "MISSED"))
+        if not met or args.profile:
+            missed.append((name, tt_step, met))
+
+    print_table(rows, ("workload", "tinytorch", "torch", "ratio", "target", ""))
+    for name, step, met in missed:
+        label = "profile" if met else "target missed; where the time goes"
+        print(f"\n--- {name}: {label} (cProfile, 200 calls, by own time) ---")
+        print(profile_summary(step))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
