@@ -1,0 +1,89 @@
+"""Small models and data shared by the tests."""
+
+import numpy as np
+import pytest
+from tinytorch import nn
+from tinytorch import tensor as tt
+from tinytorch.autograd import _engine
+from tinytorch.nn import module as nn_module
+
+
+def _make_mlp(seed=0, sizes=(8, 16, 4)):
+    gen = tt.Generator(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b, generator=gen))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Exploding(nn.Module):
+    """Raises in its forward: for the exception-safety tests."""
+
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+class BufferCounter(nn.Module):
+    """Mutates a buffer and reads the training flag in its forward, like BatchNorm."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("count", np.zeros(1, dtype=np.float32))
+        self.seen_training = []
+
+    def forward(self, x):
+        self.count.data += 1.0
+        self.seen_training.append(self.training)
+        return x
+
+
+def _hook_state(model=None):
+    """Every hook registry the profiler touches, as comparable snapshots."""
+    state = {
+        "tensor": tuple(tuple(h) for h in tt.active_hooks()),
+        "module_global_pre": tuple(nn_module._global_pre_hooks.items()),
+        "module_global_post": tuple(nn_module._global_post_hooks.items()),
+        "backward_pre": tuple(_engine._pre_hooks),
+        "backward_post": tuple(_engine._post_hooks),
+    }
+    if model is not None:
+        state["per_module"] = tuple(
+            (name, tuple(m._forward_pre_hooks.items()), tuple(m._forward_hooks.items()))
+            for name, m in model.named_modules()
+        )
+    return state
+
+
+@pytest.fixture
+def make_mlp():
+    """``make_mlp(seed=0, sizes=(8, 16, 4))``: Linear/ReLU stack, seeded."""
+    return _make_mlp
+
+
+@pytest.fixture
+def hook_state():
+    """``hook_state(model=None)``: snapshot of every hook registry."""
+    return _hook_state
+
+
+@pytest.fixture
+def exploding():
+    return Exploding
+
+
+@pytest.fixture
+def buffer_counter():
+    return BufferCounter
+
+
+@pytest.fixture
+def mlp():
+    return _make_mlp()
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((32, 8)).astype(np.float32)
