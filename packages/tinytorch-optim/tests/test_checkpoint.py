@@ -61,6 +61,10 @@ def test_file_layout_is_documented_npz_with_json(tmp_path):
     path = tmp_path / "state.ckpt"  # the name is used as given
     save_state(path, {"w": np.ones(2), "lr": 0.1})
     assert os.listdir(tmp_path) == ["state.ckpt"]
+    if os.name == "posix":  # the usual permissions, not the temporary file's 0600
+        mask = os.umask(0)
+        os.umask(mask)
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
     with np.load(path, allow_pickle=False) as archive:
         meta = json.loads(archive["__meta__"].tobytes().decode())
         assert meta["format"] == "tinytorch-state" and meta["version"] == 1

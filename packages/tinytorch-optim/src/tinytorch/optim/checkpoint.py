@@ -38,6 +38,15 @@ _META = "__meta__"
 _MARKERS = ("__array__", "__tuple__", "__items__")
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it and restore it
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write(path, write) -> None:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, then
     rename it to ``path``. The previous content of ``path`` survives any
@@ -53,6 +62,8 @@ def atomic_write(path, write) -> None:
         raise FileNotFoundError(f"cannot save to {path!r}: directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file the usual permissions
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
