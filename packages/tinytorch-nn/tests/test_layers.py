@@ -145,6 +145,22 @@ def test_embedding_uses_getitem_with_scatter_add_backward():
     assert seen == [ops.GETITEM]
 
 
+def test_embedding_backward_is_the_sorted_scatter_add(monkeypatch):
+    from tinytorch.autograd import _rules
+    calls = []
+    real = _rules.scatter_add_rows
+
+    def spy(n_rows, index, g):
+        calls.append((n_rows, index.tolist(), g.shape))
+        return real(n_rows, index, g)
+
+    monkeypatch.setattr(_rules, "scatter_add_rows", spy)
+    emb = nn.Embedding(6, 4)
+    emb(np.array([[5, 1], [1, 1]])).sum().backward()
+    assert calls == [(6, [5, 1, 1, 1], (4, 4))]
+    np.testing.assert_array_equal(emb.weight.grad.data[:, 0], [0, 3, 0, 0, 0, 1])
+
+
 def test_embedding_padding_idx_gets_no_gradient():
     emb = nn.Embedding(5, 2, padding_idx=0)
     assert np.all(emb.weight.data[0] == 0)
@@ -181,6 +197,22 @@ def test_dropout_is_seeded_inverted_and_one_multiply():
     np.testing.assert_array_equal(x.grad.data, y.data)  # same mask in the backward
     y2 = nn.Dropout(0.3, seed=1)(x)
     np.testing.assert_array_equal(y.data, y2.data)  # same seed, same mask
+
+
+def test_dropout_gradcheck_with_a_fixed_mask():
+    # A fresh generator with the same seed per call: every evaluation of the
+    # function uses the same mask, so central differences are meaningful.
+    x = t64(6, 5)
+    assert gradcheck(lambda x: F.dropout(x, 0.4, True, Generator(5)), (x,))
+
+
+def test_layer_norm_is_one_primitive_with_8_flops_per_element():
+    from tinytorch.tensor import hooks
+    seen = []
+    with hooks(post=lambda op, ins, out, params, saved:
+               seen.append((op.name, op.flops([i.data for i in ins], out.data, params)))):
+        nn.LayerNorm(16)(Tensor(np.ones((4, 16))))
+    assert seen == [("layer_norm", 8 * 64)]
 
 
 def test_dropout_eval_and_edge_probabilities():

@@ -184,6 +184,16 @@ def test_requires_grad_freezes():
     assert not m(Tensor(np.ones((1, 3)))).requires_grad
 
 
+def test_deepcopy_keeps_tying_and_values():
+    import copy
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    clone = copy.deepcopy(model)
+    assert clone[0] is clone[2] and clone[0] is not shared
+    assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
+    np.testing.assert_array_equal(clone[0].weight.data, shared.weight.data)
+
+
 # ---------------------------------------------------------------- hooks
 
 

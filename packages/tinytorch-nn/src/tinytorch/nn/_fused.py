@@ -28,7 +28,8 @@ def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
     total = values.sum(dtype=values.dtype)
     if reduction == "sum":
         return np.asarray(total)
-    return np.asarray(total / values.dtype.type(count))
+    with np.errstate(invalid="ignore", divide="ignore"):  # no counted target: nan, as PyTorch
+        return np.asarray(total / values.dtype.type(count))
 
 
 # ---------------------------------------------------------------- layer norm
@@ -132,7 +133,7 @@ def _cross_entropy_bwd(g, node):
     elif reduction == "sum":
         scale = g.reshape(1, 1)
     else:
-        scale = g.reshape(1, 1) / p["count"]
+        scale = g.reshape(1, 1) / max(p["count"], 1)  # count 0: every row is masked anyway
     grad = probs.copy()  # the softmax - onehot step happens in place
     if eps:
         grad -= eps / c
