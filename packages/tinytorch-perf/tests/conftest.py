@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from tinytorch import nn
 from tinytorch import tensor as tt
 from tinytorch.autograd import _engine

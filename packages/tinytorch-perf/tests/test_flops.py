@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+
 from tinytorch import nn
 from tinytorch import tensor as tt
 from tinytorch.perf import Profiler

@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+
 from tinytorch import nn
 from tinytorch import tensor as tt
 from tinytorch.autograd import is_grad_enabled

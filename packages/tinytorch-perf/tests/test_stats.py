@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+
 from tinytorch.perf import BenchmarkResult, t_cdf, t_quantile
 
 # Reference quantiles of Student's t (scipy.stats.t.ppf, shown to 15+ digits;

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from tinytorch.autograd import no_grad
 from tinytorch.nn import Module
 from tinytorch.tensor import Tensor, wrap

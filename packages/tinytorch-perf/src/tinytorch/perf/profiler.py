@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from tinytorch import tensor as _tt
 from tinytorch.autograd import enable_grad, no_grad, register_backward_hook
 from tinytorch.nn import Module, register_module_forward_hooks

@@ -256,8 +256,10 @@ EVENT_RULES: dict[OlympicEvent, EventRule] = {
 class EventQualification(NamedTuple):
     """Result of :func:`qualifies_event`; unpacks as ``(qualified, reasons)``.
 
-    ``reasons`` has one line per condition checked, each ending in ``ok``
-    or naming what is missing.
+    ``reasons`` has one line per condition checked: ``ok`` when it holds,
+    ``too low`` / ``too much accuracy lost`` / ``neither reached`` when it
+    fails (for an "any" event each resource line says ``reached`` or ``not
+    reached`` and one line gives the verdict).
     """
 
     qualified: bool
@@ -284,7 +286,8 @@ def qualifies_event(metrics: Mapping, event) -> EventQualification:
     ev = OlympicEvent.parse(event)
     rule = EVENT_RULES[ev]
     if not isinstance(metrics, Mapping):
-        raise TypeError(f"metrics must be a dict of normalized scores, got {type(metrics).__name__}")
+        raise TypeError(f"metrics must be a dict of normalized scores, "
+                        f"got {type(metrics).__name__}")
     needed = ["accuracy_delta"]
     if rule.min_speedup is not None:
         needed.append("speedup")
@@ -304,7 +307,10 @@ def qualifies_event(metrics: Mapping, event) -> EventQualification:
             continue
         ok = values[key] >= threshold - _TOLERANCE
         resource_ok.append(ok)
-        verdict = "ok" if ok else "too low"
+        if rule.combine == "any":  # one of them suffices: say "reached", judge below
+            verdict = "reached" if ok else "not reached"
+        else:
+            verdict = "ok" if ok else "too low"
         reasons.append(f"{key} {values[key]:.3f}{label} (needs >= {threshold:g}{label}): {verdict}")
     if resource_ok:
         passed = all(resource_ok) if rule.combine == "all" else any(resource_ok)
