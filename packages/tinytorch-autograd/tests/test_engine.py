@@ -4,6 +4,7 @@ import gc
 
 import numpy as np
 import pytest
+
 import tinytorch.autograd as ag
 import tinytorch.tensor as tt
 from tinytorch.tensor import Primitive, Tensor, apply, ops

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+
 import tinytorch.autograd as ag
 import tinytorch.tensor as tt
 from tinytorch.tensor import Tensor

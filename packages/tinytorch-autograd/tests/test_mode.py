@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 import tinytorch.autograd as ag
 import tinytorch.tensor as tt
 from tinytorch.tensor import Tensor
