@@ -315,6 +315,16 @@ def test_non_strict_reports_but_loads_and_shape_errors_still_raise():
         m.load_state_dict([1, 2])
 
 
+def test_state_keys_that_collide_with_savez_arguments_are_saved(tmp_path):
+    m = nn.Module()
+    m.file = nn.Parameter(np.arange(3.0))
+    m.allow_pickle = nn.Parameter(np.ones(2))
+    m.save(tmp_path / "odd.npz")
+    with np.load(tmp_path / "odd.npz") as data:  # a standard .npz file
+        assert sorted(data.files) == ["allow_pickle", "file"]
+        np.testing.assert_array_equal(data["file"], [0.0, 1.0, 2.0])
+
+
 def test_save_load_file_round_trip(tmp_path):
     a, b = Net(), Net()
     path = tmp_path / "model.npz"
@@ -335,11 +345,17 @@ def test_interrupted_save_keeps_previous_file(tmp_path, monkeypatch):
     m.save(path)
     original = path.read_bytes()
 
-    def failing_savez(f, **arrays):
-        f.write(b"partial garbage")  # half-written data, then a crash
-        raise OSError("disk full")
+    written = []
 
-    monkeypatch.setattr(np, "savez", failing_savez)
+    def failing_write_array(fh, array, **kwargs):
+        if written:  # the first array is written, the second one crashes
+            fh.write(b"partial garbage")
+            raise OSError("disk full")
+        written.append(array.shape)
+        real_write_array(fh, array, **kwargs)
+
+    real_write_array = np.lib.format.write_array
+    monkeypatch.setattr(np.lib.format, "write_array", failing_write_array)
     m.weight.data[...] = 0.0
     with pytest.raises(OSError, match="disk full"):
         m.save(path)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+import zipfile
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 
@@ -143,6 +144,19 @@ def register_module_forward_hook(fn: Callable) -> RemovableHandle:
 
 
 # ------------------------------------------------------------------ Module
+
+
+def _write_npz(f, arrays: dict) -> None:
+    """The ``.npz`` format (a zip of ``.npy`` files), written entry by entry.
+
+    Same bytes as ``np.savez``, without its keyword-argument interface, in
+    which a state key named ``file`` or ``allow_pickle`` would collide.
+    """
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, array in arrays.items():
+            with zf.open(name + ".npy", mode="w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
+
 
 
 def _as_buffer(value, name: str) -> Tensor:
@@ -576,7 +590,7 @@ class Module:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state_dict())
+                _write_npz(f, self.state_dict())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
