@@ -13,7 +13,7 @@ def test_system_info_fields():
     info = system_info()
     for key in ("cpu_model", "cpu_count_logical", "cpu_count_physical", "cpu_count_usable",
                 "memory_total_bytes", "memory_available_bytes", "os", "python", "numpy",
-                "blas", "lapack", "threadpools", "thread_env", "tinytorch"):
+                "blas", "lapack", "threadpools", "load_average", "thread_env", "tinytorch"):
         assert key in info, key
     assert info["cpu_count_logical"] == os.cpu_count()
     assert info["python"] == platform.python_version()

@@ -30,6 +30,8 @@ def format_value(v: Any) -> str:
         return "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
     if isinstance(v, float):
         if not math.isfinite(v):
             return str(v)

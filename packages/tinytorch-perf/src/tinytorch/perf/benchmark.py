@@ -276,7 +276,7 @@ class Benchmark:
                         last = self.profiler.measure_memory(model, x)
                         values.append(last["peak_memory_mb"])
                 meta = self._metadata(mname, dname, batch_size=bs, unit="MiB",
-                                      method="tracemalloc", **{"last": last})
+                                      method="tracemalloc", last=last)
                 out.setdefault(mname, {})[dname] = self._store(
                     BenchmarkResult("memory_mb", values, meta), mname, dname)
                 self._store(BenchmarkResult("parameters", [n_params], self._metadata(

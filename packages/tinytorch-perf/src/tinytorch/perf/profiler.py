@@ -366,7 +366,7 @@ class ProfileReport:
                 f"between ops and the hooks)")
         if flops is not None:
             rate = flops / self.wall_time_s / 1e9 if self.wall_time_s > 0 else float("nan")
-            head += f", {format_count(flops)}FLOP = {rate:.3g} GFLOP/s over the wall time"
+            head += f", {format_count(flops)} FLOP = {rate:.3g} GFLOP/s over the wall time"
         op_rows = [{
             "op": o.name, "calls": o.calls, "total ms": o.total_s * 1e3,
             "share": _pct(o.total_s, self.wall_time_s), "FLOPs": format_count(o.flops),

@@ -166,18 +166,25 @@ def system_info() -> dict[str, Any]:
     call), ``os``, ``python``, ``python_implementation``, ``numpy``,
     ``blas`` / ``lapack`` (name, version, configuration of the libraries
     NumPy was built with), ``threadpools`` (threadpoolctl's view, or None
-    when it is not installed), ``thread_env`` (the thread-count variables
-    of :data:`THREAD_ENV_VARS` that are set), ``tinytorch`` (versions of the
-    tinytorch packages imported).
+    when it is not installed), ``load_average`` (1, 5, 15 minutes, at the
+    time of the call: how busy the machine was), ``thread_env`` (the
+    thread-count variables of :data:`THREAD_ENV_VARS` that are set),
+    ``tinytorch`` (versions of the tinytorch packages imported).
 
     The static part is read once per process; the memory available, the
-    thread pools, the thread variables and the package versions are read
-    on every call.
+    thread pools, the load, the thread variables and the package versions
+    are read on every call.
     Returns a fresh dict each time (callers may modify it).
     """
     info = copy.deepcopy(_collect())
     info["memory_available_bytes"] = _memory()["memory_available_bytes"]
     info["threadpools"] = _threadpools()
+    try:
+        # Other processes compete for the cores: a load above the core count
+        # means the timings of this run are inflated.
+        info["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        info["load_average"] = None
     info["thread_env"] = {k: os.environ[k] for k in THREAD_ENV_VARS if k in os.environ}
     info["tinytorch"] = _tinytorch_versions()
     return info
