@@ -1,0 +1,290 @@
+"""Benchmark KV-cached generation: tinytorch and PyTorch CPU, cached and uncached.
+
+Greedy decoding, batch 1, a prompt of 8 tokens, tokens per second of the new
+tokens (prefill included in the time), measured in the same run for:
+
+* tinytorch cached:    ``tinytorch.kvcache.generate(model, ...)``
+* tinytorch uncached:  ``model.generate(..., use_cache=False)`` (full context every step)
+* PyTorch cached:      an equivalent eager GPT with the same weights and a
+  preallocated cache, under ``torch.inference_mode``
+* PyTorch uncached:    the same PyTorch model re-run on the full context
+
+Workloads:
+
+1. tiny: 2 layers, embed 32, 4 heads, vocab 65, 200 new tokens.
+   Target: tinytorch cached >= PyTorch cached.
+2. medium: 4 layers, embed 128, 4 heads, vocab 65, 200 new tokens.
+   Targets: tinytorch cached >= 0.8x PyTorch cached, >= 5x tinytorch uncached.
+3. tokens/s against the generation length (64, 128, 256, 512 new tokens),
+   medium model, cached and uncached, as a table, and a plot
+   (``kvcache_scaling.png`` beside this file, or ``--plot PATH``) when
+   matplotlib is installed.
+
+All four generators must produce the same tokens (checked and printed):
+the benchmark compares equal work. Nothing is asserted; figures are printed.
+A missed target is followed by a cProfile summary of the tinytorch decode.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_kvcache.py [--repeat 3] [--profile] [--plot PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import math
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+try:
+    import tinytorch.autograd  # noqa: F401
+    from tinytorch.kvcache import generate
+    from tinytorch.tensor import manual_seed
+    from tinytorch.transformers import GPT
+except ImportError:  # not installed: run from the source tree
+    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
+    import tinytorch.autograd  # noqa: F401
+    from tinytorch.kvcache import generate
+    from tinytorch.tensor import manual_seed
+    from tinytorch.transformers import GPT
+
+from _timing import print_table  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:
+    torch = None
+
+PROMPT_LEN = 8
+VOCAB = 65
+
+
+# ----------------------------------------------------------- the PyTorch twin
+
+
+def build_torch_gpt(model):
+    """An eager PyTorch GPT with the weights of the tinytorch ``model``
+    (tinytorch's Linear stores ``(in, out)``; torch's weight is its transpose)."""
+    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.state_dict().items()}
+    cfg = model.config
+
+    class TorchGPT(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.E, self.H = cfg.embed_dim, cfg.num_heads
+            self.D = self.E // self.H
+            self.L = cfg.num_layers
+            self.max_seq_len = cfg.max_seq_len
+            self.cache_k = self.cache_v = None
+
+        def p(self, name):
+            return sd[name]
+
+        def ln(self, x, prefix):
+            return TF.layer_norm(x, (self.E,), self.p(prefix + ".weight"),
+                                 self.p(prefix + ".bias"), 1e-5)
+
+        def lin(self, x, prefix):
+            return TF.linear(x, self.wt[prefix], self.p(prefix + ".bias"))
+
+        def prepare(self):
+            # torch.nn.functional.linear wants (out, in): transpose once.
+            self.wt = {k[: -len(".weight")]: v.t().contiguous()
+                       for k, v in sd.items() if k.endswith(".weight") and v.ndim == 2
+                       and not k.startswith(("tok_emb", "pos_emb"))}
+            return self
+
+        def forward(self, idx, start_pos=0, use_cache=False):
+            b, t = idx.shape
+            x = self.p("tok_emb.weight")[idx] + self.p("pos_emb.weight")[start_pos:start_pos + t]
+            for i in range(self.L):
+                pre = f"blocks.{i}"
+                h = self.ln(x, pre + ".ln1")
+                qkv = self.lin(h, pre + ".attn.qkv").view(b, t, 3, self.H, self.D)
+                q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, H, T, D) each
+                if use_cache:
+                    self.cache_k[i][:, :, start_pos:start_pos + t] = k
+                    self.cache_v[i][:, :, start_pos:start_pos + t] = v
+                    k = self.cache_k[i][:, :, :start_pos + t]
+                    v = self.cache_v[i][:, :, :start_pos + t]
+                    causal = t > 1  # one query sees every cached key
+                else:
+                    causal = True
+                a = TF.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                a = a.transpose(1, 2).reshape(b, t, self.E)
+                x = x + self.lin(a, pre + ".attn.out_proj")
+                h = self.ln(x, pre + ".ln2")
+                h = self.lin(TF.gelu(self.lin(h, pre + ".mlp.fc"), approximate="tanh"),
+                             pre + ".mlp.proj")
+                x = x + h
+            return self.lin(self.ln(x, "ln_f"), "head")
+
+        @torch.inference_mode()
+        def generate(self, prompt, max_new, use_cache):
+            out = torch.as_tensor(prompt)
+            b, n = out.shape
+            out = torch.cat([out, torch.zeros(b, max_new, dtype=out.dtype)], 1)
+            if use_cache:
+                shape = (b, self.H, self.max_seq_len, self.D)
+                self.cache_k = [torch.zeros(shape) for _ in range(self.L)]
+                self.cache_v = [torch.zeros(shape) for _ in range(self.L)]
+                logits = self(out[:, :n], 0, True)
+            for step in range(max_new):
+                if not use_cache:
+                    logits = self(out[:, max(0, n - self.max_seq_len):n])
+                out[:, n] = logits[:, -1].argmax(-1)
+                n += 1
+                if use_cache and step < max_new - 1:
+                    logits = self(out[:, n - 1:n], n - 1, True)
+            return out
+
+    return TorchGPT().prepare()
+
+
+# ----------------------------------------------------------------- measuring
+
+
+def tokens_per_second(fn, new_tokens: int, repeat: int) -> tuple[float, np.ndarray]:
+    """Best of ``repeat`` timed runs (after one warm-up): new tokens / second."""
+    out = fn()
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return new_tokens / best, np.asarray(out)
+
+
+def make_model(layers: int, embed: int, heads: int, max_seq_len: int):
+    manual_seed(0)
+    return GPT(VOCAB, embed, layers, heads, max_seq_len)
+
+
+def measure(model, tmodel, new_tokens: int, repeat: int, with_torch: bool = True,
+            uncached: bool = True) -> dict:
+    prompt = np.random.default_rng(0).integers(0, VOCAB, (1, PROMPT_LEN))
+    rows = {}
+    runs = {
+        "tinytorch cached": lambda: generate(model, prompt, new_tokens, temperature=0).data,
+    }
+    if uncached:
+        runs["tinytorch uncached"] = lambda: model.generate(
+            prompt, new_tokens, temperature=0, use_cache=False).data
+    if with_torch and tmodel is not None:
+        runs["PyTorch cached"] = lambda: tmodel.generate(prompt, new_tokens, True).numpy()
+        if uncached:
+            runs["PyTorch uncached"] = lambda: tmodel.generate(prompt, new_tokens, False).numpy()
+    outs = {}
+    for name, fn in runs.items():
+        rows[name], outs[name] = tokens_per_second(fn, new_tokens, repeat)
+    ref = outs["tinytorch cached"]
+    rows["same tokens"] = all(np.array_equal(ref, o) for o in outs.values())
+    return rows
+
+
+def profile_decode(model, new_tokens: int) -> str:
+    prompt = np.zeros((1, PROMPT_LEN), np.int64)
+    prof = cProfile.Profile()
+    prof.enable()
+    generate(model, prompt, new_tokens, temperature=0)
+    prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(15)
+    return buf.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--plot", type=Path,
+                        default=Path(__file__).resolve().parent / "kvcache_scaling.png")
+    args = parser.parse_args()
+    if torch is None:
+        print("PyTorch is not installed: the PyTorch columns are skipped "
+              "(pip install torch==2.13.0)")
+    else:
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+
+    results = {}
+    for name, (layers, embed, heads) in {"tiny": (2, 32, 4), "medium": (4, 128, 4)}.items():
+        model = make_model(layers, embed, heads, max_seq_len=256)
+        tmodel = build_torch_gpt(model) if torch is not None else None
+        r = measure(model, tmodel, 200, args.repeat)
+        results[name] = (r, model)
+        print(f"\n{name}: {layers} layers, embed {embed}, {heads} heads, vocab {VOCAB}, "
+              f"prompt {PROMPT_LEN}, 200 new tokens, greedy, batch 1 (tokens/s, best of "
+              f"{args.repeat})")
+        print_table([(k, v) for k, v in r.items() if k != "same tokens"],
+                    headers=("generator", "tokens/s"))
+        print(f"all generators produced the same tokens: {r['same tokens']}")
+
+    tiny, medium = results["tiny"][0], results["medium"][0]
+    targets = []
+    if torch is not None:
+        targets.append(("tiny: tinytorch cached / PyTorch cached >= 1.0",
+                        tiny["tinytorch cached"] / tiny["PyTorch cached"], 1.0, "tiny"))
+        targets.append(("medium: tinytorch cached / PyTorch cached >= 0.8",
+                        medium["tinytorch cached"] / medium["PyTorch cached"], 0.8, "medium"))
+    targets.append(("medium: tinytorch cached / tinytorch uncached >= 5",
+                    medium["tinytorch cached"] / medium["tinytorch uncached"], 5.0, "medium"))
+    print("\ntargets")
+    print_table([(t, ratio, "met" if ratio >= goal else "MISSED") for t, ratio, goal, _ in
+                 targets], headers=("target", "ratio", "status"))
+    missed = {w for _, ratio, goal, w in targets if ratio < goal}
+    for w in sorted(missed | ({"tiny", "medium"} if args.profile else set())):
+        print(f"\ncProfile of the tinytorch cached generation ({w}):")
+        print(profile_decode(results[w][1], 200))
+
+    # 3. scaling with the generation length (the medium model, context 520).
+    lengths = (64, 128, 256, 512)
+    model = make_model(4, 128, 4, max_seq_len=PROMPT_LEN + max(lengths))
+    tmodel = build_torch_gpt(model) if torch is not None else None
+    rows, series = [], {k: [] for k in ("tinytorch cached", "tinytorch uncached",
+                                        "PyTorch cached", "PyTorch uncached")}
+    for n in lengths:
+        r = measure(model, tmodel, n, repeat=1)
+        rows.append((n, *(r.get(k, float("nan")) for k in series),
+                     r["tinytorch cached"] / r["tinytorch uncached"]))
+        for k in series:
+            series[k].append(r.get(k, float("nan")))
+    print("\nscaling: medium model (4 layers, embed 128), prompt 8, tokens/s by generation "
+          "length")
+    print_table(rows, headers=("new tokens", *series, "tt speed-up"))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib is not installed: no plot)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, ys in series.items():
+        if not all(math.isnan(y) for y in ys):
+            ax.plot(lengths, ys, marker="o", linestyle="-" if "un" not in k else "--", label=k)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("new tokens generated")
+    ax.set_ylabel("tokens / s")
+    ax.set_title("Greedy generation, 4 layers, embed 128, batch 1")
+    ax.legend()
+    fig.tight_layout()
+    tmp = args.plot.with_name(args.plot.stem + ".tmp" + args.plot.suffix)
+    fig.savefig(tmp, dpi=120)
+    tmp.replace(args.plot)  # atomic: a half-written plot never replaces a good one
+    print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

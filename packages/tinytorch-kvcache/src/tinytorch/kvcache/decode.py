@@ -1,0 +1,87 @@
+"""The fused decode-attention primitive: one dispatch per layer per new token.
+
+A decode step feeds one token through a layer's attention. Composed from the
+primitives of the stack it would take about fifteen dispatches (the QKV
+Linear, reshape, permute, three slices, the cache write, attention, the merge
+of the heads, the output Linear), each a few microseconds of Python before
+NumPy does any work. At small model sizes that overhead *is* the cost of a
+token, so the whole step is one primitive::
+
+    x (B, 1, E)
+      │ x @ W_qkv + b_qkv                         (B, 3E)      one GEMM
+      ▼
+    q, k, v  (B, H, D) each                        views of the row
+      │ keys[:, :, pos] = k ; values[:, :, pos] = v     the cache write, in place
+      ▼
+    K, V = keys[:, :, :pos+1], values[:, :, :pos+1]     (B, H, L, D) views, L = pos + 1
+      │ softmax(q K^T / sqrt(D)) V                 (B, H, 1, L) -> (B, H, 1, D)
+      ▼                                            no mask: one query sees the whole past
+    (B, H*D) @ W_out + b_out                       (B, 1, E)    heads side by side
+
+It goes through the dispatch path like any op (``apply``), so the profiler
+times it and counts its FLOPs, but it is inference-only
+(``differentiable=False``): autograd never records it, and the cached
+attention uses it only under ``no_grad``. The arithmetic is the same as the
+uncached path's (same products, same max-subtracted softmax in the same
+order), so the two agree to float rounding.
+
+Side effect, by design: the forward writes the new key and value into the
+cache arrays passed as parameters. The caller books the slot first
+(:meth:`KVCache._claim`), so the cache's position bookkeeping stays the
+single source of truth.
+
+Cost per call: ``2 B E (3E) + 2 B E E`` FLOPs for the projections plus
+``4 B H L D`` for attention: linear in the cached length ``L``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tinytorch.tensor import Primitive
+
+__all__ = ["DECODE_ATTENTION"]
+
+
+def _decode_forward(x, w_qkv, *rest, keys, values, pos, num_heads, scale, has_bias):
+    if has_bias:
+        b_qkv, w_out, b_out = rest
+    else:
+        (w_out,) = rest
+    b, _, e = x.shape
+    d = e // num_heads
+    qkv = x.reshape(b, e) @ w_qkv  # (B, 3E)
+    if has_bias:
+        qkv += b_qkv
+    qkv = qkv.reshape(b, 3, num_heads, d)  # (B, 3, H, D): Q, K, V; head h owns columns h*D..
+    keys[:, :, pos] = qkv[:, 1]  # (B, H, D) -> slot pos of (B, H, S, D)
+    values[:, :, pos] = qkv[:, 2]
+    k = keys[:, :, : pos + 1]  # (B, H, L, D), includes the token just written
+    v = values[:, :, : pos + 1]
+    q = qkv[:, 0, :, None, :]  # (B, H, 1, D)
+    scores = q @ k.swapaxes(-1, -2)  # (B, H, 1, L)
+    scores *= scale
+    scores -= scores.max(axis=-1, keepdims=True)  # max-subtracted softmax, as the fused SDPA
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    out = scores @ v  # (B, H, 1, D)
+    y = out.reshape(b, e) @ w_out  # (B, E): heads concatenated, then projected
+    if has_bias:
+        y += b_out
+    return y.reshape(b, 1, e)
+
+
+def _decode_flops(inputs, out, params) -> int:
+    x, w_qkv = inputs[0], inputs[1]
+    b, _, e = x.shape
+    length = params["pos"] + 1
+    proj = 2 * b * e * w_qkv.shape[1] + 2 * b * e * e  # the two GEMMs
+    attn = b * e * length * 4 + b * params["num_heads"] * length * 5  # QK, PV, softmax
+    return int(proj + attn)
+
+
+#: Inputs ``(x, W_qkv[, b_qkv], W_out[, b_out])`` (biases when ``has_bias``);
+#: params ``keys``/``values`` (one layer's cache arrays ``(B, H, S, D)``, written
+#: at ``pos``), ``pos``, ``num_heads``, ``scale``, ``has_bias``. Output ``(B, 1, E)``.
+DECODE_ATTENTION = Primitive(
+    "kv_decode_attention", _decode_forward, differentiable=False, flops=_decode_flops
+)
