@@ -17,7 +17,8 @@ Workloads:
    Targets: tinytorch cached >= 0.8x PyTorch cached, >= 5x tinytorch uncached.
 3. tokens/s against the generation length (64, 128, 256, 512 new tokens),
    medium model, cached and uncached, as a table, and a plot
-   (``kvcache_scaling.png`` beside this file, or ``--plot PATH``) when
+   (``tinytorch_kvcache_scaling.png`` in the temporary directory, or
+   ``--plot PATH``) when
    matplotlib is installed.
 
 All four generators must produce the same tokens (checked and printed):
@@ -37,6 +38,7 @@ import io
 import math
 import pstats
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,39 +156,33 @@ def build_torch_gpt(model):
 # ----------------------------------------------------------------- measuring
 
 
-def tokens_per_second(fn, new_tokens: int, repeat: int) -> tuple[float, np.ndarray]:
-    """Best of ``repeat`` timed runs (after one warm-up): new tokens / second."""
-    out = fn()
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return new_tokens / best, np.asarray(out)
-
-
 def make_model(layers: int, embed: int, heads: int, max_seq_len: int):
     manual_seed(0)
     return GPT(VOCAB, embed, layers, heads, max_seq_len)
 
 
-def measure(model, tmodel, new_tokens: int, repeat: int, with_torch: bool = True,
-            uncached: bool = True) -> dict:
+def measure(model, tmodel, new_tokens: int, repeat: int, warmup: bool = True) -> dict:
+    """Tokens/s of each generator, best of ``repeat`` rounds. The rounds
+    interleave the generators, so a burst of load on the machine hits all of
+    them rather than one; ``warmup`` adds an untimed first round."""
     prompt = np.random.default_rng(0).integers(0, VOCAB, (1, PROMPT_LEN))
-    rows = {}
     runs = {
         "tinytorch cached": lambda: generate(model, prompt, new_tokens, temperature=0).data,
+        "tinytorch uncached": lambda: model.generate(
+            prompt, new_tokens, temperature=0, use_cache=False).data,
     }
-    if uncached:
-        runs["tinytorch uncached"] = lambda: model.generate(
-            prompt, new_tokens, temperature=0, use_cache=False).data
-    if with_torch and tmodel is not None:
+    if tmodel is not None:
         runs["PyTorch cached"] = lambda: tmodel.generate(prompt, new_tokens, True).numpy()
-        if uncached:
-            runs["PyTorch uncached"] = lambda: tmodel.generate(prompt, new_tokens, False).numpy()
+        runs["PyTorch uncached"] = lambda: tmodel.generate(prompt, new_tokens, False).numpy()
+    best = dict.fromkeys(runs, math.inf)
     outs = {}
-    for name, fn in runs.items():
-        rows[name], outs[name] = tokens_per_second(fn, new_tokens, repeat)
+    for round_ in range(repeat + warmup):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            outs[name] = np.asarray(fn())
+            if round_ >= warmup:
+                best[name] = min(best[name], time.perf_counter() - t0)
+    rows = {name: new_tokens / seconds for name, seconds in best.items()}
     ref = outs["tinytorch cached"]
     rows["same tokens"] = all(np.array_equal(ref, o) for o in outs.values())
     return rows
@@ -208,7 +204,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--plot", type=Path,
-                        default=Path(__file__).resolve().parent / "kvcache_scaling.png")
+                        default=Path(tempfile.gettempdir()) / "tinytorch_kvcache_scaling.png")
     args = parser.parse_args()
     if torch is None:
         print("PyTorch is not installed: the PyTorch columns are skipped "
@@ -253,7 +249,7 @@ def main() -> None:
     rows, series = [], {k: [] for k in ("tinytorch cached", "tinytorch uncached",
                                         "PyTorch cached", "PyTorch uncached")}
     for n in lengths:
-        r = measure(model, tmodel, n, repeat=1)
+        r = measure(model, tmodel, n, repeat=1, warmup=False)
         rows.append((n, *(r.get(k, float("nan")) for k in series),
                      r["tinytorch cached"] / r["tinytorch uncached"]))
         for k in series:
