@@ -15,23 +15,44 @@ the same thing. Nothing is asserted: figures are printed.
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_conv.py [--rounds 5] [--repeat 20]
+    python benchmarks/bench_conv.py [--rounds 5] [--repeat 20] [--threads N]
+
+``--threads N`` runs both frameworks with N threads (PyTorch's intra-op
+pool and NumPy's BLAS); on a machine busy with other work, ``--threads 1``
+gives the steadiest comparison of the work each framework does.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Conv2d forward + backward vs PyTorch CPU")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
+    parser.add_argument("--repeat", type=int, default=20, help="timed calls per round")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both frameworks (default: each one's default)")
+    return parser.parse_args()
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.threads:
+    # BLAS reads these when NumPy loads it, so they must be set before the import.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 try:
-    import tinytorch.autograd  # noqa: F401  (enables autograd)
+    import tinytorch.autograd  # noqa: F401, E402  (enables autograd)
     from tinytorch import nn
     from tinytorch.tensor import Tensor
 except ImportError:  # not installed: run from the source tree
@@ -86,16 +107,14 @@ def make_steps(batch, cin, h, w, cout, torch):
     return ours_step, torch_step, max(errors)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
-    parser.add_argument("--repeat", type=int, default=20, help="timed calls per round")
-    args = parser.parse_args()
+def main(args: argparse.Namespace) -> None:
     try:
         import torch
     except ImportError:
         print("PyTorch is not installed: pip install torch==2.13.0 to compare")
         return
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"Conv2d forward + backward, float32, 3x3, padding 1 "
           f"(torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
     rows = []
@@ -114,4 +133,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)
