@@ -273,3 +273,12 @@ def test_flatten_and_identity():
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(0, 1)(x).shape == (6, 4, 5)
     assert nn.Identity(7, foo=1)(x) is x
+
+
+def test_softmax_dim_and_axis_alias():
+    x = Tensor(RNG.standard_normal((3, 4)))
+    np.testing.assert_allclose(F.softmax(x, axis=0).data, F.softmax(x, 0).data)
+    np.testing.assert_allclose(F.log_softmax(x, axis=0).data, F.log_softmax(x, dim=0).data)
+    np.testing.assert_allclose(F.softmax(x).data.sum(-1), 1, rtol=1e-6)
+    with pytest.raises(ValueError, match="give only one"):
+        F.softmax(x, 0, axis=1)

@@ -125,14 +125,23 @@ def gelu(x, approximate: str = "tanh") -> Tensor:
     return tt.gelu(_tensor(x, "input"), approximate)
 
 
-def softmax(x, dim: int = -1) -> Tensor:
-    """Stable softmax along ``dim``."""
-    return tt.softmax(_tensor(x, "input"), dim)
+def _dim(dim, axis, fn: str) -> int:
+    # ``axis`` is accepted as an alias of ``dim`` (the tensor package's name).
+    if axis is None:
+        return dim
+    if dim != -1 and dim != axis:
+        raise ValueError(f"{fn}: got dim={dim} and axis={axis}; give only one")
+    return axis
 
 
-def log_softmax(x, dim: int = -1) -> Tensor:
-    """Stable ``x - logsumexp(x)`` along ``dim``."""
-    return tt.log_softmax(_tensor(x, "input"), dim)
+def softmax(x, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """Stable softmax along ``dim`` (``axis`` is an alias)."""
+    return tt.softmax(_tensor(x, "input"), _dim(dim, axis, "softmax"))
+
+
+def log_softmax(x, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """Stable ``x - logsumexp(x)`` along ``dim`` (``axis`` is an alias)."""
+    return tt.log_softmax(_tensor(x, "input"), _dim(dim, axis, "log_softmax"))
 
 
 def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
