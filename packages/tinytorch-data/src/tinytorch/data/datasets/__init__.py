@@ -1,4 +1,5 @@
-"""Data sets: the bundled UCI digits and Shakespeare corpus (offline) and verified MNIST / CIFAR-10 downloads."""
+"""Data sets: the bundled UCI digits and Shakespeare corpus (offline), and verified
+MNIST / CIFAR-10 downloads."""
 
 from ._base import ArrayImageDataset
 from ._download import (
