@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tinytorch.kvcache import KVCache, kv_cache_bytes
 from tinytorch.tensor import Tensor
 

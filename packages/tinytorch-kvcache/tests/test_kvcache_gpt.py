@@ -6,11 +6,14 @@ import doctest
 
 import numpy as np
 import pytest
+
 import tinytorch.kvcache as kvcache_pkg
 from tinytorch.autograd import no_grad
 from tinytorch.kvcache import (
     DECODE_ATTENTION,
+    DECODE_BLOCK,
     CachedMultiHeadAttention,
+    CachedTransformerBlock,
     disable_kv_cache,
     enable_kv_cache,
     generate,
@@ -106,7 +109,7 @@ def test_sliding_window_refills_the_cache_correctly():
     prompt = prompt_of(2, t0)
     out_u, logits_u = step_logits(
         model, lambda: model.generate(prompt, n, temperature=0, use_cache=False))
-    cache = enable_kv_cache(model)
+    enable_kv_cache(model)
     calls = []  # (start_pos, T) of every forward
     handle = model.pos_emb.register_forward_pre_hook(
         lambda m, args: calls.append((args[1], args[0].shape[1])))
@@ -283,7 +286,7 @@ def test_decode_attends_to_the_token_it_just_wrote():
 
 
 def test_generate_really_uses_the_cache():
-    """The dispatch path shows one fused decode op per layer per decode step and
+    """The dispatch path shows one fused decode op per block per decode step and
     full attention only at prefill; the cache ends holding the sequence."""
     layers, n = 3, 9
     model = make_gpt(layers)
@@ -292,20 +295,45 @@ def test_generate_really_uses_the_cache():
 
     def post(op, inputs, out, params, saved):
         counts[op.name] = counts.get(op.name, 0) + 1
-        if op is DECODE_ATTENTION:
+        if op is DECODE_BLOCK:
             flops.append(op.flops([t.data for t in inputs], out.data, params))
 
     cache = enable_kv_cache(model)
     with hooks(post=post):
         model.generate(prompt_of(1, 4), n, temperature=0)
-    assert counts[DECODE_ATTENTION.name] == layers * (n - 1)
+    assert counts[DECODE_BLOCK.name] == layers * (n - 1)
     assert counts[SDPA.name] == layers  # the prefill only
+    assert DECODE_ATTENTION.name not in counts
     assert cache.seq_len == 4 + n - 1
     assert all(f > 0 for f in flops) and flops[-1] > flops[0]  # grows with the past
 
 
-def test_decode_primitive_is_inference_only_and_never_recorded():
-    assert DECODE_ATTENTION.differentiable is False
+def test_hooks_on_submodules_are_honoured_by_the_decode_path():
+    """A forward hook on a block's MLP (here one that changes its output) makes
+    that block run its submodules one by one, with the attention-only fused
+    primitive; logits still equal the uncached model's with the same hook."""
+    model = make_gpt(2)
+    handle = model.blocks[1].mlp.register_forward_hook(lambda m, args, out: out * 0.5)
+    prompt = prompt_of(2)
+    out_u, logits_u = step_logits(
+        model, lambda: model.generate(prompt, 6, temperature=0, use_cache=False))
+    counts = {}
+
+    def post(op, inputs, out, params, saved):
+        counts[op.name] = counts.get(op.name, 0) + 1
+
+    with hooks(post=post):
+        out_c, logits_c = step_logits(model, lambda: generate(model, prompt, 6, temperature=0))
+    handle.remove()
+    assert counts[DECODE_BLOCK.name] == 5  # block 0, fused
+    assert counts[DECODE_ATTENTION.name] == 5  # block 1, attention only
+    np.testing.assert_array_equal(out_c.data, out_u.data)
+    for u, c in zip(logits_u, logits_c):
+        np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
+
+
+def test_decode_primitives_are_inference_only_and_never_recorded():
+    assert DECODE_ATTENTION.differentiable is False and DECODE_BLOCK.differentiable is False
     model = make_gpt(1)
     enable_kv_cache(model)
     with no_grad():
@@ -324,6 +352,7 @@ def snapshot(model):
 def test_enable_disable_is_reversible_and_idempotent():
     model = make_gpt(3)
     originals = [b.attn for b in model.blocks]
+    original_blocks = list(model.blocks)
     names_before = [n for n, _ in model.named_parameters()]
     params_before = [p for _, p in model.named_parameters()]
     state_before = snapshot(model)
@@ -334,7 +363,8 @@ def test_enable_disable_is_reversible_and_idempotent():
     cache = enable_kv_cache(model)
     assert model.generation_cache is cache
     assert cache is enable_kv_cache(model)  # idempotent: nothing wrapped twice
-    for block, orig in zip(model.blocks, originals):
+    for block, orig, orig_block in zip(model.blocks, originals, original_blocks):
+        assert isinstance(block, CachedTransformerBlock) and block.original is orig_block
         assert isinstance(block.attn, CachedMultiHeadAttention)
         assert block.attn.original is orig
     # No parameter added, renamed or copied.
@@ -347,6 +377,7 @@ def test_enable_disable_is_reversible_and_idempotent():
     disable_kv_cache(model)  # idempotent
     assert not is_kv_cache_enabled(model)
     assert model.generation_cache is None
+    assert all(b is orig for b, orig in zip(model.blocks, original_blocks))
     assert all(b.attn is orig for b, orig in zip(model.blocks, originals))
     assert not model.pos_emb._forward_pre_hooks
     after = snapshot(model)
@@ -400,7 +431,7 @@ def test_disable_keeps_the_current_training_mode():
     enable_kv_cache(model)
     model.eval()
     disable_kv_cache(model)
-    assert model.blocks[0].attn.training is False
+    assert model.blocks[0].training is False and model.blocks[0].attn.training is False
 
 
 def test_batch_size_change_between_calls_reallocates():
@@ -499,3 +530,13 @@ def test_generate_restores_the_model_on_error():
 def test_package_docstring_example_runs():
     result = doctest.testmod(kvcache_pkg, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_readme_example_runs():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```python\n")[1:]
+    assert blocks, "the README has no python example"
+    for block in blocks:
+        exec(compile(block.split("```")[0], "README.md", "exec"), {})

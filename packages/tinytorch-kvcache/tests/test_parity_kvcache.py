@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as TF  # noqa: E402
+
 from tinytorch.kvcache import generate  # noqa: E402
 from tinytorch.tensor import manual_seed  # noqa: E402
 from tinytorch.transformers import GPT  # noqa: E402
@@ -27,7 +28,7 @@ def torch_cached_steps(model, prompt, n):
         for i in range(L):
             pre = f"blocks.{i}."
 
-            def lin(z, name):
+            def lin(z, name, pre=pre):
                 return z @ p[pre + name + ".weight"] + p[pre + name + ".bias"]
 
             h = TF.layer_norm(x, (E,), p[pre + "ln1.weight"], p[pre + "ln1.bias"], 1e-5)

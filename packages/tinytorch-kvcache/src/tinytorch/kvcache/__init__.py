@@ -1,16 +1,18 @@
 """tinytorch.kvcache: fast autoregressive generation with a key/value cache.
 
 Layer 5 of the TinyTorch stack. It extends ``tinytorch.transformers`` without
-changing it: ``enable_kv_cache(model)`` swaps each block's attention for a
-cached wrapper sharing its weights (and sets ``model.generation_cache``);
+changing it: ``enable_kv_cache(model)`` swaps each block (and its attention)
+for a cached wrapper sharing its weights (and sets ``model.generation_cache``);
 ``disable_kv_cache(model)`` swaps the originals back.
 
 * :class:`KVCache`: preallocated ``(B, H, max_seq_len, D)`` keys and values
   per layer, written in place (``update`` -> ``get`` -> ``advance``);
 * :func:`enable_kv_cache` / :func:`disable_kv_cache` /
-  :func:`is_kv_cache_enabled` and :class:`CachedMultiHeadAttention`;
+  :func:`is_kv_cache_enabled`, and the wrappers they install,
+  :class:`CachedMultiHeadAttention` and :class:`CachedTransformerBlock`;
 * :func:`generate`: cached generation, enabling the cache for the call if needed;
-* :data:`DECODE_ATTENTION`: the fused, inference-only decode primitive.
+* :data:`DECODE_BLOCK` / :data:`DECODE_ATTENTION`: the fused, inference-only
+  decode primitives (a whole block, or its attention, for one new token).
 
 >>> import numpy as np
 >>> from tinytorch.transformers import GPT
@@ -21,10 +23,11 @@ cached wrapper sharing its weights (and sets ``model.generation_cache``);
 """
 
 from .cache import KVCache, kv_cache_bytes
-from .decode import DECODE_ATTENTION
+from .decode import DECODE_ATTENTION, DECODE_BLOCK
 from .generate import generate
 from .wrapper import (
     CachedMultiHeadAttention,
+    CachedTransformerBlock,
     disable_kv_cache,
     enable_kv_cache,
     is_kv_cache_enabled,
@@ -37,9 +40,11 @@ __all__ = [
     "KVCache",
     "kv_cache_bytes",
     "CachedMultiHeadAttention",
+    "CachedTransformerBlock",
     "enable_kv_cache",
     "disable_kv_cache",
     "is_kv_cache_enabled",
     "generate",
     "DECODE_ATTENTION",
+    "DECODE_BLOCK",
 ]

@@ -36,6 +36,7 @@ allocated up front (:func:`kv_cache_bytes`); writes never allocate.
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.tensor import Tensor
 
 __all__ = ["KVCache", "kv_cache_bytes"]

@@ -37,20 +37,22 @@ Cost per call: ``2 B E (3E) + 2 B E E`` FLOPs for the projections plus
 from __future__ import annotations
 
 import numpy as np
-from tinytorch.tensor import Primitive
 
-__all__ = ["DECODE_ATTENTION"]
+from tinytorch.tensor import PRIMITIVES, Primitive
+
+__all__ = ["DECODE_ATTENTION", "DECODE_BLOCK"]
 
 
-def _decode_forward(x, w_qkv, *rest, keys, values, pos, num_heads, scale, has_bias):
-    if has_bias:
-        b_qkv, w_out, b_out = rest
-    else:
-        (w_out,) = rest
-    b, _, e = x.shape
+def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scale):
+    """Decode attention of one new token per sequence: ``rows`` (B, E) -> (B, E).
+
+    Writes the token's key and value at ``pos`` of ``keys``/``values``
+    ``(B, H, S, D)`` and attends over positions ``0 .. pos`` (the past and
+    the token itself)."""
+    b, e = rows.shape
     d = e // num_heads
-    qkv = x.reshape(b, e) @ w_qkv  # (B, 3E)
-    if has_bias:
+    qkv = rows @ w_qkv  # (B, 3E)
+    if b_qkv is not None:
         qkv += b_qkv
     qkv = qkv.reshape(b, 3, num_heads, d)  # (B, 3, H, D): Q, K, V; head h owns columns h*D..
     keys[:, :, pos] = qkv[:, 1]  # (B, H, D) -> slot pos of (B, H, S, D)
@@ -65,8 +67,20 @@ def _decode_forward(x, w_qkv, *rest, keys, values, pos, num_heads, scale, has_bi
     scores /= scores.sum(axis=-1, keepdims=True)
     out = scores @ v  # (B, H, 1, D)
     y = out.reshape(b, e) @ w_out  # (B, E): heads concatenated, then projected
-    if has_bias:
+    if b_out is not None:
         y += b_out
+    return y
+
+
+def _decode_forward(x, w_qkv, *rest, keys, values, pos, num_heads, scale, has_bias):
+    if has_bias:
+        b_qkv, w_out, b_out = rest
+    else:
+        (w_out,) = rest
+        b_qkv = b_out = None
+    b, _, e = x.shape
+    y = _attend(x.reshape(b, e), w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads,
+                scale)
     return y.reshape(b, 1, e)
 
 
@@ -84,4 +98,64 @@ def _decode_flops(inputs, out, params) -> int:
 #: at ``pos``), ``pos``, ``num_heads``, ``scale``, ``has_bias``. Output ``(B, 1, E)``.
 DECODE_ATTENTION = Primitive(
     "kv_decode_attention", _decode_forward, differentiable=False, flops=_decode_flops
+)
+
+
+# ------------------------------------------------------- the whole block
+
+
+def _layer_norm_rows(x, weight, bias, eps):
+    """``tinytorch.nn.LayerNorm`` over the last dim of ``x`` (B, E): biased
+    variance, ``(x - mean) / sqrt(var + eps) * weight + bias``. (Python-float
+    scalars and in-place updates: each NumPy call on a short row costs more
+    than its arithmetic.)"""
+    inv_n = 1.0 / x.shape[-1]
+    xc = x - np.add.reduce(x, axis=-1, keepdims=True) * inv_n  # (B, E), centred
+    var = np.add.reduce(xc * xc, axis=-1, keepdims=True) * inv_n  # (B, 1), biased
+    xc *= np.reciprocal(np.sqrt(var + eps))
+    xc *= weight
+    xc += bias
+    return xc
+
+
+def _block_forward(x, ln1_w, ln1_b, w_qkv, b_qkv, w_out, b_out, ln2_w, ln2_b, w_fc, b_fc,
+                   w_proj, b_proj, *, keys, values, pos, num_heads, scale, eps1, eps2,
+                   approximate):
+    b, _, e = x.shape
+    h = x.reshape(b, e)  # (B, E): the residual stream of the new token
+    a = _attend(_layer_norm_rows(h, ln1_w, ln1_b, eps1), w_qkv, b_qkv, w_out, b_out,
+                keys, values, pos, num_heads, scale)
+    h = h + a  # x + attn(ln1(x))
+    m = _layer_norm_rows(h, ln2_w, ln2_b, eps2) @ w_fc  # (B, hidden)
+    m += b_fc
+    m = _GELU.forward(m, approximate=approximate)[0]  # the gelu primitive's own formula
+    m = m @ w_proj  # (B, E)
+    m += b_proj
+    h += m  # + mlp(ln2(.))
+    return h.reshape(b, 1, e)
+
+
+def _block_flops(inputs, out, params) -> int:
+    x, w_qkv, w_fc = inputs[0], inputs[3], inputs[9]
+    b, _, e = x.shape
+    length = params["pos"] + 1
+    gemms = 2 * b * e * (w_qkv.shape[1] + e + 2 * w_fc.shape[1])
+    attn = b * e * length * 4 + b * params["num_heads"] * length * 5
+    elementwise = b * (2 * 8 * e + 2 * e + 8 * w_fc.shape[1])  # 2 layer norms, residuals, GELU
+    return int(gemms + attn + elementwise)
+
+
+_GELU = PRIMITIVES["gelu"]
+
+#: A whole pre-norm transformer block for one new token per sequence::
+#:
+#:     h = x + attn(ln1(x))      (the attention of DECODE_ATTENTION, cache write included)
+#:     y = h + mlp(ln2(h))       mlp = Linear -> GELU -> Linear
+#:
+#: Inputs ``(x, ln1.weight, ln1.bias, qkv.weight, qkv.bias, out_proj.weight,
+#: out_proj.bias, ln2.weight, ln2.bias, fc.weight, fc.bias, proj.weight,
+#: proj.bias)``; params as DECODE_ATTENTION plus ``eps1``, ``eps2`` and
+#: ``approximate`` (the GELU's). Output ``(B, 1, E)``. Inference only.
+DECODE_BLOCK = Primitive(
+    "kv_decode_block", _block_forward, differentiable=False, flops=_block_flops
 )

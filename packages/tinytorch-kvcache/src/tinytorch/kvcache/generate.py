@@ -23,6 +23,7 @@ instead of sliding.
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.tensor import Tensor
 
 from .wrapper import _session_of, disable_kv_cache, enable_kv_cache

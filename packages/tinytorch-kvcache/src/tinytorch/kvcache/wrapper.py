@@ -1,15 +1,17 @@
-"""Enabling a KV cache on a GPT by a module swap, and the cached attention.
+"""Enabling a KV cache on a GPT by module swaps, and the cached modules.
 
 ``enable_kv_cache(model)`` replaces every ``model.blocks[i].attn`` (a
-``MultiHeadAttention``) by a :class:`CachedMultiHeadAttention` that *is a
-second view of the same module*: it shares the original's parameter,
-buffer, submodule and hook registries (the very same dict objects), so
-``named_parameters()``, ``state_dict()`` and ``load_state_dict()`` see
-exactly what they saw before, and an optimizer step updates the arrays both
-views use. Nothing is copied and no class is patched.
-``disable_kv_cache(model)`` puts the original objects back.
+``MultiHeadAttention``) by a :class:`CachedMultiHeadAttention`, and every
+``model.blocks[i]`` (a ``TransformerBlock``) by a
+:class:`CachedTransformerBlock`. Each wrapper *is a second view of the same
+module*: it shares the original's parameter, buffer, submodule and hook
+registries (the very same dict objects), so ``named_parameters()``,
+``state_dict()`` and ``load_state_dict()`` see exactly what they saw
+before, and an optimizer step updates the arrays both views use. Nothing is
+copied and no class is patched. ``disable_kv_cache(model)`` puts the
+original objects back.
 
-How the wrapper knows the position
+How the wrappers know the position
 ----------------------------------
 ``GPT.forward(tokens, start_pos)`` hands ``start_pos`` to its positional
 encoding (``pos_emb(x, start_pos)``) and not to the blocks. A forward
@@ -22,41 +24,51 @@ records it for the step; the first layer checks it against the cache:
 * anything else: ``ValueError`` naming both numbers (the keys of the
   positions in between would be missing or stale).
 
-The three paths of ``CachedMultiHeadAttention.forward(x, mask)``
-----------------------------------------------------------------
+The last layer commits the step (``cache.advance(T)``).
+
+The three paths
+---------------
 1. **Grad mode on** (training, or any forward recording a graph): the
    original ``forward`` runs unchanged; the cache is never read or written,
    so gradients are exactly those of the uncached model.
-2. **Prefill / chunk** (``no_grad``, ``T > 1`` new tokens, or any step whose
+2. **Prefill / chunk** (``no_grad``, ``T > 1`` new tokens, or a step whose
    mask or dropout needs the general path): Q, K, V of the ``T`` tokens by
    the original's ``project_qkv``; K and V written to the cache at
    ``start_pos``; the fused ``scaled_dot_product_attention`` over all
    ``start_pos + T`` cached keys with the causal mask (offset for the
    cached past); the original's ``project_output``.
-3. **Decode** (``no_grad``, ``T == 1``, no mask, dropout inactive): one
-   :data:`~tinytorch.kvcache.decode.DECODE_ATTENTION` dispatch projects the
-   token, writes its K/V at ``seq_len`` and attends over ``cache[:seq_len+1]``.
-
-The last layer commits the step (``cache.advance(T)``).
+3. **Decode** (``no_grad``, ``T == 1``): the token is projected, its K/V
+   written at ``seq_len`` and attention taken over ``cache[:seq_len+1]``
+   (no mask: one query sees the whole past). A decode step is dominated by
+   the Python cost of each op, so it runs as few dispatches as possible:
+   one :data:`~tinytorch.kvcache.decode.DECODE_BLOCK` per standard block
+   (layer norms, attention, MLP and residuals), or, when a block has
+   non-standard parts or hooks on its submodules, the block's own forward
+   with one :data:`~tinytorch.kvcache.decode.DECODE_ATTENTION` for the
+   attention.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
 from tinytorch.autograd import is_grad_enabled
-from tinytorch.nn import Linear, Module
+from tinytorch.nn import GELU, Dropout, LayerNorm, Linear, Module
 from tinytorch.tensor import Tensor, apply, wrap
 from tinytorch.transformers import (
+    MLP,
     MultiHeadAttention,
+    TransformerBlock,
     scaled_dot_product_attention,
     validate_mask,
 )
 
 from .cache import KVCache
-from .decode import DECODE_ATTENTION
+from .decode import DECODE_ATTENTION, DECODE_BLOCK
 
 __all__ = [
     "CachedMultiHeadAttention",
+    "CachedTransformerBlock",
     "enable_kv_cache",
     "disable_kv_cache",
     "is_kv_cache_enabled",
@@ -67,15 +79,32 @@ _SHARED = ("_parameters", "_buffers", "_non_persistent", "_modules",
            "_forward_pre_hooks", "_forward_hooks")
 
 
+def _share(wrapper: Module, original: Module) -> None:
+    for name in _SHARED:  # one state, two views
+        object.__setattr__(wrapper, name, getattr(original, name))
+    object.__setattr__(wrapper, "training", original.training)
+    object.__setattr__(wrapper, "original", original)
+
+
+def _sync_mode(wrapper: Module) -> Module:
+    # model.train()/eval() reaches the wrapper (it is in the tree), not the
+    # original: carry the mode over before the original runs.
+    orig = wrapper.original
+    if orig.training is not wrapper.training:
+        object.__setattr__(orig, "training", wrapper.training)
+    return orig
+
+
 class _Session:
     """State shared by the wrappers of one model: the cache, the position of
-    the current forward (recorded by the ``pos_emb`` pre-hook), and what
-    ``disable_kv_cache`` must restore."""
+    the current forward (recorded by the ``pos_emb`` pre-hook), the step in
+    progress, and what ``disable_kv_cache`` must restore."""
 
-    __slots__ = ("cache", "start_pos", "step_len", "hook", "previous_cache")
+    __slots__ = ("cache", "num_layers", "start_pos", "step_len", "hook", "previous_cache")
 
-    def __init__(self, cache: KVCache, previous_cache) -> None:
+    def __init__(self, cache: KVCache, num_layers: int, previous_cache) -> None:
         self.cache = cache
+        self.num_layers = num_layers
         self.start_pos = None  # set by the pos_emb pre-hook, consumed by layer 0
         self.step_len = 0  # T of the step in progress (0: none)
         self.hook = None
@@ -84,6 +113,61 @@ class _Session:
     def record_position(self, module, args) -> None:
         # Forward pre-hook of pos_emb: args = (x, start_pos).
         self.start_pos = args[1] if len(args) > 1 else 0
+
+    def begin(self, layer: int, b: int, t: int) -> int:
+        """Start (layer 0) or join (later layers) the step of ``t`` tokens;
+        returns its write position, after checking it against the cache."""
+        cache = self.cache
+        if layer:
+            if t != self.step_len:
+                raise RuntimeError(
+                    f"KV cache (layer {layer}): got {t} token(s) but layer 0 started a step "
+                    f"of {self.step_len}; a cached forward must run every layer, in order, "
+                    "on the same tokens"
+                )
+            return cache.seq_len
+        start = self.start_pos
+        self.start_pos = None  # consumed: a later forward must record its own
+        if start is None:
+            raise RuntimeError(
+                "KV cache: no start position was recorded for this forward. With a KV cache "
+                "enabled, run the model itself (model(tokens, start_pos=...)) under no_grad, "
+                "not a block or an attention module alone"
+            )
+        if start == 0:  # a new sequence: forget the cached one
+            if b != cache.batch_size:
+                cache.reallocate(batch_size=b)
+            else:
+                cache.reset()
+        elif start != cache.seq_len:
+            raise ValueError(
+                f"KV cache position mismatch: the model was called with start_pos={start} but "
+                f"the cache holds {cache.seq_len} position(s); continue with "
+                f"start_pos={cache.seq_len}, or restart the sequence with start_pos=0"
+            )
+        else:
+            if b != cache.batch_size:
+                raise ValueError(
+                    f"KV cache batch mismatch: {b} sequence(s) continue a cached batch of "
+                    f"{cache.batch_size}; restart with start_pos=0 to use another batch size"
+                )
+            if cache.pending:
+                cache.crop(cache.seq_len)  # drop the writes of an interrupted step
+        self.step_len = t
+        return start
+
+    def finish(self, layer: int, t: int) -> None:
+        """The last layer commits the step."""
+        if layer == self.num_layers - 1:
+            self.cache.advance(t)
+            self.step_len = 0
+
+
+def _no_hooks(*modules) -> bool:
+    for m in modules:
+        if m._forward_pre_hooks or m._forward_hooks:
+            return False
+    return True
 
 
 class CachedMultiHeadAttention(Module):
@@ -107,16 +191,11 @@ class CachedMultiHeadAttention(Module):
             (no position recorded), or the layers disagree on ``T``.
     """
 
-    def __init__(self, original: MultiHeadAttention, session: _Session, layer_idx: int,
-                 num_layers: int) -> None:
+    def __init__(self, original: MultiHeadAttention, session: _Session, layer_idx: int) -> None:
         super().__init__()
-        for name in _SHARED:  # one state, two views
-            object.__setattr__(self, name, getattr(original, name))
-        object.__setattr__(self, "training", original.training)
-        object.__setattr__(self, "original", original)
+        _share(self, original)
         object.__setattr__(self, "session", session)
         object.__setattr__(self, "layer_idx", layer_idx)
-        object.__setattr__(self, "is_last", layer_idx == num_layers - 1)
 
     # The geometry of the wrapped attention.
     embed_dim = property(lambda self: self.original.embed_dim)
@@ -125,11 +204,7 @@ class CachedMultiHeadAttention(Module):
     dropout = property(lambda self: self.original.dropout)
 
     def forward(self, x, mask=None) -> Tensor:
-        orig = self.original
-        if orig.training is not self.training:
-            # model.train()/eval() reaches the wrapper (it is in the tree), not
-            # the original: carry the mode over before the original runs.
-            object.__setattr__(orig, "training", self.training)
+        orig = _sync_mode(self)
         session = self.session
         if is_grad_enabled():  # path 1: training never touches the cache
             if self.layer_idx == 0:
@@ -144,96 +219,52 @@ class CachedMultiHeadAttention(Module):
                 f"got {x.shape}"
             )
         b, t, _ = x.shape
-        cache = session.cache
-        if self.layer_idx == 0:
-            start = self._begin_step(b, t)
-        else:
-            if t != session.step_len:
-                raise RuntimeError(
-                    f"CachedMultiHeadAttention (layer {self.layer_idx}): got {t} token(s) but "
-                    f"layer 0 started a step of {session.step_len}; a cached forward must run "
-                    "every layer, in order, on the same tokens"
-                )
-            start = cache.seq_len
-
+        layer = self.layer_idx
+        session.begin(layer, b, t)
         p = orig.dropout if self.training else 0.0
-        mods = orig._modules
-        qkv, out_proj = mods["qkv"], mods["out_proj"]
-        if (t == 1 and mask is None and p == 0.0 and type(qkv) is Linear
-                and type(out_proj) is Linear and not (
-                    qkv._forward_pre_hooks or qkv._forward_hooks
-                    or out_proj._forward_pre_hooks or out_proj._forward_hooks)):
-            y = self._decode(x, qkv, out_proj, cache, start)  # path 3
-        else:
-            y = self._prefill(x, mask, p, cache, start, b, t)  # path 2
-        if self.is_last:
-            cache.advance(t)
-            session.step_len = 0
+        y = None
+        if t == 1 and mask is None and p == 0.0:
+            y = self._decode(x)  # path 3 (None if the layers are not plain Linear)
+        if y is None:
+            y = self._prefill(x, mask, p, b, t)  # path 2
+        session.finish(layer, t)
         return y
 
-    def _begin_step(self, b: int, t: int) -> int:
-        """Layer 0: check the position GPT passed against the cache; start a step."""
-        session, cache = self.session, self.session.cache
-        start = session.start_pos
-        session.start_pos = None  # consumed: a later forward must record its own
-        if start is None:
-            raise RuntimeError(
-                "CachedMultiHeadAttention: no start position was recorded for this forward. "
-                "With a KV cache enabled, run the model itself (model(tokens, start_pos=...)) "
-                "under no_grad, not a block or an attention module alone"
-            )
-        if start == 0:  # a new sequence: forget the cached one
-            if b != cache.batch_size:
-                cache.reallocate(batch_size=b)
-            else:
-                cache.reset()
-        elif start != cache.seq_len:
-            raise ValueError(
-                f"KV cache position mismatch: the model was called with start_pos={start} but "
-                f"the cache holds {cache.seq_len} position(s); continue with "
-                f"start_pos={cache.seq_len}, or restart the sequence with start_pos=0"
-            )
-        else:
-            if b != cache.batch_size:
-                raise ValueError(
-                    f"KV cache batch mismatch: {b} sequence(s) continue a cached batch of "
-                    f"{cache.batch_size}; restart with start_pos=0 to use another batch size"
-                )
-            if cache.pending:
-                cache.crop(cache.seq_len)  # drop the writes of an interrupted step
-        session.step_len = t
-        return start
-
-    def _decode(self, x, qkv, out_proj, cache: KVCache, start: int) -> Tensor:
+    def _decode(self, x) -> Tensor | None:
         """Path 3: one fused dispatch (see :mod:`tinytorch.kvcache.decode`)."""
-        layer = self.layer_idx
         orig = self.original
-        if (qkv.bias is None) != (out_proj.bias is None):  # unusual: the general path
-            return self._prefill(x, None, 0.0, cache, start, x.shape[0], 1)
-        has_bias = qkv.bias is not None
-        inputs = ((x, qkv.weight, qkv.bias, out_proj.weight, out_proj.bias) if has_bias
-                  else (x, qkv.weight, out_proj.weight))
+        mods = orig._modules
+        qkv, out_proj = mods["qkv"], mods["out_proj"]
+        if type(qkv) is not Linear or type(out_proj) is not Linear or not _no_hooks(
+                qkv, out_proj, mods["resid_dropout"]):
+            return None
+        qb, ob = qkv._parameters["bias"], out_proj._parameters["bias"]
+        if (qb is None) != (ob is None):
+            return None
+        w = (qkv._parameters["weight"], out_proj._parameters["weight"])
+        inputs = (x, w[0], qb, w[1], ob) if qb is not None else (x, *w)
+        cache = self.session.cache
+        layer = self.layer_idx
         pos = cache._claim(layer, 1)  # the slot of the new token: seq_len
         return apply(DECODE_ATTENTION, inputs, {
             "keys": cache._keys[layer], "values": cache._values[layer], "pos": pos,
             "num_heads": orig.num_heads, "scale": 1.0 / np.sqrt(orig.head_dim),
-            "has_bias": has_bias,
+            "has_bias": qb is not None,
         })
 
-    def _prefill(self, x, mask, p, cache: KVCache, start: int, b: int, t: int) -> Tensor:
-        pos = cache._claim(self.layer_idx, t)
-        return self._prefill_claimed(x, mask, p, cache, pos, b, t)
-
-    def _prefill_claimed(self, x, mask, p, cache: KVCache, start: int, b: int,
-                         t: int) -> Tensor:
+    def _prefill(self, x, mask, p: float, b: int, t: int) -> Tensor:
         """Path 2: the original's projections, K/V written, attention over the cache."""
         orig = self.original
+        cache = self.session.cache
         layer = self.layer_idx
         q, k, v = orig.project_qkv(x)  # (B, H, T, D) each
+        if k.dtype != cache.dtype:
+            raise TypeError(f"KV cache: the model computes {k.dtype} keys but the cache "
+                            f"holds {cache.dtype}; enable the cache again after a dtype change")
+        start = cache._claim(layer, t)  # == the step's start position
         keys, values = cache._keys[layer], cache._values[layer]
-        keys[:, :, start:start + t] = k.data  # the slot booked by _claim
+        keys[:, :, start:start + t] = k.data
         values[:, :, start:start + t] = v.data
-        length = start + t
         if mask is not None:
             h = orig.num_heads
             m = validate_mask(mask, (b, h, t, t), "CachedMultiHeadAttention")
@@ -241,12 +272,11 @@ class CachedMultiHeadAttention(Module):
                 # The cached past is visible to every new query: prepend
                 # "attend" columns (True, or 0 for an additive mask).
                 m = np.broadcast_to(m, (b, h, t, t))
-                past = (np.ones if m.dtype == np.bool_ else np.zeros)(
-                    m.shape[:-1] + (start,), m.dtype)
-                m = np.concatenate([past, m], axis=-1)  # (..., T, start + T)
+                past = (np.ones if m.dtype == np.bool_ else np.zeros)((b, h, t, start), m.dtype)
+                m = np.concatenate([past, m], axis=-1)  # (B, H, T, start + T)
             mask = wrap(m)
-        k_all = wrap(keys[:, :, :length])  # (B, H, start + T, D)
-        v_all = wrap(values[:, :, :length])
+        k_all = wrap(keys[:, :, :start + t])  # (B, H, start + T, D)
+        v_all = wrap(values[:, :, :start + t])
         out, _ = scaled_dot_product_attention(q, k_all, v_all, mask, p)  # (B, H, T, D)
         return orig.project_output(out)  # (B, T, E)
 
@@ -256,18 +286,88 @@ class CachedMultiHeadAttention(Module):
                 f"num_heads={self.num_heads}, cache_max_seq_len={c.max_seq_len}")
 
 
+class CachedTransformerBlock(Module):
+    """A ``TransformerBlock`` whose decode step is one fused dispatch.
+
+    Built by :func:`enable_kv_cache`; shares every registry of ``original``
+    (so its ``attn`` is the :class:`CachedMultiHeadAttention`). ``forward(x,
+    mask=None)`` is the original's, except for a decode step (``no_grad``,
+    one token, no mask, dropout inactive, standard submodules without hooks),
+    which runs :data:`~tinytorch.kvcache.decode.DECODE_BLOCK`: layer norms,
+    cached attention, MLP and both residuals in one op.
+
+    Raises: as :class:`CachedMultiHeadAttention`.
+    """
+
+    def __init__(self, original: TransformerBlock) -> None:
+        super().__init__()
+        _share(self, original)
+
+    def forward(self, x, mask=None) -> Tensor:
+        orig = _sync_mode(self)
+        if mask is None and not is_grad_enabled() and isinstance(x, Tensor) and (
+                x.ndim == 3 and x.shape[1] == 1):
+            args = self._fused_args(x)
+            if args is not None:
+                return self._decode(x, *args)
+        return orig.forward(x, mask)
+
+    def _fused_args(self, x):
+        """``(attn, inputs, params)`` when this step can run as one
+        DECODE_BLOCK, else None (the submodules then run one by one)."""
+        mods = self._modules
+        ln1, attn, ln2, mlp = mods["ln1"], mods["attn"], mods["ln2"], mods["mlp"]
+        if not (type(ln1) is LayerNorm and type(ln2) is LayerNorm and type(mlp) is MLP
+                and type(attn) is CachedMultiHeadAttention):
+            return None
+        a, m = attn._modules, mlp._modules
+        qkv, out_proj, fc, proj = a["qkv"], a["out_proj"], m["fc"], m["proj"]
+        act, drop1, drop2 = m["act"], a["resid_dropout"], m["drop"]
+        if not (type(qkv) is Linear and type(out_proj) is Linear and type(fc) is Linear
+                and type(proj) is Linear and type(act) is GELU and type(drop1) is Dropout
+                and type(drop2) is Dropout):
+            return None
+        if not _no_hooks(ln1, attn, ln2, mlp, qkv, out_proj, fc, proj, act, drop1, drop2):
+            return None
+        if self.training and (attn.original.dropout > 0 or drop2.p > 0):
+            return None  # dropout active: the general path draws its masks
+        params = []
+        for mod in (ln1, qkv, out_proj, ln2, fc, proj):
+            w, b = mod._parameters.get("weight"), mod._parameters.get("bias")
+            if w is None or b is None:
+                return None
+            params += (w, b)
+        e = x.shape[-1]
+        if ln1.normalized_shape != (e,) or ln2.normalized_shape != (e,):
+            return None
+        orig_attn = attn.original
+        return attn, (x, *params), {
+            "num_heads": orig_attn.num_heads, "scale": 1.0 / np.sqrt(orig_attn.head_dim),
+            "eps1": ln1.eps, "eps2": ln2.eps, "approximate": act.approximate,
+        }
+
+    def _decode(self, x, attn: CachedMultiHeadAttention, inputs: tuple, params: dict) -> Tensor:
+        session, layer = attn.session, attn.layer_idx
+        cache = session.cache
+        session.begin(layer, x.shape[0], 1)
+        pos = cache._claim(layer, 1)  # the slot of the new token: seq_len
+        params.update(keys=cache._keys[layer], values=cache._values[layer], pos=pos)
+        y = apply(DECODE_BLOCK, inputs, params)
+        session.finish(layer, 1)
+        return y
+
+
 # ------------------------------------------------------------------ enable
 
 
-def _attention_paths(model) -> list[str]:
-    """Dotted paths of the attention modules of a GPT-like model, checked."""
+def _blocks_of(model) -> list[tuple[str, Module]]:
+    """``(name, block)`` of a GPT-like model's blocks, checked."""
     blocks = model._modules.get("blocks") if isinstance(model, Module) else None
     if blocks is None or not len(blocks._modules):
         raise TypeError(
             "enable_kv_cache expects a GPT-like model: a Module with `blocks` (a ModuleList "
             f"of transformer blocks, each with an `attn`), got {type(model).__name__}"
         )
-    paths = []
     for name, block in blocks._modules.items():
         attn = block._modules.get("attn")
         if not isinstance(attn, (MultiHeadAttention, CachedMultiHeadAttention)):
@@ -275,13 +375,12 @@ def _attention_paths(model) -> list[str]:
                 f"enable_kv_cache: blocks.{name}.attn must be a MultiHeadAttention, got "
                 f"{type(attn).__name__}"
             )
-        paths.append(f"blocks.{name}.attn")
     if "pos_emb" not in model._modules:
         raise TypeError(
             "enable_kv_cache expects the model to pass each forward's start_pos to a "
             "`pos_emb` submodule (as tinytorch.transformers.GPT does)"
         )
-    return paths
+    return list(blocks._modules.items())
 
 
 def _session_of(model) -> _Session | None:
@@ -304,10 +403,11 @@ def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1) 
     """Give ``model`` (a ``tinytorch.transformers.GPT``) a KV cache.
 
     Swaps every ``blocks[i].attn`` for a :class:`CachedMultiHeadAttention`
-    sharing its weights, registers a pre-hook on ``pos_emb`` that records
-    each forward's ``start_pos``, and sets ``model.generation_cache`` so that
-    ``model.generate(..., use_cache=True)`` prefills once and then decodes
-    one token per step.
+    and every ``TransformerBlock`` for a :class:`CachedTransformerBlock`,
+    both sharing the originals' weights; registers a pre-hook on ``pos_emb``
+    that records each forward's ``start_pos``; sets ``model.generation_cache``
+    so that ``model.generate(..., use_cache=True)`` prefills once and then
+    decodes one token per step.
 
     Args:
         model: a GPT (``blocks`` of transformer blocks with a
@@ -329,9 +429,7 @@ def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1) 
         TypeError: the model is not GPT-like; non-int sizes.
         ValueError: ``max_seq_len`` < 1 or larger than the model's; ``batch_size`` < 1.
     """
-    paths = _attention_paths(model)
-    first = model.get_submodule(paths[0])
-    first = first.original if isinstance(first, CachedMultiHeadAttention) else first
+    blocks = _blocks_of(model)
     model_len = getattr(model, "max_seq_len", None)
     if max_seq_len is None:
         if model_len is None:
@@ -350,21 +448,26 @@ def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1) 
         if (cache.batch_size, cache.max_seq_len) != (batch_size, max_seq_len):
             cache.reallocate(batch_size=batch_size, max_seq_len=max_seq_len)
         return cache
-    cache = KVCache(batch_size, max_seq_len, len(paths), first.num_heads, first.head_dim,
+    first = blocks[0][1]._modules["attn"]
+    cache = KVCache(batch_size, max_seq_len, len(blocks), first.num_heads, first.head_dim,
                     dtype=first._modules["qkv"].weight.dtype)
-    session = _Session(cache, getattr(model, "generation_cache", None))
-    for i, path in enumerate(paths):
-        original = model.get_submodule(path)
-        model.set_submodule(path, CachedMultiHeadAttention(original, session, i, len(paths)))
+    session = _Session(cache, len(blocks), getattr(model, "generation_cache", None))
+    container = model._modules["blocks"]
+    for i, (name, block) in enumerate(blocks):
+        # The attention first: the block wrapper shares the block's _modules,
+        # so it sees the cached attention too.
+        block.attn = CachedMultiHeadAttention(block._modules["attn"], session, i)
+        if type(block) is TransformerBlock:
+            setattr(container, name, CachedTransformerBlock(block))
     session.hook = model._modules["pos_emb"].register_forward_pre_hook(session.record_position)
     model.generation_cache = cache
     return cache
 
 
 def disable_kv_cache(model) -> None:
-    """Undo :func:`enable_kv_cache`: the original attention modules (the same
-    objects, in the mode the model is now in) go back in place, the
-    ``pos_emb`` hook is removed and ``model.generation_cache`` gets its
+    """Undo :func:`enable_kv_cache`: the original blocks and attention modules
+    (the same objects, in the mode the model is now in) go back in place,
+    the ``pos_emb`` hook is removed and ``model.generation_cache`` gets its
     previous value. The cache's memory is released with it. Does nothing on
     a model without a cache.
 
@@ -376,12 +479,16 @@ def disable_kv_cache(model) -> None:
     session = _session_of(model)
     if session is None:
         return
-    for name, block in model._modules["blocks"]._modules.items():
+    container = model._modules["blocks"]
+    for name, block in list(container._modules.items()):
+        if isinstance(block, CachedTransformerBlock):
+            object.__setattr__(block.original, "training", block.training)
+            setattr(container, name, block.original)
+            block = block.original
         attn = block._modules.get("attn")
         if isinstance(attn, CachedMultiHeadAttention):
-            original = attn.original
-            object.__setattr__(original, "training", attn.training)
-            block.attn = original
+            object.__setattr__(attn.original, "training", attn.training)
+            block.attn = attn.original
     if session.hook is not None:
         session.hook.remove()
     model.generation_cache = session.previous_cache
