@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--points", type=int, default=None, help="training + test points")
     args = parser.parse_args(argv)
-    n = args.points or (400 if args.quick else 1000)
+    n = args.points if args.points is not None else (400 if args.quick else 1000)
+    if n < 8:
+        parser.error(f"--points must be >= 8 (some to train on, some held out), got {n}")
     n -= n % 2
 
     start = time.perf_counter()

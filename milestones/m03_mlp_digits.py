@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--progress", action="store_true", help="print one line per epoch")
     args = parser.parse_args(argv)
-    epochs = args.epochs or (15 if args.quick else 20)
+    epochs = args.epochs if args.epochs is not None else (15 if args.quick else 20)
+    if epochs < 1 or args.batch_size < 1 or not args.lr > 0:
+        parser.error("--epochs and --batch-size must be >= 1 and --lr > 0")
 
     start = time.perf_counter()
     manual_seed(args.seed)
