@@ -36,8 +36,9 @@ try:
 except ImportError:  # not installed: run from the source tree
     sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
 
-import tinytorch.autograd  # noqa: E402, F401
 from _timing import format_seconds, median_time, print_table  # noqa: E402
+
+import tinytorch.autograd  # noqa: E402, F401
 from tinytorch.autograd import no_grad  # noqa: E402
 from tinytorch.nn import CrossEntropyLoss  # noqa: E402
 from tinytorch.optim import Adam  # noqa: E402

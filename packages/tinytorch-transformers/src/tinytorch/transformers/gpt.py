@@ -137,6 +137,10 @@ class GPT(Module):
 
     ``generation_cache``: the KV-cache extension point (see the module
     docstring): None, or an object with ``reset()`` used by :meth:`generate`.
+    ``forward`` calls ``self.pos_emb(x, start_pos)`` with ``start_pos``
+    positional, and each block as ``block(x, mask)``: a forward pre-hook on
+    ``pos_emb`` sees the absolute position of the chunk (part of the contract
+    that cache wrappers rely on).
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, num_layers: int, num_heads: int,
