@@ -364,3 +364,16 @@ def test_interrupted_save_keeps_previous_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["ckpt.npz"]
     restored = nn.Linear(3, 3).load(path)
     assert np.any(restored.weight.data != 0.0)
+
+
+def test_active_module_hooks_lists_and_forgets_global_hooks():
+    from tinytorch.nn import active_module_hooks, register_module_forward_hooks
+
+    def post(module, args, output):
+        return None
+
+    before = active_module_hooks()
+    handle = register_module_forward_hooks(post=post)
+    assert active_module_hooks()[1] == before[1] + (post,)
+    handle.remove()
+    assert active_module_hooks() == before

@@ -5,8 +5,7 @@ import pytest
 
 from tinytorch import nn
 from tinytorch import tensor as tt
-from tinytorch.autograd import _engine
-from tinytorch.nn import module as nn_module
+from tinytorch.autograd import active_backward_hooks
 
 
 def _make_mlp(seed=0, sizes=(8, 16, 4)):
@@ -44,10 +43,8 @@ def _hook_state(model=None):
     """Every hook registry the profiler touches, as comparable snapshots."""
     state = {
         "tensor": tuple(tuple(h) for h in tt.active_hooks()),
-        "module_global_pre": tuple(nn_module._global_pre_hooks.items()),
-        "module_global_post": tuple(nn_module._global_post_hooks.items()),
-        "backward_pre": tuple(_engine._pre_hooks),
-        "backward_post": tuple(_engine._post_hooks),
+        "module_global": nn.active_module_hooks(),
+        "backward": active_backward_hooks(),
     }
     if model is not None:
         state["per_module"] = tuple(

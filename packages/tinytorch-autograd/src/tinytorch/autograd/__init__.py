@@ -27,6 +27,7 @@ from . import _rules  # noqa: F401  (registers the rules)
 from ._engine import (
     BackwardHookHandle,
     Node,
+    active_backward_hooks,
     backward,
     get_backward,
     record,
@@ -43,6 +44,7 @@ __all__ = [
     "enable_autograd", "disable_autograd", "is_autograd_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "backward", "register_backward", "get_backward", "register_backward_hook",
+    "active_backward_hooks",
     "BackwardHookHandle", "Node", "gradcheck", "GradcheckError", "numerical_gradient",
     "unbroadcast", "expand_reduced", "scatter_add_rows", "missing_rules",
 ]

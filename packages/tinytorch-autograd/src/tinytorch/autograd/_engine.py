@@ -24,7 +24,7 @@ from tinytorch.tensor import Tensor, wrap
 from ._mode import _state
 
 __all__ = ["Node", "backward", "register_backward", "get_backward",
-           "register_backward_hook", "BackwardHookHandle"]
+           "register_backward_hook", "active_backward_hooks", "BackwardHookHandle"]
 
 _RULES: dict = {}
 
@@ -126,6 +126,11 @@ def register_backward_hook(post=None, *, pre=None) -> BackwardHookHandle:
     if post is not None:
         _post_hooks = _post_hooks + (post,)
     return handle
+
+
+def active_backward_hooks() -> tuple[tuple, tuple]:
+    """The registered ``(pre_hooks, post_hooks)`` of the backward pass."""
+    return _pre_hooks, _post_hooks
 
 
 def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:

@@ -40,6 +40,7 @@ from .module import (
     Module,
     RemovableHandle,
     StateDictError,
+    active_module_hooks,
     register_module_forward_hook,
     register_module_forward_hooks,
     register_module_forward_pre_hook,
@@ -50,7 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Module", "Parameter", "RemovableHandle", "StateDictError", "IncompatibleKeys",
-    "register_module_forward_hooks", "register_module_forward_pre_hook",
+    "active_module_hooks", "register_module_forward_hooks", "register_module_forward_pre_hook",
     "register_module_forward_hook",
     "Linear", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
     "Sequential", "ModuleList", "Flatten", "Identity", "LayerNorm", "Embedding",

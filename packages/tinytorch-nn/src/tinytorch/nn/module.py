@@ -133,6 +133,12 @@ def register_module_forward_hooks(pre: Callable | None = None,
     return RemovableHandle(*entries)
 
 
+def active_module_hooks() -> tuple[tuple, tuple]:
+    """The global ``(pre_hooks, post_hooks)`` registered with
+    :func:`register_module_forward_hooks`, in call order."""
+    return tuple(_global_pre_hooks.values()), tuple(_global_post_hooks.values())
+
+
 def register_module_forward_pre_hook(fn: Callable) -> RemovableHandle:
     """Global ``fn(module, args)`` before every module's forward."""
     return register_module_forward_hooks(pre=fn)
