@@ -1,0 +1,5 @@
+"""``python -m tinytorch.olympics``: see :mod:`tinytorch.olympics.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())
