@@ -27,8 +27,9 @@ Workloads:
 Both libraries run with the same number of threads (``--threads``, default
 1: at these sizes threads only add synchronisation, and on a shared machine
 they make timings erratic). All four generators must produce the same
-tokens (checked and printed): the benchmark compares equal work. Nothing is asserted; figures are printed.
-A missed target is followed by a cProfile summary of the tinytorch decode.
+tokens (checked and printed): the benchmark compares equal work. Nothing is
+asserted; figures are printed. A missed target is followed by a cProfile
+summary of the tinytorch cached generation.
 
 Usage (from the repository root)::
 

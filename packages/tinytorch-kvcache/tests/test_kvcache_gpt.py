@@ -332,6 +332,24 @@ def test_hooks_on_submodules_are_honoured_by_the_decode_path():
         np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
 
 
+def test_the_fused_decision_is_made_again_for_each_sequence():
+    """A hook registered after a cached generation (between sequences) is
+    honoured by the next one: each sequence re-checks its blocks."""
+    model = make_gpt(2)
+    enable_kv_cache(model)
+    prompt = prompt_of(1)
+    model.generate(prompt, 5, temperature=0)  # fused plans made for this sequence
+    handle = model.blocks[0].mlp.register_forward_hook(lambda m, args, out: out * -1.0)
+    _, logits_c = step_logits(model, lambda: model.generate(prompt, 5, temperature=0))
+    _, logits_u = step_logits(
+        model, lambda: model.generate(prompt, 5, temperature=0, use_cache=False))
+    handle.remove()
+    for u, c in zip(logits_u, logits_c):
+        np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
+    _, plain = step_logits(model, lambda: model.generate(prompt, 5, temperature=0))
+    assert not np.allclose(plain[-1], logits_c[-1], atol=1e-3)  # the hook mattered
+
+
 def test_decode_primitives_are_inference_only_and_never_recorded():
     assert DECODE_ATTENTION.differentiable is False and DECODE_BLOCK.differentiable is False
     model = make_gpt(1)

@@ -1,37 +1,47 @@
-"""The fused decode-attention primitive: one dispatch per layer per new token.
+"""The fused decode primitives: one dispatch per block per new token.
 
-A decode step feeds one token through a layer's attention. Composed from the
-primitives of the stack it would take about fifteen dispatches (the QKV
-Linear, reshape, permute, three slices, the cache write, attention, the merge
-of the heads, the output Linear), each a few microseconds of Python before
-NumPy does any work. At small model sizes that overhead *is* the cost of a
-token, so the whole step is one primitive::
+A decode step feeds one token through the model. Composed from the
+primitives of the stack, one pre-norm block would take about twenty
+dispatches (two layer norms, the QKV Linear, reshape, permute, three slices,
+attention, the merge of the heads, the output Linear, the MLP's two Linears
+and GELU, two residual adds), each a few microseconds of Python before NumPy
+does any work. At small model sizes that overhead *is* the cost of a token,
+so a block's decode step is one primitive, :data:`DECODE_BLOCK`::
 
-    x (B, 1, E)
-      │ x @ W_qkv + b_qkv                         (B, 3E)      one GEMM
+    x (B, 1, E)                                    the new token's residual stream
+      │ a = LayerNorm_1(x)                         (B, E)
+      │ a @ W_qkv + b_qkv                          (B, 3E)      one GEMM
       ▼
     q, k, v  (B, H, D) each                        views of the row
       │ keys[:, :, pos] = k ; values[:, :, pos] = v     the cache write, in place
       ▼
     K, V = keys[:, :, :pos+1], values[:, :, :pos+1]     (B, H, L, D) views, L = pos + 1
       │ softmax(q K^T / sqrt(D)) V                 (B, H, 1, L) -> (B, H, 1, D)
-      ▼                                            no mask: one query sees the whole past
-    (B, H*D) @ W_out + b_out                       (B, 1, E)    heads side by side
+      │                                            no mask: one query sees the whole past
+      │ (B, H*D) @ W_out + b_out                   heads side by side, projected
+      ▼
+    h = x + attention                              (B, E)
+    y = h + GELU(LayerNorm_2(h) @ W_fc + b_fc) @ W_proj + b_proj     (B, 1, E)
 
-It goes through the dispatch path like any op (``apply``), so the profiler
-times it and counts its FLOPs, but it is inference-only
-(``differentiable=False``): autograd never records it, and the cached
-attention uses it only under ``no_grad``. The arithmetic is the same as the
-uncached path's (same products, same max-subtracted softmax in the same
-order), so the two agree to float rounding.
+:data:`DECODE_ATTENTION` is the attention part alone (from ``a`` to the
+output projection), used when a block cannot be fused as a whole (hooks on
+its submodules, non-standard layers).
+
+Both go through the dispatch path like any op (``apply``), so the profiler
+times them and counts their FLOPs, but they are inference-only
+(``differentiable=False``): autograd never records them, and the cached
+modules use them only under ``no_grad``. The arithmetic is that of the
+unfused modules: LayerNorm's formula (biased variance), the ``gelu``
+primitive's own forward, the max-subtracted softmax of the fused SDPA; the
+cached and uncached logits agree to float rounding.
 
 Side effect, by design: the forward writes the new key and value into the
 cache arrays passed as parameters. The caller books the slot first
 (:meth:`KVCache._claim`), so the cache's position bookkeeping stays the
 single source of truth.
 
-Cost per call: ``2 B E (3E) + 2 B E E`` FLOPs for the projections plus
-``4 B H L D`` for attention: linear in the cached length ``L``.
+Cost per call: ``2 B E (3E + E + 2 hidden)`` FLOPs for the GEMMs plus
+``4 B E L`` for attention: linear in the cached length ``L``.
 """
 
 from __future__ import annotations

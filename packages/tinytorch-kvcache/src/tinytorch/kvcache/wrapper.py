@@ -100,13 +100,15 @@ class _Session:
     the current forward (recorded by the ``pos_emb`` pre-hook), the step in
     progress, and what ``disable_kv_cache`` must restore."""
 
-    __slots__ = ("cache", "num_layers", "start_pos", "step_len", "hook", "previous_cache")
+    __slots__ = ("cache", "num_layers", "start_pos", "step_len", "sequence", "hook",
+                 "previous_cache")
 
     def __init__(self, cache: KVCache, num_layers: int, previous_cache) -> None:
         self.cache = cache
         self.num_layers = num_layers
         self.start_pos = None  # set by the pos_emb pre-hook, consumed by layer 0
         self.step_len = 0  # T of the step in progress (0: none)
+        self.sequence = 0  # counts the sequences started (start_pos == 0)
         self.hook = None
         self.previous_cache = previous_cache
 
@@ -135,6 +137,7 @@ class _Session:
                 "not a block or an attention module alone"
             )
         if start == 0:  # a new sequence: forget the cached one
+            self.sequence += 1
             if b != cache.batch_size:
                 cache.reallocate(batch_size=b)
             else:
@@ -292,28 +295,48 @@ class CachedTransformerBlock(Module):
     Built by :func:`enable_kv_cache`; shares every registry of ``original``
     (so its ``attn`` is the :class:`CachedMultiHeadAttention`). ``forward(x,
     mask=None)`` is the original's, except for a decode step (``no_grad``,
-    one token, no mask, dropout inactive, standard submodules without hooks),
-    which runs :data:`~tinytorch.kvcache.decode.DECODE_BLOCK`: layer norms,
-    cached attention, MLP and both residuals in one op.
+    one token, no mask), which runs
+    :data:`~tinytorch.kvcache.decode.DECODE_BLOCK` (layer norms, cached
+    attention, MLP and both residuals in one op) when the block is standard:
+    ``LayerNorm``, ``Linear``, ``GELU`` and ``Dropout`` submodules with
+    biases, no hooks on any of them, dropout inactive.
+
+    That check walks a dozen submodules, which costs as much as a layer norm
+    at small sizes, so it is made once per cached sequence (at its first
+    step) and reused by the following decode steps. Swap a submodule or
+    register a hook on one *between* sequences (before a ``generate`` call
+    or a ``start_pos=0`` forward); in-place weight updates and
+    ``load_state_dict`` are seen at once.
 
     Raises: as :class:`CachedMultiHeadAttention`.
     """
 
-    def __init__(self, original: TransformerBlock) -> None:
+    def __init__(self, original: TransformerBlock, session: _Session) -> None:
         super().__init__()
         _share(self, original)
+        object.__setattr__(self, "session", session)
+        object.__setattr__(self, "_plan", None)  # (sequence number, fused plan)
 
     def forward(self, x, mask=None) -> Tensor:
         orig = _sync_mode(self)
         if mask is None and not is_grad_enabled() and isinstance(x, Tensor) and (
                 x.ndim == 3 and x.shape[1] == 1):
-            args = self._fused_args(x)
-            if args is not None:
-                return self._decode(x, *args)
+            session = self.session
+            plan = self._plan
+            if (plan is None or plan[0] != session.sequence or session.start_pos is not None
+                    or self.training):
+                fused = self._fused_plan(x.shape[-1])  # a new sequence: decide again
+            else:
+                fused = plan[1]
+            if fused is not None:
+                y = self._decode(x, *fused)
+                # Stamped after the step: its first layer may have started a sequence.
+                object.__setattr__(self, "_plan", (session.sequence, fused))
+                return y
         return orig.forward(x, mask)
 
-    def _fused_args(self, x):
-        """``(attn, inputs, params)`` when this step can run as one
+    def _fused_plan(self, e: int):
+        """``(attn, weights, params)`` when this block can decode as one
         DECODE_BLOCK, else None (the submodules then run one by one)."""
         mods = self._modules
         ln1, attn, ln2, mlp = mods["ln1"], mods["attn"], mods["ln2"], mods["mlp"]
@@ -331,28 +354,28 @@ class CachedTransformerBlock(Module):
             return None
         if self.training and (attn.original.dropout > 0 or drop2.p > 0):
             return None  # dropout active: the general path draws its masks
-        params = []
+        weights = []
         for mod in (ln1, qkv, out_proj, ln2, fc, proj):
             w, b = mod._parameters.get("weight"), mod._parameters.get("bias")
             if w is None or b is None:
                 return None
-            params += (w, b)
-        e = x.shape[-1]
+            weights += (w, b)
         if ln1.normalized_shape != (e,) or ln2.normalized_shape != (e,):
             return None
         orig_attn = attn.original
-        return attn, (x, *params), {
+        return attn, tuple(weights), {
             "num_heads": orig_attn.num_heads, "scale": 1.0 / np.sqrt(orig_attn.head_dim),
             "eps1": ln1.eps, "eps2": ln2.eps, "approximate": act.approximate,
         }
 
-    def _decode(self, x, attn: CachedMultiHeadAttention, inputs: tuple, params: dict) -> Tensor:
+    def _decode(self, x, attn: CachedMultiHeadAttention, weights: tuple,
+                params: dict) -> Tensor:
         session, layer = attn.session, attn.layer_idx
         cache = session.cache
         session.begin(layer, x.shape[0], 1)
         pos = cache._claim(layer, 1)  # the slot of the new token: seq_len
-        params.update(keys=cache._keys[layer], values=cache._values[layer], pos=pos)
-        y = apply(DECODE_BLOCK, inputs, params)
+        y = apply(DECODE_BLOCK, (x, *weights), dict(
+            params, keys=cache._keys[layer], values=cache._values[layer], pos=pos))
         session.finish(layer, 1)
         return y
 
@@ -458,7 +481,7 @@ def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1) 
         # so it sees the cached attention too.
         block.attn = CachedMultiHeadAttention(block._modules["attn"], session, i)
         if type(block) is TransformerBlock:
-            setattr(container, name, CachedTransformerBlock(block))
+            setattr(container, name, CachedTransformerBlock(block, session))
     session.hook = model._modules["pos_emb"].register_forward_pre_hook(session.record_position)
     model.generation_cache = cache
     return cache
