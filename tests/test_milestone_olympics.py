@@ -1,0 +1,94 @@
+"""Integration test of milestone 6: the quick Olympics run writes a valid submission.
+
+The script is loaded by its path and ``main(["--quick", ...])`` runs the whole
+pipeline (brief training of the MLP, the CNN and the tiny GPT; SingleStream,
+Offline, memory and accuracy through tinytorch-perf; scores; a submission
+written into a temporary directory). Its output file is then validated
+again, from disk, by the library and by the command line. Timings are
+printed by the script, never asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jsonschema")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "milestones" / "m06_olympics.py"
+REPO = "https://github.com/ada/tinytorch"
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("_test_milestone_m06_olympics", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("olympics")
+    m06 = load()
+    result = m06.main(["--quick", "--output-dir", str(out_dir), "--github-repo", REPO,
+                       "--athlete", "Ada"])
+    return out_dir, result
+
+
+def test_quick_run_writes_one_valid_submission(run, capsys):
+    from tinytorch.olympics import read_submission, validate_submission
+
+    out_dir, result = run
+    files = os.listdir(out_dir)
+    assert len(files) == 1 and files[0].startswith("m06_submission_gpt_kvcache_")
+    path = out_dir / files[0]
+    assert str(path) == result["submission_path"]
+    submission = read_submission(path)
+    report = validate_submission(submission)
+    assert report["valid"], report["errors"]
+    assert result["valid"] and result["passed"]
+    assert submission["athlete_name"] == "Ada" and submission["github_repo"] == REPO
+    assert submission["division"] == "closed" and submission["honor_code"] is True
+    assert submission["techniques"] == ["kv-cache"]
+    assert submission["task"]["type"] == "generation"
+    assert submission["event"] == result["event"] and result["event"] in result["events"]["gpt"]
+
+
+def test_the_kv_cache_keeps_the_model_and_its_outputs(run):
+    from tinytorch.olympics import read_submission
+
+    out_dir, _ = run
+    sub = read_submission(out_dir / os.listdir(out_dir)[0])
+    b, o = sub["baseline"], sub["optimized"]
+    assert b["architecture"]["signature"] == o["architecture"]["signature"]
+    assert b["predictions_sha256"] == o["predictions_sha256"]  # same greedy tokens
+    assert b["accuracy"] == o["accuracy"] > 1 / 76  # briefly trained: better than chance
+    for m in (b, o):
+        assert m["single_stream"]["queries"] >= 64 and m["offline"]["runs"] == 3
+
+
+def test_classifier_controls_are_scored_too(run):
+    _, result = run
+    for name in ("mlp", "cnn"):
+        scores = result["scores"][name]
+        assert scores["compression_ratio"] == pytest.approx(1.0)  # an exact copy
+        assert scores["accuracy_delta"] == 0.0
+    assert result["accuracy"]["mlp"] > 0.9  # 5 epochs on the digits
+
+
+def test_the_command_line_validates_the_file(run):
+    out_dir, _ = run
+    path = out_dir / os.listdir(out_dir)[0]
+    proc = subprocess.run([sys.executable, "-m", "tinytorch.olympics", "validate", "--json",
+                           str(path)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ), cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["valid"] is True
