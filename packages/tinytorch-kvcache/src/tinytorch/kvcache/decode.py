@@ -46,6 +46,8 @@ Cost per call: ``2 B E (3E + E + 2 hidden)`` FLOPs for the GEMMs plus
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from tinytorch.tensor import PRIMITIVES, Primitive
@@ -72,9 +74,11 @@ def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scal
     q = qkv[:, 0, :, None, :]  # (B, H, 1, D)
     scores = q @ k.swapaxes(-1, -2)  # (B, H, 1, L)
     scores *= scale
-    scores -= scores.max(axis=-1, keepdims=True)  # max-subtracted softmax, as the fused SDPA
+    # The max-subtracted softmax of the fused SDPA (ufunc reductions called
+    # directly: the ndarray methods add a Python layer per call).
+    scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
+    scores /= np.add.reduce(scores, axis=-1, keepdims=True)
     out = scores @ v  # (B, H, 1, D)
     y = out.reshape(b, e) @ w_out  # (B, E): heads concatenated, then projected
     if b_out is not None:
@@ -114,15 +118,24 @@ DECODE_ATTENTION = Primitive(
 # ------------------------------------------------------- the whole block
 
 
+@functools.lru_cache(maxsize=32)
+def _mean_column(n: int, dtype: np.dtype) -> np.ndarray:
+    col = np.full((n, 1), 1.0 / n, dtype)
+    col.flags.writeable = False  # shared between calls (cached)
+    return col
+
+
 def _layer_norm_rows(x, weight, bias, eps):
     """``tinytorch.nn.LayerNorm`` over the last dim of ``x`` (B, E): biased
-    variance, ``(x - mean) / sqrt(var + eps) * weight + bias``. (Python-float
-    scalars and in-place updates: each NumPy call on a short row costs more
-    than its arithmetic.)"""
-    inv_n = 1.0 / x.shape[-1]
-    xc = x - np.add.reduce(x, axis=-1, keepdims=True) * inv_n  # (B, E), centred
-    var = np.add.reduce(xc * xc, axis=-1, keepdims=True) * inv_n  # (B, 1), biased
-    xc *= np.reciprocal(np.sqrt(var + eps))
+    variance, ``(x - mean) / sqrt(var + eps) * weight + bias``.
+
+    Both means are a GEMV with a column of ``1/E`` (one BLAS call instead of
+    a reduction and a scaling: on a short row each NumPy call costs more
+    than its arithmetic), and the updates are in place."""
+    col = _mean_column(x.shape[-1], x.dtype)  # (E, 1)
+    xc = x - x @ col  # (B, E), centred
+    var = (xc * xc) @ col  # (B, 1), biased
+    xc /= np.sqrt(var + eps)
     xc *= weight
     xc += bias
     return xc
