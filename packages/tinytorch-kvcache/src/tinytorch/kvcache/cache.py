@@ -117,6 +117,7 @@ class KVCache:
         self._values = [np.zeros(shape, self._dtype) for _ in range(self._num_layers)]
         self._seq_len = 0
         self._pending = [0] * self._num_layers  # tokens each layer wrote in this step
+        self._step = 0  # tokens per layer of the current step (0: none written yet)
 
     # ------------------------------------------------------------ geometry
     batch_size = property(lambda self: self._batch_size)
@@ -139,7 +140,7 @@ class KVCache:
     @property
     def pending(self) -> int:
         """Tokens written in the current, not yet advanced, step (0 if none)."""
-        return max(self._pending)
+        return self._step
 
     # ------------------------------------------------------------- writing
     def _check_layer(self, layer_idx) -> int:
@@ -160,7 +161,7 @@ class KVCache:
                 f"KVCache: layer {layer} already wrote {self._pending[layer]} token(s) in this "
                 f"step; call advance() once every layer has written (or reset()/crop())"
             )
-        other = self.pending
+        other = self._step
         if other and other != t:
             raise ValueError(
                 f"KVCache: layer {layer} writes {t} token(s) but another layer wrote {other} "
@@ -174,6 +175,7 @@ class KVCache:
                 "or allocate a larger cache"
             )
         self._pending[layer] = t
+        self._step = t
         return self._seq_len
 
     def update(self, layer_idx: int, key, value) -> tuple[np.ndarray, np.ndarray]:
@@ -266,25 +268,27 @@ class KVCache:
             raise TypeError(f"KVCache.advance: n must be an int, got {n!r}")
         if n < 1:
             raise ValueError(f"KVCache.advance: n must be >= 1, got {n}")
-        missing = [i for i, p in enumerate(self._pending) if not p]
-        if missing:
+        if 0 in self._pending:
+            missing = [i for i, p in enumerate(self._pending) if not p]
             raise RuntimeError(
                 f"KVCache.advance({n}): layer(s) {missing} have not written in this step; "
                 "every layer must call update() before advance()"
             )
-        if self._pending[0] != n:
+        if self._step != n:
             raise ValueError(
-                f"KVCache.advance({n}): the layers wrote {self._pending[0]} token(s) in this "
+                f"KVCache.advance({n}): the layers wrote {self._step} token(s) in this "
                 "step; advance by that number"
             )
         self._seq_len += int(n)
         self._pending = [0] * self._num_layers
+        self._step = 0
 
     def reset(self) -> None:
         """Forget every position (``seq_len = 0``), keeping the storage. O(1):
         old values are overwritten by later writes, never read."""
         self._seq_len = 0
         self._pending = [0] * self._num_layers
+        self._step = 0
 
     def crop(self, length: int) -> None:
         """Keep only the first ``length`` positions (drop the rest, and any
@@ -302,6 +306,7 @@ class KVCache:
             )
         self._seq_len = int(length)
         self._pending = [0] * self._num_layers
+        self._step = 0
 
     def reallocate(self, batch_size: int | None = None, max_seq_len: int | None = None) -> None:
         """Allocate new storage for another batch size or capacity (contents
