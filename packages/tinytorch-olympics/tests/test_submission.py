@@ -133,10 +133,13 @@ def _kwargs(helpers, **over):
     ({"athlete_name": "  "}, ValueError),
     ({"techniques": "kv-cache"}, TypeError),
     ({"techniques": ["ok", ""]}, TypeError),
+    ({"techniques": None}, TypeError),
+    ({"descriptions": ("only one",)}, TypeError),
     ({"honor_code": "yes"}, TypeError),
     ({"min_queries": 10}, ValueError),
     ({"measurement_runs": 0}, ValueError),
     ({"min_duration_s": float("nan")}, ValueError),
+    ({"offline_batch_size": 0}, ValueError),
 ])
 def test_bad_arguments_are_refused_before_measuring(helpers, over, error):
     def explode(x):

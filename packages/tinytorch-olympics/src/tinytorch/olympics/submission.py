@@ -364,9 +364,12 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
     problem = check_repo_url(github_repo)
     if problem:
         raise ValueError(f"github_repo: {problem}")
-    if isinstance(techniques, str) or not all(isinstance(t, str) and t.strip()
-                                              for t in techniques):
+    if not isinstance(techniques, (list, tuple)) or not all(isinstance(t, str) and t.strip()
+                                                            for t in techniques):
         raise TypeError(f"techniques must be a list of non-empty strings, got {techniques!r}")
+    if (not isinstance(descriptions, (list, tuple)) or len(descriptions) != 2
+            or not all(d is None or isinstance(d, str) for d in descriptions)):
+        raise TypeError(f"descriptions must be a pair of strings (or None), got {descriptions!r}")
     techniques = list(dict.fromkeys(t.strip() for t in techniques))
     if not isinstance(honor_code, bool):
         raise TypeError(f"honor_code must be a bool, got {honor_code!r}")
@@ -376,6 +379,8 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
     measurement_runs = _check_int(measurement_runs, "measurement_runs", 1)
     min_queries = _check_int(min_queries, "min_queries", MIN_SINGLE_STREAM_QUERIES)
     seed = _check_int(seed, "seed", 0)
+    if offline_batch_size is not None:
+        offline_batch_size = _check_int(offline_batch_size, "offline_batch_size", 1)
     if (isinstance(min_duration_s, bool) or not isinstance(min_duration_s, (int, float))
             or not math.isfinite(min_duration_s) or min_duration_s < 0):
         raise ValueError(f"min_duration_s must be a finite number >= 0, got {min_duration_s!r}")
