@@ -63,7 +63,7 @@ def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scal
     the token itself)."""
     b, e = rows.shape
     d = e // num_heads
-    qkv = rows @ w_qkv  # (B, 3E)
+    qkv = np.dot(rows, w_qkv)  # (B, 3E); np.dot: 2-D GEMMs without matmul's ufunc layer
     if b_qkv is not None:
         qkv += b_qkv
     qkv = qkv.reshape(b, 3, num_heads, d)  # (B, 3, H, D): Q, K, V; head h owns columns h*D..
@@ -80,7 +80,7 @@ def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scal
     np.exp(scores, out=scores)
     scores /= np.add.reduce(scores, axis=-1, keepdims=True)
     out = scores @ v  # (B, H, 1, D)
-    y = out.reshape(b, e) @ w_out  # (B, E): heads concatenated, then projected
+    y = np.dot(out.reshape(b, e), w_out)  # (B, E): heads concatenated, then projected
     if b_out is not None:
         y += b_out
     return y
@@ -133,8 +133,8 @@ def _layer_norm_rows(x, weight, bias, eps):
     a reduction and a scaling: on a short row each NumPy call costs more
     than its arithmetic), and the updates are in place."""
     col = _mean_column(x.shape[-1], x.dtype)  # (E, 1)
-    xc = x - x @ col  # (B, E), centred
-    var = (xc * xc) @ col  # (B, 1), biased
+    xc = x - np.dot(x, col)  # (B, E), centred
+    var = np.dot(xc * xc, col)  # (B, 1), biased
     xc /= np.sqrt(var + eps)
     xc *= weight
     xc += bias
@@ -149,10 +149,10 @@ def _block_forward(x, ln1_w, ln1_b, w_qkv, b_qkv, w_out, b_out, ln2_w, ln2_b, w_
     a = _attend(_layer_norm_rows(h, ln1_w, ln1_b, eps1), w_qkv, b_qkv, w_out, b_out,
                 keys, values, pos, num_heads, scale)
     h = h + a  # x + attn(ln1(x))
-    m = _layer_norm_rows(h, ln2_w, ln2_b, eps2) @ w_fc  # (B, hidden)
+    m = np.dot(_layer_norm_rows(h, ln2_w, ln2_b, eps2), w_fc)  # (B, hidden)
     m += b_fc
     m = _GELU.forward(m, approximate=approximate)[0]  # the gelu primitive's own formula
-    m = m @ w_proj  # (B, E)
+    m = np.dot(m, w_proj)  # (B, E)
     m += b_proj
     h += m  # + mlp(ln2(.))
     return h.reshape(b, 1, e)

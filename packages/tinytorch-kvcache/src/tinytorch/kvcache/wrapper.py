@@ -319,20 +319,22 @@ class CachedTransformerBlock(Module):
 
     def forward(self, x, mask=None) -> Tensor:
         orig = _sync_mode(self)
-        if mask is None and not is_grad_enabled() and isinstance(x, Tensor) and (
-                x.ndim == 3 and x.shape[1] == 1):
-            session = self.session
-            plan = self._plan
-            if (plan is None or plan[0] != session.sequence or session.start_pos is not None
-                    or self.training):
-                fused = self._fused_plan(x.shape[-1])  # a new sequence: decide again
-            else:
-                fused = plan[1]
-            if fused is not None:
-                y = self._decode(x, *fused)
-                # Stamped after the step: its first layer may have started a sequence.
-                object.__setattr__(self, "_plan", (session.sequence, fused))
-                return y
+        if mask is None and not is_grad_enabled() and isinstance(x, Tensor):
+            shape = x.data.shape
+            if len(shape) == 3 and shape[1] == 1:  # one new token per sequence
+                session = self.session
+                plan = self._plan
+                if (plan is None or plan[0] != session.sequence
+                        or session.start_pos is not None or self.training):
+                    plan = None
+                    fused = self._fused_plan(shape[2])  # a new sequence: decide again
+                else:
+                    fused = plan[1]
+                if fused is not None:
+                    y = self._decode(x, *fused)
+                    if plan is None:  # stamped after the step, which may start a sequence
+                        object.__setattr__(self, "_plan", (session.sequence, fused))
+                    return y
         return orig.forward(x, mask)
 
     def _fused_plan(self, e: int):
