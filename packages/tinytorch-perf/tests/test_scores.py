@@ -179,3 +179,11 @@ def test_reasons_say_what_is_missing():
     assert any("speedup 1.100x" in r and "too low" in r for r in reasons)
     assert any("accuracy_delta -3.00 points" in r and "too much accuracy lost" in r
                for r in reasons)
+
+
+def test_integer_too_large_for_a_float_is_a_value_error_naming_the_field():
+    from tinytorch.perf import calculate_normalized_scores
+
+    good = {"latency_ms": 1.0, "memory_mb": 1.0, "accuracy": 0.5}
+    with pytest.raises(ValueError, match="optimized.latency_ms"):
+        calculate_normalized_scores(good, {**good, "latency_ms": 10**400})

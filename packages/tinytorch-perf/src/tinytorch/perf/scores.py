@@ -73,6 +73,8 @@ def _number(value, field: str) -> float:
         raise TypeError(f"{field} must be a number, got {type(value).__name__} ({value!r})")
     try:
         v = float(value)
+    except OverflowError:
+        raise ValueError(f"{field} is too large to be a finite number") from None
     except (TypeError, ValueError):
         raise TypeError(f"{field} must be a number, got {value!r}") from None
     if not math.isfinite(v):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.metadata
 import os
 import platform
 import sys
@@ -135,12 +136,18 @@ def _threadpools() -> list[dict[str, Any]] | None:
 
 
 def _tinytorch_versions() -> dict[str, str]:
+    """Every installed ``tinytorch-*`` distribution and its version, plus any
+    tinytorch subpackage imported from a source tree (not installed)."""
     versions = {}
-    for name in ("tensor", "autograd", "nn", "perf"):
-        module = sys.modules.get(f"tinytorch.{name}")
-        if module is not None and hasattr(module, "__version__"):
-            versions[f"tinytorch-{name}"] = module.__version__
-    return versions
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("tinytorch-"):
+            versions[name] = dist.version
+    for module_name, module in list(sys.modules.items()):
+        parts = module_name.split(".")
+        if len(parts) == 2 and parts[0] == "tinytorch" and hasattr(module, "__version__"):
+            versions.setdefault(f"tinytorch-{parts[1]}", module.__version__)
+    return dict(sorted(versions.items()))
 
 
 @functools.lru_cache(maxsize=1)
