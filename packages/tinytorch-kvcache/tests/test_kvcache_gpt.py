@@ -350,6 +350,21 @@ def test_the_fused_decision_is_made_again_for_each_sequence():
     assert not np.allclose(plain[-1], logits_c[-1], atol=1e-3)  # the hook mattered
 
 
+def test_the_fused_decision_is_reused_within_a_sequence():
+    model = make_gpt(2)
+    enable_kv_cache(model)
+    with no_grad():
+        model(prompt_of(1, 4), start_pos=0)
+        model(np.array([[1]]), start_pos=4)
+        plans = [block._plan for block in model.blocks]
+        assert all(p is not None and p[1] is not None for p in plans)
+        model(np.array([[2]]), start_pos=5)
+        assert all(b._plan is p for b, p in zip(model.blocks, plans))  # not rebuilt
+        model(prompt_of(1, 3), start_pos=0)  # a new sequence ...
+        model(np.array([[1]]), start_pos=3)
+        assert all(b._plan is not p for b, p in zip(model.blocks, plans))  # ... decides again
+
+
 def test_decode_primitives_are_inference_only_and_never_recorded():
     assert DECODE_ATTENTION.differentiable is False and DECODE_BLOCK.differentiable is False
     model = make_gpt(1)

@@ -325,7 +325,7 @@ class CachedTransformerBlock(Module):
                 session = self.session
                 plan = self._plan
                 if (plan is None or plan[0] != session.sequence
-                        or session.start_pos is not None or self.training):
+                        or session.start_pos == 0 or self.training):
                     plan = None
                     fused = self._fused_plan(shape[2])  # a new sequence: decide again
                 else:
