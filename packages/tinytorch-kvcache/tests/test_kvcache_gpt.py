@@ -351,7 +351,7 @@ def test_the_fused_decision_is_made_again_for_each_sequence():
 
 
 def test_the_fused_decision_is_reused_within_a_sequence():
-    model = make_gpt(2)
+    model = make_gpt(2).eval()  # in training mode it is re-made at every step
     enable_kv_cache(model)
     with no_grad():
         model(prompt_of(1, 4), start_pos=0)
