@@ -4,29 +4,54 @@ Prints (nothing is asserted):
 
 1. Training speed: a 1-layer GPT (embed 32, 4 heads, vocab 65, context 32),
    batches of 4 x 32 tokens, Adam lr 1e-3, 500 steps. The same initial
-   weights and the same batches for both frameworks; wall time of the whole
-   loop, the ratio tinytorch / PyTorch (target <= 1.5x) and both losses
-   first -> last.
+   weights and the same batches for both frameworks; the total wall time of
+   the 500 steps (forward, loss, backward, Adam), the ratio tinytorch /
+   PyTorch (target <= 1.5x) and both losses first -> last.
 2. Forward latency: GPT with 4 layers, 128 dims, 4 heads, context 128, batch
    1, under no_grad: median latency of each and the ratio (target <= 1.5x).
 
+The frameworks run in alternating rounds (training: chunks of steps;
+latency: blocks of timed calls), so a machine busy with other work slows
+both alike. Before timing, the two models' logits are compared.
+
 Usage (from the repository root)::
 
-    python benchmarks/bench_transformers.py [--steps 500] [--repeat 50]
+    python benchmarks/bench_transformers.py [--steps 500] [--rounds 5] [--repeat 20] [--threads N]
 
-Both frameworks run with their default threading (NumPy's BLAS and
-PyTorch's intra-op pool use the machine's cores); PyTorch's thread count is
-printed with the results.
+``--threads N`` runs both frameworks with N threads (PyTorch's intra-op pool
+and NumPy's BLAS; both default to one per core). On a machine busy with
+other work, ``--threads 1`` gives the steadiest comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+
+def _parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="tinytorch.transformers vs PyTorch CPU")
+    parser.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating rounds (training chunks, latency blocks)")
+    parser.add_argument("--repeat", type=int, default=20,
+                        help="timed forward passes per latency round (default 20)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both frameworks (default: each one's default)")
+    return parser.parse_args(argv)
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.threads:
+    # BLAS reads these when NumPy loads it, so they must be set before the import.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
@@ -36,7 +61,7 @@ try:
 except ImportError:  # not installed: run from the source tree
     sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
 
-from _timing import format_seconds, median_time, print_table  # noqa: E402
+from _timing import format_seconds, print_table  # noqa: E402
 
 import tinytorch.autograd  # noqa: E402, F401
 from tinytorch.autograd import no_grad  # noqa: E402
@@ -126,7 +151,7 @@ def torch_gpt(model: GPT):
 # -------------------------------------------------------------- 1. training
 
 
-def bench_training(steps: int) -> None:
+def bench_training(steps: int, rounds: int) -> None:
     vocab, embed, heads, ctx, batch = 65, 32, 4, 32, 4
     manual_seed(0)
     model = GPT(vocab, embed, 1, heads, ctx)
@@ -139,25 +164,26 @@ def bench_training(steps: int) -> None:
 
     opt = Adam(model.parameters(), lr=1e-3)
     loss_fn = CrossEntropyLoss()
-    losses = []
-    t0 = time.perf_counter()
-    for s in range(steps):
-        x, y = windows[s, :, :-1], windows[s, :, 1:]
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    tt_time = time.perf_counter() - t0
-    rows = [("tinytorch", f"{tt_time:.2f} s", f"{1e3 * tt_time / steps:.2f} ms",
-             f"{losses[0]:.3f} -> {losses[-1]:.3f}")]
+    losses, tlosses = [], []
+
+    def tt_steps(lo: int, hi: int) -> float:
+        t0 = time.perf_counter()
+        for s in range(lo, hi):
+            x, y = windows[s, :, :-1], windows[s, :, 1:]
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return time.perf_counter() - t0
 
     if tmodel is not None:
         topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
         data = torch.from_numpy(windows)
-        tlosses = []
+
+    def pt_steps(lo: int, hi: int) -> float:
         t0 = time.perf_counter()
-        for s in range(steps):
+        for s in range(lo, hi):
             x, y = data[s, :, :-1], data[s, :, 1:]
             logits = tmodel(x)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
@@ -165,7 +191,18 @@ def bench_training(steps: int) -> None:
             loss.backward()
             topt.step()
             tlosses.append(loss.item())
-        pt_time = time.perf_counter() - t0
+        return time.perf_counter() - t0
+
+    bounds = np.linspace(0, steps, max(1, rounds) + 1).astype(int)
+    tt_time = pt_time = 0.0
+    for lo, hi in zip(bounds[:-1], bounds[1:]):  # alternate chunks of steps
+        tt_time += tt_steps(lo, hi)
+        if tmodel is not None:
+            pt_time += pt_steps(lo, hi)
+
+    rows = [("tinytorch", f"{tt_time:.2f} s", f"{1e3 * tt_time / steps:.2f} ms",
+             f"{losses[0]:.3f} -> {losses[-1]:.3f}")]
+    if tmodel is not None:
         rows.append(("pytorch", f"{pt_time:.2f} s", f"{1e3 * pt_time / steps:.2f} ms",
                      f"{tlosses[0]:.3f} -> {tlosses[-1]:.3f}"))
     print(f"\n1. Training: 1-layer GPT (embed {embed}, {heads} heads, vocab {vocab}, "
@@ -178,7 +215,16 @@ def bench_training(steps: int) -> None:
 # ----------------------------------------------------------- 2. latency
 
 
-def bench_latency(repeat: int) -> None:
+def _block_median(fn, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_latency(rounds: int, repeat: int) -> None:
     vocab, embed, layers, heads, ctx = 65, 128, 4, 4, 128
     manual_seed(0)
     model = GPT(vocab, embed, layers, heads, ctx)
@@ -189,8 +235,6 @@ def bench_latency(repeat: int) -> None:
         with no_grad():
             model(tokens)
 
-    tt = median_time(tt_forward, warmup=5, repeat=repeat)
-    rows = [("tinytorch", format_seconds(tt))]
     if torch is not None:
         tmodel = torch_gpt(model).eval()
         ttok = torch.from_numpy(tokens)
@@ -202,10 +246,22 @@ def bench_latency(repeat: int) -> None:
             with torch.no_grad():
                 tmodel(ttok)
 
-        pt = median_time(pt_forward, warmup=5, repeat=repeat)
+    for _ in range(3):  # warm-up: caches, BLAS and thread-pool start
+        tt_forward()
+        if torch is not None:
+            pt_forward()
+    tt_times, pt_times = [], []
+    for _ in range(max(1, rounds)):
+        tt_times += _block_median(tt_forward, repeat)
+        if torch is not None:
+            pt_times += _block_median(pt_forward, repeat)
+    tt = statistics.median(tt_times)
+    rows = [("tinytorch", format_seconds(tt))]
+    if torch is not None:
+        pt = statistics.median(pt_times)
         rows.append(("pytorch", format_seconds(pt)))
     print(f"\n2. Forward latency: GPT ({layers} layers, {embed} dims, {heads} heads, "
-          f"context {ctx}), batch 1, no_grad, median of {repeat}")
+          f"context {ctx}), batch 1, no_grad, median of {len(tt_times)}")
     print_table(rows, headers=("framework", "median latency"))
     if torch is not None:
         print(f"ratio tinytorch / pytorch: {tt / pt:.2f}x (target <= 1.5x)")
@@ -217,16 +273,15 @@ def bench_latency(repeat: int) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
-    parser.add_argument("--repeat", type=int, default=50,
-                        help="timed forward passes for the latency median (default 50)")
-    args = parser.parse_args(argv)
-    threads = f", torch threads {torch.get_num_threads()}" if torch is not None else ""
-    print(f"numpy {np.__version__}{threads}"
-          + (f", torch {torch.__version__}" if torch is not None else ", torch not installed"))
-    bench_training(args.steps)
-    bench_latency(args.repeat)
+    args = ARGS if argv is None and ARGS is not None else _parse_args(argv)
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(f"numpy {np.__version__} (BLAS threads: {blas})"
+          + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+             if torch is not None else ", torch not installed"))
+    bench_training(args.steps, args.rounds)
+    bench_latency(args.rounds, args.repeat)
     return 0
 
 

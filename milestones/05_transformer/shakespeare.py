@@ -85,9 +85,9 @@ def parse_args(argv):
     p.add_argument("--context", type=int, default=128)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    p.add_argument("--lr", type=float, default=6e-3, help="peak learning rate")
     p.add_argument("--min-lr", type=float, default=None, help="final lr (default lr / 10)")
-    p.add_argument("--warmup", type=int, default=50, help="warm-up steps")
+    p.add_argument("--warmup", type=int, default=100, help="warm-up steps")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--eval-interval", type=int, default=100, help="steps between evaluations")
     p.add_argument("--eval-batches", type=int, default=8,

@@ -269,13 +269,14 @@ def test_cache_protocol_prefill_then_single_tokens_with_sliding_window():
     m = SpyGPT(V, E, 1, H, 6)
     m.generation_cache = cache = CountingCache()
     m.generate(tokens((2, 4)), 6, seed=0)
-    # prefill 4 at 0; decode at 4 and 5; the cache is full (6): re-fill the
-    # last 5 at 0; decode at 5; full again: re-fill; the 6th token needs no forward.
-    assert m.calls == [(4, 0), (1, 4), (1, 5), (5, 0), (1, 5), (5, 0)]
-    assert cache.resets == 3
+    # prefill 4 at 0; decode at 4 and 5; the cache is full (6): each later
+    # step re-fills the last 6 at 0 (the uncached context exactly); the 6th
+    # token needs no forward.
+    assert m.calls == [(4, 0), (1, 4), (1, 5), (6, 0), (6, 0), (6, 0)]
+    assert cache.resets == 4
     m.calls.clear()
     m.generate(tokens((1, 4)), 3, use_cache=False)
-    assert m.calls == [(4, 0), (5, 0), (6, 0)] and cache.resets == 3
+    assert m.calls == [(4, 0), (5, 0), (6, 0)] and cache.resets == 4
 
 
 class ConcatKVAttention(Module):

@@ -32,9 +32,11 @@ A KV cache (a later package) plugs in through one documented attribute:
 forward on the cropped prompt with ``start_pos=0``, then, for each new token,
 a forward on that single token with ``start_pos`` = the number of tokens
 already processed. When the sequence would exceed ``max_seq_len``, the cache
-is reset and re-filled with the last ``max_seq_len - 1`` tokens (a sliding
+is reset and re-filled with the last ``max_seq_len`` tokens (a sliding
 window: absolute positions restart at 0, so the cached keys must be
-recomputed). The cache object needs only ``reset()``; the attention wrappers
+recomputed). That is exactly the context the uncached path feeds, so cached
+and uncached logits agree at every step; past the window each step costs a
+full forward. The cache object needs only ``reset()``; the attention wrappers
 it installs (module swaps of ``blocks[i].attn``) do the rest. This package
 never imports the cache.
 """
@@ -312,12 +314,14 @@ class GPT(Module):
                     if cache is None or step == max_new - 1:
                         continue
                     if cached + 1 > window:
-                        # Sliding window: positions restart at 0, so every
-                        # cached key is stale; re-fill on the last window - 1.
+                        # Sliding window: the context drops its oldest token
+                        # and every position shifts, so each cached key is
+                        # stale. Re-fill on the last `window` tokens: exactly
+                        # the uncached context, so the logits are the same
+                        # (and past the window a step costs a full forward).
                         cache.reset()
-                        keep = max(1, window - 1)
-                        logits = self(out[:, n - keep:n], start_pos=0)
-                        cached = keep
+                        logits = self(out[:, n - window:n], start_pos=0)
+                        cached = window
                     else:
                         logits = self(out[:, n - 1:n], start_pos=cached)  # decode one token
                         cached += 1
