@@ -13,9 +13,10 @@ each step's logits are computed:
 
 Context-overflow policy (that of ``GPT.generate``): when the sequence would
 outgrow the model's ``max_seq_len``, the cache is reset and re-filled with
-the last ``max_seq_len - 1`` tokens (a sliding window; learned absolute
-positions restart at 0, so every cached key has to be recomputed). Each step
-past the window therefore costs a prefill. A cache enabled with a smaller
+the last ``max_seq_len`` tokens (a sliding window; learned absolute
+positions restart at 0, so every cached key has to be recomputed). That is
+the uncached context exactly, so the logits agree at every step; each step
+past the window therefore costs a full prefill. A cache enabled with a smaller
 ``max_seq_len`` than the model's raises a clear overflow ``ValueError``
 instead of sliding.
 """

@@ -13,6 +13,8 @@ these functions trust their inputs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinytorch.autograd import register_backward
@@ -44,9 +46,11 @@ def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
 
 def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     axes = tuple(range(x.ndim - n_axes, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    xc = x - mean
-    var = np.mean(xc * xc, axis=axes, keepdims=True)
+    # Means as a ufunc reduction times 1/D: the same pairwise sum as np.mean
+    # without its Python wrapper, which dominates on short rows (decoding).
+    inv_d = 1.0 / math.prod(x.shape[x.ndim - n_axes:])
+    xc = x - np.add.reduce(x, axis=axes, keepdims=True) * inv_d
+    var = np.add.reduce(xc * xc, axis=axes, keepdims=True) * inv_d
     rstd = 1.0 / np.sqrt(var + eps)
     xhat = xc * rstd
     y = xhat
