@@ -101,6 +101,12 @@ class Progress:
             elapsed = time.perf_counter() - self._t0
             print(f"{self.desc} step {self.count:6d}  {text}  ({elapsed:.0f} s)", flush=True)
 
+    def set_total(self, total: int) -> None:
+        """Change the expected number of updates (a budget re-estimated on the way)."""
+        if self._bar is not None and self._bar.total != total:
+            self._bar.total = total
+            self._bar.refresh()
+
     def write(self, message: str) -> None:
         if self._bar is not None:
             self._bar.write(message)

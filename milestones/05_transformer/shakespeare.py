@@ -196,7 +196,8 @@ def train(args) -> dict:
         if step >= 10:
             # Size the cosine to the budget: steps done + steps the rest allows.
             est = step + int((budget - elapsed) / (elapsed / step))
-            max_steps = min(args.steps or est, est) if args.steps else est
+            max_steps = min(args.steps, est) if args.steps else est
+            bar.set_total(max_steps)
         lr = cosine_with_warmup(step, max(max_steps, args.warmup + 1), args.warmup,
                                 args.lr, args.min_lr)
         for group in opt.param_groups:
