@@ -129,3 +129,18 @@ def test_demo_rejects_an_unknown_step():
     with pytest.raises(SystemExit) as info:
         demo.main(["--steps", "perceptron,nope"])
     assert info.value.code == 2
+
+
+def test_demo_gpt_step_trains_reports_and_writes_a_sample(capsys, monkeypatch):
+    # The real step trains for GPT_MINUTES; a few seconds with a looser bar
+    # exercise the same wiring: training, the held-out loss, the sample.
+    demo = load("demo")
+    monkeypatch.setattr(demo, "GPT_MINUTES", 0.08)
+    monkeypatch.setattr(demo, "GPT_BAR", 3.9)  # a uniform guess costs 4.33 nats/char
+    out = demo.main(["--steps", "gpt"])
+    printed = capsys.readouterr().out
+    (row,) = out["rows"]
+    assert row.step == "gpt" and row.passed, row
+    assert row.details["val_loss"] < 3.9 and row.details["steps"] > 0
+    assert row.details["sample"].startswith("ROMEO:") and len(row.details["sample"]) > 100
+    assert "The gpt writes" in printed
