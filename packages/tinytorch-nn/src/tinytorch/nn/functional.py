@@ -176,6 +176,9 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
 
 
 def _normalized_shape(normalized_shape) -> tuple[int, ...]:
+    if (type(normalized_shape) is tuple and len(normalized_shape) == 1
+            and type(normalized_shape[0]) is int and normalized_shape[0] > 0):
+        return normalized_shape  # already valid (LayerNorm's own, every call)
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     try:
@@ -244,7 +247,8 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
     arr = _int_array(ids, "ids", "embedding")
     num = weight.shape[0]
     if arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
+        # The ufunc reductions directly: ndarray.min/max add a Python layer each.
+        lo, hi = int(np.minimum.reduce(arr, axis=None)), int(np.maximum.reduce(arr, axis=None))
         bad = lo if lo < 0 else (hi if hi >= num else None)
         if bad is not None:
             raise IndexError(f"embedding: id {bad} is out of range for num_embeddings={num} "

@@ -21,6 +21,17 @@ __all__ = [
 ]
 
 
+def _param(module: Module, name: str):
+    """``module.<name>``, read from the parameter registry when registered there.
+
+    The same object attribute access returns, without its cost: a registered
+    parameter is not in the instance ``__dict__``, so ``module.weight`` first
+    fails the normal lookup and then reaches ``Module.__getattr__`` (about
+    0.4 us, paid several times per token when decoding)."""
+    params = module._parameters
+    return params[name] if name in params else getattr(module, name)
+
+
 def _positive_int(value, name: str, cls: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
@@ -62,7 +73,8 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        w, b = _param(self, "weight"), _param(self, "bias")
+        return F.linear(x, w, b)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -314,7 +326,8 @@ class LayerNorm(Module):
             self.bias = None
 
     def forward(self, x) -> Tensor:
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        w, b = _param(self, "weight"), _param(self, "bias")
+        return F.layer_norm(x, self.normalized_shape, w, b, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -351,7 +364,7 @@ class Embedding(Module):
             self.weight.data[padding_idx] = 0.0
 
     def forward(self, ids) -> Tensor:
-        return F.embedding(ids, self.weight, self.padding_idx)
+        return F.embedding(ids, _param(self, "weight"), self.padding_idx)
 
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
