@@ -103,7 +103,7 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     if not temperature >= 0:
         raise ValueError(f"sample_next_token: temperature must be >= 0, got {temperature}")
     if temperature == 0:
-        return np.argmax(z, axis=-1).astype(np.int64)
+        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
     z = z / temperature
     v = z.shape[1]
     if top_k is not None:
