@@ -157,7 +157,9 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
     Raises:
         ValueError: ``p`` outside ``[0, 1]``. TypeError: non-float input.
     """
-    if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+    # type(p) is float first: the numbers.Real check is an ABC lookup, paid
+    # on every call (once per generated token for an embedding dropout).
+    if not (type(p) is float or isinstance(p, numbers.Real)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
     x = _float_tensor(x, "input", "dropout")
     if not training or p == 0.0:
