@@ -10,8 +10,8 @@ Usage (from the repository root)::
 
     python benchmarks/bench_text.py [--corpus PATH] [--vocab-size 1000] [--repeats 3]
 
-The corpus defaults to ``../shared/data/shakespeare.txt`` relative to the
-repository root.
+The corpus defaults to the copy tinytorch-data ships
+(``tinytorch.data.load_shakespeare()``); ``--corpus PATH`` reads a file instead.
 """
 
 from __future__ import annotations
@@ -56,19 +56,24 @@ def main(argv=None):
     parser.add_argument(
         "--corpus",
         type=Path,
-        default=REPO_ROOT.parent / "shared" / "data" / "shakespeare.txt",
-        help="UTF-8 text file (default: ../shared/data/shakespeare.txt from the repo root)",
+        default=None,
+        help="UTF-8 text file (default: the corpus shipped with tinytorch-data)",
     )
     parser.add_argument("--vocab-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement")
     parser.add_argument("--merges-shown", type=int, default=20)
     args = parser.parse_args(argv)
 
-    if not args.corpus.is_file():
+    if args.corpus is None:
+        from tinytorch.data import load_shakespeare
+
+        text, source = load_shakespeare(), "tinytorch.data.load_shakespeare()"
+    elif not args.corpus.is_file():
         parser.error(f"corpus not found: {args.corpus} (pass --corpus PATH)")
-    text = args.corpus.read_text(encoding="utf-8")
+    else:
+        text, source = args.corpus.read_text(encoding="utf-8"), str(args.corpus)
     n_bytes = len(text.encode("utf-8"))
-    print(f"corpus: {args.corpus} ({len(text):,} characters, {n_bytes:,} UTF-8 bytes)")
+    print(f"corpus: {source} ({len(text):,} characters, {n_bytes:,} UTF-8 bytes)")
     print(f"python {sys.version.split()[0]}, repeats={args.repeats}")
 
     # --- BPE -----------------------------------------------------------
