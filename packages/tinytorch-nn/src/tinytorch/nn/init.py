@@ -17,24 +17,14 @@ import math
 
 import numpy as np
 
-from tinytorch import tensor as tt
-from tinytorch.tensor import Generator, Tensor
+from tinytorch.tensor import Tensor
+
+from .functional import _numpy_rng as _rng
 
 __all__ = [
     "calculate_gain", "fan_in_and_fan_out", "uniform_", "normal_", "zeros_", "ones_",
     "constant_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
 ]
-
-
-def _rng(generator) -> np.random.Generator:
-    if generator is None:
-        return tt.default_generator.numpy
-    if isinstance(generator, Generator):
-        return generator.numpy
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(f"generator must be a tinytorch Generator, a numpy Generator or None, "
-                    f"got {type(generator).__name__}")
 
 
 def _check(tensor, fn: str) -> Tensor:
