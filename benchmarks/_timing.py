@@ -13,10 +13,26 @@ cache miss); the median of enough runs is stable from one run to the next.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-__all__ = ["median_time", "print_table", "format_seconds"]
+__all__ = ["median_time", "print_table", "format_seconds", "use_source_tree"]
+
+
+def use_source_tree() -> None:
+    """Make ``import tinytorch.<x>`` work from a checkout without installing.
+
+    When every package is installed (``nox -s bench``) this does nothing;
+    otherwise every ``packages/*/src`` goes on ``sys.path`` (the namespace
+    package spans them all).
+    """
+    try:
+        import tinytorch.tensor  # noqa: F401
+    except ImportError:
+        root = Path(__file__).resolve().parent.parent
+        sys.path[:0] = [str(p) for p in sorted(root.glob("packages/*/src"))]
 
 
 def median_time(fn: Callable[[], object], warmup: int = 5, repeat: int = 30) -> float:

@@ -48,20 +48,13 @@ if ARGS is not None and ARGS.threads:
 
 import numpy as np  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
+from _timing import format_seconds, median_time, print_table, use_source_tree  # noqa: E402
 
-try:
-    import tinytorch.autograd  # noqa: F401, E402  (enables autograd)
-    from tinytorch import nn
-    from tinytorch.tensor import Tensor
-except ImportError:  # not installed: run from the source tree
-    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
-    import tinytorch.autograd  # noqa: F401
-    from tinytorch import nn
-    from tinytorch.tensor import Tensor
-
-from _timing import format_seconds, median_time, print_table  # noqa: E402
+use_source_tree()
+import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
+from tinytorch import nn  # noqa: E402
+from tinytorch.tensor import Tensor  # noqa: E402
 
 CASES = [
     # (label, batch, in_channels, height, width, out_channels)

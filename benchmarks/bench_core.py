@@ -35,18 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
+from _timing import format_seconds, median_time, print_table, use_source_tree  # noqa: E402
 
-try:
-    import tinytorch.autograd  # noqa: F401  (enables autograd)
-    from tinytorch.tensor import Tensor, log_softmax, relu
-except ImportError:  # not installed: run from the source tree
-    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
-    import tinytorch.autograd  # noqa: F401
-    from tinytorch.tensor import Tensor, log_softmax, relu
-
-from _timing import format_seconds, median_time, print_table  # noqa: E402
+use_source_tree()
+import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
+from tinytorch.tensor import Tensor, log_softmax, relu  # noqa: E402
 
 try:
     import torch

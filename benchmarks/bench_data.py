@@ -1,7 +1,6 @@
 """Time one shuffled epoch through the DataLoader: fast gather vs generic path.
 
-    PYTHONPATH=$(ls -d packages/*/src | paste -sd:) \
-        python benchmarks/bench_data.py
+    python benchmarks/bench_data.py
 
 Prints seconds per epoch (best of a few runs) and the speed-up of the fast
 path. Nothing is asserted: speed is reported, not tested.
@@ -9,11 +8,17 @@ path. Nothing is asserted: speed is reported, not tested.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from tinytorch.data import DataLoader, TensorDataset, default_collate
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
+from _timing import use_source_tree  # noqa: E402
+
+use_source_tree()
+from tinytorch.data import DataLoader, TensorDataset, default_collate  # noqa: E402
 
 
 def best_of(fn, repeats: int = 3) -> float:

@@ -74,22 +74,14 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
+from _timing import print_table, use_source_tree  # noqa: E402
 
-try:
-    import tinytorch.autograd  # noqa: F401
-    from tinytorch.kvcache import generate
-    from tinytorch.tensor import manual_seed
-    from tinytorch.transformers import GPT
-except ImportError:  # not installed: run from the source tree
-    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
-    import tinytorch.autograd  # noqa: F401
-    from tinytorch.kvcache import generate
-    from tinytorch.tensor import manual_seed
-    from tinytorch.transformers import GPT
-
-from _timing import print_table  # noqa: E402
+use_source_tree()
+import tinytorch.autograd  # noqa: E402, F401
+from tinytorch.kvcache import generate  # noqa: E402
+from tinytorch.tensor import manual_seed  # noqa: E402
+from tinytorch.transformers import GPT  # noqa: E402
 
 try:
     import torch

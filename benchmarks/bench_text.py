@@ -22,13 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
+from _timing import use_source_tree  # noqa: E402
 
-try:
-    from tinytorch.text import BPETokenizer, CharTokenizer
-except ImportError:  # not installed: run from the source tree
-    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
-    from tinytorch.text import BPETokenizer, CharTokenizer
+use_source_tree()
+from tinytorch.text import BPETokenizer, CharTokenizer  # noqa: E402
 
 
 def timed(fn, repeats):

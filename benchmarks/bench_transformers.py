@@ -53,15 +53,10 @@ if ARGS is not None and ARGS.threads:
 
 import numpy as np  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
+from _timing import format_seconds, print_table, use_source_tree  # noqa: E402
 
-try:
-    import tinytorch.transformers  # noqa: F401
-except ImportError:  # not installed: run from the source tree
-    sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
-
-from _timing import format_seconds, print_table  # noqa: E402
+use_source_tree()
 
 import tinytorch.autograd  # noqa: E402, F401
 from tinytorch.autograd import no_grad  # noqa: E402
