@@ -17,9 +17,11 @@ Cost: O(nodes + edges) Python steps; the arithmetic inside the rules is NumPy.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from tinytorch.tensor import Tensor, wrap
+from tinytorch.tensor import HookHandle, Tensor, wrap
 
 from ._mode import _state
 
@@ -91,41 +93,37 @@ _pre_hooks: tuple = ()
 _post_hooks: tuple = ()
 
 
-class BackwardHookHandle:
-    __slots__ = ("pre", "post", "active")
-
-    def __init__(self, pre, post) -> None:
-        self.pre, self.post, self.active = pre, post, True
-
-    def remove(self) -> None:
-        global _pre_hooks, _post_hooks
-        if not self.active:
-            return
-        self.active = False
-        if self.pre is not None:
-            _pre_hooks = tuple(h for h in _pre_hooks if h is not self.pre)
-        if self.post is not None:
-            _post_hooks = tuple(h for h in _post_hooks if h is not self.post)
-
-    def __enter__(self) -> BackwardHookHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+# The one handle class of the stack's hook registries (defined in tinytorch.tensor).
+BackwardHookHandle = HookHandle
 
 
-def register_backward_hook(post=None, *, pre=None) -> BackwardHookHandle:
+def register_backward_hook(post=None, *, pre=None) -> HookHandle:
     """Hooks around every backward rule: ``pre(node)`` before it runs and
-    ``post(node, grads)`` after. Returns a handle with ``remove()``."""
+    ``post(node, grads)`` after. Returns a :class:`tinytorch.tensor.HookHandle`
+    (``remove()``, or use it as a context manager).
+
+    Raises:
+        ValueError: neither hook given. TypeError: a hook is not callable.
+    """
     global _pre_hooks, _post_hooks
     if pre is None and post is None:
         raise ValueError("register_backward_hook needs a post hook, a pre hook, or both")
-    handle = BackwardHookHandle(pre, post)
+    for name, fn in (("post", post), ("pre", pre)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"the {name} hook must be callable, got {type(fn).__name__}")
     if pre is not None:
         _pre_hooks = _pre_hooks + (pre,)
     if post is not None:
         _post_hooks = _post_hooks + (post,)
-    return handle
+    return HookHandle(functools.partial(_unregister_backward_hooks, pre, post), pre, post)
+
+
+def _unregister_backward_hooks(pre, post) -> None:
+    global _pre_hooks, _post_hooks
+    if pre is not None:
+        _pre_hooks = tuple(h for h in _pre_hooks if h is not pre)
+    if post is not None:
+        _post_hooks = tuple(h for h in _post_hooks if h is not post)
 
 
 def active_backward_hooks() -> tuple[tuple, tuple]:

@@ -11,7 +11,6 @@ profiler) plugs into the dispatch path defined here; see :mod:`._dispatch`.
 
 from . import ops
 from ._dispatch import (
-    HookHandle,
     Primitive,
     active_hooks,
     apply,
@@ -21,6 +20,7 @@ from ._dispatch import (
     remove_hook,
     set_backward_engine,
 )
+from ._handle import HookHandle
 from ._tensor import Tensor, bool_, float16, float32, float64, int32, int64
 from ._tensor import _wrap as wrap
 from .creation import (
@@ -41,6 +41,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .files import atomic_write
 from .ops import (
     PRIMITIVES,
     abs,
@@ -102,6 +103,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Primitive", "HookHandle", "apply", "register_hook", "remove_hook", "hooks",
     "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "PRIMITIVES",
+    "atomic_write",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",
     "ones", "full",

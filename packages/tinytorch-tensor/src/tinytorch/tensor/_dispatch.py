@@ -21,11 +21,14 @@ through :func:`apply` is invisible to autograd and to the profiler.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
+from ._handle import HookHandle
 
 __all__ = [
     "Primitive",
@@ -119,26 +122,6 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     return out
 
 
-class HookHandle:
-    """Returned by :func:`register_hook`; ``handle.remove()`` unregisters."""
-
-    __slots__ = ("pre", "post", "_active")
-
-    def __init__(self, pre, post) -> None:
-        self.pre = pre
-        self.post = post
-        self._active = True
-
-    def remove(self) -> None:
-        remove_hook(self)
-
-    def __enter__(self) -> HookHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-
 def register_hook(post: Callable | None = None, *, pre: Callable | None = None) -> HookHandle:
     """Register dispatch hooks; returns a handle for :func:`remove_hook`.
 
@@ -153,26 +136,31 @@ def register_hook(post: Callable | None = None, *, pre: Callable | None = None) 
     for name, fn in (("post", post), ("pre", pre)):
         if fn is not None and not callable(fn):
             raise TypeError(f"the {name} hook must be callable, got {type(fn).__name__}")
-    handle = HookHandle(pre, post)
     if pre is not None:
         _pre_hooks = _pre_hooks + (pre,)
     if post is not None:
         _post_hooks = _post_hooks + (post,)
-    return handle
+    return HookHandle(functools.partial(_unregister, pre, post), pre, post)
 
 
 def remove_hook(handle: HookHandle) -> None:
-    """Unregister the hooks of ``handle``. Removing twice is a no-op."""
-    global _pre_hooks, _post_hooks
+    """Unregister the hooks of ``handle`` (same as ``handle.remove()``).
+    Removing twice is a no-op.
+
+    Raises:
+        TypeError: ``handle`` is not a HookHandle.
+    """
     if not isinstance(handle, HookHandle):
         raise TypeError(f"remove_hook expects a HookHandle, got {type(handle).__name__}")
-    if not handle._active:
-        return
-    handle._active = False
-    if handle.pre is not None:
-        _pre_hooks = _without(_pre_hooks, handle.pre)
-    if handle.post is not None:
-        _post_hooks = _without(_post_hooks, handle.post)
+    handle.remove()
+
+
+def _unregister(pre: Callable | None, post: Callable | None) -> None:
+    global _pre_hooks, _post_hooks
+    if pre is not None:
+        _pre_hooks = _without(_pre_hooks, pre)
+    if post is not None:
+        _post_hooks = _without(_post_hooks, post)
 
 
 def _without(hooks: tuple, fn) -> tuple:
