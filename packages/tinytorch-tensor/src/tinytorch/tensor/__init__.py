@@ -26,6 +26,7 @@ from ._tensor import _wrap as wrap
 from .creation import (
     Generator,
     arange,
+    as_numpy_generator,
     default_generator,
     eye,
     full,
@@ -105,7 +106,8 @@ __all__ = [
     "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "PRIMITIVES",
     "atomic_write",
     "float16", "float32", "float64", "int32", "int64", "bool_",
-    "Generator", "manual_seed", "default_generator", "tensor", "zeros", "ones", "full",
+    "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",
+    "ones", "full",
     "full_like", "arange", "eye", "zeros_like", "ones_like", "randn", "rand", "randint",
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "eq", "ne", "lt", "le", "gt", "ge",
     "sum", "mean", "max", "min", "var", "std", "argmax", "argmin", "reshape", "transpose",
