@@ -15,8 +15,23 @@ from ._table import format_count, format_table
 __all__ = ["OpStats", "ModuleStats", "ProfileReport"]
 
 
+class _Rate:
+    """The achieved rate of a row that has ``flops`` and ``total_s``."""
+
+    __slots__ = ()
+    flops: int | None
+    total_s: float
+
+    @property
+    def gflops_per_s(self) -> float | None:
+        """Achieved GFLOP/s: ``flops / total_s / 1e9`` (None without FLOPs)."""
+        if self.flops is None or self.total_s <= 0.0:
+            return None
+        return self.flops / self.total_s / 1e9
+
+
 @dataclass(frozen=True)
-class OpStats:
+class OpStats(_Rate):
     """One primitive in a profile: all its calls summed.
 
     ``total_s``: seconds inside the op (its NumPy forward, or its backward
@@ -31,16 +46,9 @@ class OpStats:
     share: float
     flops: int | None
 
-    @property
-    def gflops_per_s(self) -> float | None:
-        """Achieved GFLOP/s: ``flops / total_s / 1e9`` (None without FLOPs)."""
-        if self.flops is None or self.total_s <= 0.0:
-            return None
-        return self.flops / self.total_s / 1e9
-
 
 @dataclass(frozen=True)
-class ModuleStats:
+class ModuleStats(_Rate):
     """One module of the model (inclusive of its submodules).
 
     Forward: ``calls`` and ``total_s`` from the module hooks (the wall time
@@ -55,12 +63,6 @@ class ModuleStats:
     total_s: float
     share: float
     flops: int | None
-
-    @property
-    def gflops_per_s(self) -> float | None:
-        if self.flops is None or self.total_s <= 0.0:
-            return None
-        return self.flops / self.total_s / 1e9
 
 
 @dataclass
