@@ -294,6 +294,32 @@ def scaled_dot_product_attention(
     q = _as_float_tensor(query, "query")
     k = _as_float_tensor(key, "key")
     v = _as_float_tensor(value, "value")
+    qs, ks = q.shape, k.shape
+    _check_qkv(q, k, v)
+    scores_shape = qs[:-1] + (ks[-2],)
+    m = validate_mask(mask, scores_shape, "scaled_dot_product_attention")
+    if m is not None and m.dtype != np.bool_ and m.dtype != q.dtype:
+        m = m.astype(q.dtype)
+    if scale is None:
+        scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
+    p = float(dropout_p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {p}")
+    dropout_mask = _dropout_mask(p, scores_shape, q.dtype, generator) if p > 0.0 else None
+    slot = _Slot()
+    out = apply(
+        SDPA,
+        (q, k, v),
+        {"mask": m, "scale": float(scale), "dropout_mask": dropout_mask, "weights_out": slot},
+    )
+    weights = slot.value.view()
+    weights.flags.writeable = False  # the backward reuses this very array
+    return out, wrap(weights)
+
+
+def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+    """Query, key and value share a dtype and fit ``(..., Tq, D)``,
+    ``(..., Tk, D)``, ``(..., Tk, Dv)``; TypeError / ValueError otherwise."""
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(
             f"scaled_dot_product_attention: query, key and value must share a dtype, got "
@@ -311,29 +337,12 @@ def scaled_dot_product_attention(
             f"{qs}, key (..., Tk, D) = {ks}, value (..., Tk, Dv) = {vs}; the leading dims, "
             "D (query/key) and Tk (key/value) must match"
         )
-    scores_shape = qs[:-1] + (ks[-2],)
-    m = validate_mask(mask, scores_shape, "scaled_dot_product_attention")
-    if m is not None and m.dtype != np.bool_ and m.dtype != q.dtype:
-        m = m.astype(q.dtype)
-    if scale is None:
-        scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
-    p = float(dropout_p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {p}")
-    dropout_mask = None
-    if p > 0.0:
-        rng = _numpy_rng(generator)
-        keep = rng.random(scores_shape) >= p
-        dropout_mask = keep.astype(q.dtype) * q.dtype.type(1.0 / (1.0 - p))
-    slot = _Slot()
-    out = apply(
-        SDPA,
-        (q, k, v),
-        {"mask": m, "scale": float(scale), "dropout_mask": dropout_mask, "weights_out": slot},
-    )
-    weights = slot.value.view()
-    weights.flags.writeable = False  # the backward reuses this very array
-    return out, wrap(weights)
+
+
+def _dropout_mask(p: float, shape: tuple, dtype, generator) -> np.ndarray:
+    """Inverted-dropout multipliers: 0 with probability ``p``, else ``1 / (1 - p)``."""
+    keep = _numpy_rng(generator).random(shape) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
 def _numpy_rng(generator) -> np.random.Generator:
