@@ -151,13 +151,18 @@ def _follow(root: Path, plan: Plan, dep: vs.Project, keep_lower: bool, keep: boo
             _rel(root, dep.changelog))
 
 
-def apply_release(root: Path, plan: Plan) -> vs.Release:
-    """Write the plan, make the release commit, record it in releases.toml and
-    commit that record. Refuses a work tree with uncommitted changes, so that
-    the release commit holds exactly the released sources."""
+def check_clean(root: Path) -> None:
+    """Refuse a work tree with uncommitted changes to tracked files: the release
+    commit must hold exactly the released sources."""
     dirty = vs.git(root, "status", "--porcelain", "--untracked-files=no")
     if dirty:
         raise ReleaseError(f"the work tree has uncommitted changes; commit or stash them:\n{dirty}")
+
+
+def apply_release(root: Path, plan: Plan) -> vs.Release:
+    """Write the plan, make the release commit, record it in releases.toml and
+    commit that record (see :func:`check_clean`)."""
+    check_clean(root)
     for path, text in plan.edits.items():
         vs.write_atomic(path, text)
     vs.git(root, "add", "--", *(_rel(root, p) for p in plan.edits))
@@ -208,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
+        if not args.dry_run:
+            check_clean(root)
         plan = plan_release(root, args.package, args.target, args.date,
                             keep_lower=args.keep_lower, keep_ranges=tuple(args.keep_range),
                             allow_excluded=args.allow_excluded)

@@ -432,8 +432,8 @@ def _candidate_at(root: Path, release: Release) -> Candidate:
             "clone needs `git fetch --unshallow`"
         ) from exc
     fields = parse_project(text, where)
-    return Candidate(release.package, release.version, release.commit,
-                     tuple((n, str(r.specifier)) for n, r in sorted(fields["requires"].items())),
+    requires = tuple((n, spec_text(r.specifier)) for n, r in sorted(fields["requires"].items()))
+    return Candidate(release.package, release.version, release.commit, requires,
                      tuple(fields["others"]))
 
 
@@ -450,7 +450,7 @@ def candidates(root: Path, projects: dict[str, Project]) -> dict[str, list[Candi
         if project.version not in recorded:
             found.setdefault(project.name, []).append(Candidate(
                 project.name, project.version, None,
-                tuple((n, str(r.specifier)) for n, r in sorted(project.requires.items())),
+                tuple((n, spec_text(r.specifier)) for n, r in sorted(project.requires.items())),
                 tuple(project.others)))
     for name in found:
         found[name].sort(key=lambda c: Version(c.version))
@@ -476,7 +476,8 @@ def lowest_admitted(root: Path, package: str, projects: dict[str, Project] | Non
         raise VersioningError(f"unknown package {package!r}")
     pool = candidates(root, projects)
     order = _dependents_first(pool, projects)
-    start = {n: [(str(r.specifier), package)] for n, r in projects[package].requires.items()}
+    start = {n: [(spec_text(r.specifier), package)]
+             for n, r in projects[package].requires.items()}
     failures: list[str] = []
     chosen = _resolve(order, 0, {}, start, pool, failures)
     if chosen is None:
