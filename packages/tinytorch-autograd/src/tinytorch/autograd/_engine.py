@@ -17,11 +17,9 @@ Cost: O(nodes + edges) Python steps; the arithmetic inside the rules is NumPy.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from tinytorch.tensor import HookHandle, Tensor, wrap
+from tinytorch.tensor import HookHandle, HookRegistry, Tensor, wrap
 
 from ._mode import _state
 
@@ -89,8 +87,7 @@ def record(op, inputs, out, params, saved) -> None:
 
 
 # Backward hooks (the profiler's view of the backward pass).
-_pre_hooks: tuple = ()
-_post_hooks: tuple = ()
+_hooks = HookRegistry("register_backward_hook")
 
 
 # The one handle class of the stack's hook registries (defined in tinytorch.tensor).
@@ -105,30 +102,12 @@ def register_backward_hook(post=None, *, pre=None) -> HookHandle:
     Raises:
         ValueError: neither hook given. TypeError: a hook is not callable.
     """
-    global _pre_hooks, _post_hooks
-    if pre is None and post is None:
-        raise ValueError("register_backward_hook needs a post hook, a pre hook, or both")
-    for name, fn in (("post", post), ("pre", pre)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"the {name} hook must be callable, got {type(fn).__name__}")
-    if pre is not None:
-        _pre_hooks = _pre_hooks + (pre,)
-    if post is not None:
-        _post_hooks = _post_hooks + (post,)
-    return HookHandle(functools.partial(_unregister_backward_hooks, pre, post), pre, post)
-
-
-def _unregister_backward_hooks(pre, post) -> None:
-    global _pre_hooks, _post_hooks
-    if pre is not None:
-        _pre_hooks = tuple(h for h in _pre_hooks if h is not pre)
-    if post is not None:
-        _post_hooks = tuple(h for h in _post_hooks if h is not post)
+    return _hooks.register(post, pre)
 
 
 def active_backward_hooks() -> tuple[tuple, tuple]:
     """The registered ``(pre_hooks, post_hooks)`` of the backward pass."""
-    return _pre_hooks, _post_hooks
+    return _hooks.pre, _hooks.post
 
 
 def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
@@ -189,7 +168,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
 
     order = _topological_order(tensor)
     grads = {id(tensor): g}
-    pre_hooks, post_hooks = _pre_hooks, _post_hooks
+    pre_hooks, post_hooks = _hooks.pre, _hooks.post
     for t in reversed(order):
         g = grads.pop(id(t), None)
         node = t.grad_fn

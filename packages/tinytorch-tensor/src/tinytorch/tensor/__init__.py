@@ -20,7 +20,7 @@ from ._dispatch import (
     remove_hook,
     set_backward_engine,
 )
-from ._handle import HookHandle
+from ._handle import HookHandle, HookRegistry
 from ._tensor import Tensor, bool_, float16, float32, float64, int32, int64
 from ._tensor import _wrap as wrap
 from .creation import (
@@ -101,7 +101,8 @@ clamp = clip
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Primitive", "HookHandle", "apply", "register_hook", "remove_hook", "hooks",
+    "Tensor", "Primitive", "HookHandle", "HookRegistry", "apply", "register_hook", "remove_hook",
+    "hooks",
     "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "PRIMITIVES",
     "atomic_write",
     "float16", "float32", "float64", "int32", "int64", "bool_",

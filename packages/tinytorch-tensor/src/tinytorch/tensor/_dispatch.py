@@ -21,14 +21,13 @@ through :func:`apply` is invisible to autograd and to the profiler.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from ._handle import HookHandle
+from ._handle import HookHandle, HookRegistry
 
 __all__ = [
     "Primitive",
@@ -96,10 +95,7 @@ class Primitive:
         return f"Primitive({self.name!r})"
 
 
-# Hooks are kept in tuples (replaced, never mutated) so that a hook that
-# removes itself while it runs cannot disturb the loop in apply().
-_pre_hooks: tuple = ()
-_post_hooks: tuple = ()
+_hooks = HookRegistry("register_hook")
 _backward_engine: Callable | None = None
 
 
@@ -110,14 +106,14 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     ``post(op, inputs, output, params, saved)``, where ``output`` is the new
     Tensor and ``saved`` what the forward chose to save (or ``None``).
     """
-    for hook in _pre_hooks:
+    for hook in _hooks.pre:
         hook(op, inputs, params)
     result = op.forward(*[t.data for t in inputs], **params)
     saved = None
     if op.saves:
         result, saved = result
     out = _wrap(result if type(result) is np.ndarray else np.asarray(result))
-    for hook in _post_hooks:
+    for hook in _hooks.post:
         hook(op, inputs, out, params, saved)
     return out
 
@@ -130,17 +126,7 @@ def register_hook(post: Callable | None = None, *, pre: Callable | None = None) 
     Hooks run in registration order. Registering is cheap; each registered
     hook costs one Python call per op.
     """
-    global _pre_hooks, _post_hooks
-    if post is None and pre is None:
-        raise ValueError("register_hook needs a post hook, a pre hook, or both")
-    for name, fn in (("post", post), ("pre", pre)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"the {name} hook must be callable, got {type(fn).__name__}")
-    if pre is not None:
-        _pre_hooks = _pre_hooks + (pre,)
-    if post is not None:
-        _post_hooks = _post_hooks + (post,)
-    return HookHandle(functools.partial(_unregister, pre, post), pre, post)
+    return _hooks.register(post, pre)
 
 
 def remove_hook(handle: HookHandle) -> None:
@@ -153,22 +139,6 @@ def remove_hook(handle: HookHandle) -> None:
     if not isinstance(handle, HookHandle):
         raise TypeError(f"remove_hook expects a HookHandle, got {type(handle).__name__}")
     handle.remove()
-
-
-def _unregister(pre: Callable | None, post: Callable | None) -> None:
-    global _pre_hooks, _post_hooks
-    if pre is not None:
-        _pre_hooks = _without(_pre_hooks, pre)
-    if post is not None:
-        _post_hooks = _without(_post_hooks, post)
-
-
-def _without(hooks: tuple, fn) -> tuple:
-    # Remove one occurrence (the same function may be registered twice).
-    for i, h in enumerate(hooks):
-        if h is fn:
-            return hooks[:i] + hooks[i + 1:]
-    return hooks
 
 
 @contextmanager
@@ -200,7 +170,7 @@ def get_backward_engine() -> Callable | None:
 
 def active_hooks() -> tuple[tuple, tuple]:
     """The registered ``(pre_hooks, post_hooks)``, for tests and profilers."""
-    return _pre_hooks, _post_hooks
+    return _hooks.pre, _hooks.post
 
 
 def _wrap(array: np.ndarray):  # replaced below to avoid an import cycle
