@@ -53,7 +53,9 @@ import math
 import numpy as np
 
 from tinytorch.autograd import register_backward
-from tinytorch.tensor import Generator, Primitive, Tensor, apply, default_generator, wrap
+from tinytorch.tensor import Primitive, Tensor, apply, as_numpy_generator, wrap
+
+from ._validate import probability
 
 __all__ = ["create_causal_mask", "scaled_dot_product_attention", "SDPA", "validate_mask"]
 
@@ -246,6 +248,49 @@ def _as_float_tensor(x, name: str) -> Tensor:
     return x
 
 
+def _check_qkv(query, key, value) -> tuple[Tensor, Tensor, Tensor]:
+    """Query, key and value as float tensors of one dtype and agreeing shapes."""
+    q = _as_float_tensor(query, "query")
+    k = _as_float_tensor(key, "key")
+    v = _as_float_tensor(value, "value")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(
+            f"scaled_dot_product_attention: query, key and value must share a dtype, got "
+            f"{q.dtype}, {k.dtype} and {v.dtype}"
+        )
+    qs, ks, vs = q.shape, k.shape, v.shape
+    if min(len(qs), len(ks), len(vs)) < 2 or not (len(qs) == len(ks) == len(vs)):
+        raise ValueError(
+            "scaled_dot_product_attention: query, key and value must have the same number "
+            f"(>= 2) of dims, e.g. (B, H, T, D); got {qs}, {ks} and {vs}"
+        )
+    if qs[:-2] != ks[:-2] or ks[:-2] != vs[:-2] or qs[-1] != ks[-1] or ks[-2] != vs[-2]:
+        raise ValueError(
+            "scaled_dot_product_attention: shapes disagree: query (..., Tq, D) = "
+            f"{qs}, key (..., Tk, D) = {ks}, value (..., Tk, Dv) = {vs}; the leading dims, "
+            "D (query/key) and Tk (key/value) must match"
+        )
+    return q, k, v
+
+
+def _mask_arg(mask, attn_mask, is_causal, tq: int, tk: int):
+    """The one mask given as ``mask=``, ``attn_mask=`` (PyTorch's name) or ``is_causal``."""
+    if attn_mask is not None:
+        if mask is not None:
+            raise TypeError("scaled_dot_product_attention: got both mask= and attn_mask=; "
+                            "pass only one (attn_mask= is PyTorch's name for mask=)")
+        mask = attn_mask
+    if is_causal is True:
+        if mask is not None:
+            raise ValueError("scaled_dot_product_attention: is_causal=True builds the mask "
+                             "itself; pass mask=None")
+        return create_causal_mask(tq, tk)
+    if is_causal is not False:
+        raise TypeError(f"scaled_dot_product_attention: is_causal must be a bool, got "
+                        f"{is_causal!r}")
+    return mask
+
+
 def scaled_dot_product_attention(
     query,
     key,
@@ -255,6 +300,8 @@ def scaled_dot_product_attention(
     *,
     scale: float | None = None,
     generator=None,
+    is_causal: bool = False,
+    attn_mask=None,
 ) -> tuple[Tensor, Tensor]:
     """Attention ``softmax(Q K^T / sqrt(D) + mask) V`` as one fused primitive.
 
@@ -274,6 +321,16 @@ def scaled_dot_product_attention(
         generator: the source of dropout randomness, a
             ``tinytorch.tensor.Generator`` or ``numpy.random.Generator``
             (default: tinytorch's default generator).
+        is_causal: block the future with ``create_causal_mask(Tq, Tk)``
+            (instead of ``mask``, which must then be None).
+        attn_mask: PyTorch's name for ``mask`` (give one or the other).
+
+    Deliberate differences from ``torch.nn.functional.scaled_dot_product_attention``:
+    the weights are returned too (for inspection and plots, at no extra
+    cost: the fused forward computes them anyway); and with ``is_causal`` and
+    ``Tq < Tk`` the mask is aligned bottom-right (the queries are the last
+    ``Tq`` positions, what a KV-cache chunk needs), where PyTorch aligns it
+    top-left. The two agree whenever ``Tq == Tk``.
 
     Returns:
         ``(output, attention_weights)``: ``output`` ``(..., Tq, Dv)`` in the
@@ -291,21 +348,21 @@ def scaled_dot_product_attention(
             (the message names them), a mask that does not fit the scores,
             ``dropout_p`` outside ``[0, 1)``.
     """
-    q = _as_float_tensor(query, "query")
-    k = _as_float_tensor(key, "key")
-    v = _as_float_tensor(value, "value")
+    q, k, v = _check_qkv(query, key, value)
     qs, ks = q.shape, k.shape
-    _check_qkv(q, k, v)
     scores_shape = qs[:-1] + (ks[-2],)
+    mask = _mask_arg(mask, attn_mask, is_causal, qs[-2], ks[-2])
     m = validate_mask(mask, scores_shape, "scaled_dot_product_attention")
     if m is not None and m.dtype != np.bool_ and m.dtype != q.dtype:
         m = m.astype(q.dtype)
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
-    p = float(dropout_p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {p}")
-    dropout_mask = _dropout_mask(p, scores_shape, q.dtype, generator) if p > 0.0 else None
+    p = probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
+    dropout_mask = None
+    if p > 0.0:
+        rng = as_numpy_generator(generator, "scaled_dot_product_attention")
+        keep = rng.random(scores_shape) >= p
+        dropout_mask = keep.astype(q.dtype) * q.dtype.type(1.0 / (1.0 - p))
     slot = _Slot()
     out = apply(
         SDPA,
@@ -316,43 +373,3 @@ def scaled_dot_product_attention(
     weights.flags.writeable = False  # the backward reuses this very array
     return out, wrap(weights)
 
-
-def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
-    """Query, key and value share a dtype and fit ``(..., Tq, D)``,
-    ``(..., Tk, D)``, ``(..., Tk, Dv)``; TypeError / ValueError otherwise."""
-    if not (q.dtype == k.dtype == v.dtype):
-        raise TypeError(
-            f"scaled_dot_product_attention: query, key and value must share a dtype, got "
-            f"{q.dtype}, {k.dtype} and {v.dtype}"
-        )
-    qs, ks, vs = q.shape, k.shape, v.shape
-    if min(len(qs), len(ks), len(vs)) < 2 or not (len(qs) == len(ks) == len(vs)):
-        raise ValueError(
-            "scaled_dot_product_attention: query, key and value must have the same number "
-            f"(>= 2) of dims, e.g. (B, H, T, D); got {qs}, {ks} and {vs}"
-        )
-    if qs[:-2] != ks[:-2] or ks[:-2] != vs[:-2] or qs[-1] != ks[-1] or ks[-2] != vs[-2]:
-        raise ValueError(
-            "scaled_dot_product_attention: shapes disagree: query (..., Tq, D) = "
-            f"{qs}, key (..., Tk, D) = {ks}, value (..., Tk, Dv) = {vs}; the leading dims, "
-            "D (query/key) and Tk (key/value) must match"
-        )
-
-
-def _dropout_mask(p: float, shape: tuple, dtype, generator) -> np.ndarray:
-    """Inverted-dropout multipliers: 0 with probability ``p``, else ``1 / (1 - p)``."""
-    keep = _numpy_rng(generator).random(shape) >= p
-    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-
-
-def _numpy_rng(generator) -> np.random.Generator:
-    if generator is None:
-        return default_generator.numpy
-    if isinstance(generator, Generator):
-        return generator.numpy
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(
-        "scaled_dot_product_attention: generator must be a tinytorch.tensor.Generator or a "
-        f"numpy.random.Generator, got {type(generator).__name__}"
-    )
