@@ -63,6 +63,7 @@ class Plan:
     edits: dict[Path, str] = field(default_factory=dict)  # file -> its new text
     range_changes: list[tuple[str, str, str]] = field(default_factory=list)  # dep, old, new
     excluded: list[tuple[str, str]] = field(default_factory=list)  # dep, its range
+    packages_moved: set[str] = field(default_factory=set)  # packages (not examples) moved
 
     def commit_message(self) -> str:
         lines = [f"Release {self.package} {self.new_version}"]
@@ -160,6 +161,8 @@ def _move_range(root: Path, plan: Plan, dep: vs.Project, new_spec: str) -> None:
         dep.pyproject.read_text(encoding="utf-8"), plan.package, new_spec)
     plan.edits[dep.pyproject] = text
     plan.range_changes.append((dep.name, f"{plan.package}{spec}", f"{plan.package}{new_spec}"))
+    if dep.is_package:
+        plan.packages_moved.add(dep.name)
     if dep.changelog.exists():
         note = (f"Requires `{plan.package}{new_spec}` (was `{plan.package}{spec}`), "
                 f"following the {plan.package} {plan.new_version} release.")
@@ -246,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"release refused: {exc}", file=sys.stderr)
         return 1
     print(f"released {release.package} {release.version} at {release.commit}")
-    if plan.range_changes:
-        names = ", ".join(dep for dep, _, _ in plan.range_changes)
-        print(f"unreleased changes now wait in: {names} (release them when ready)")
+    waiting = [dep for dep, _, _ in plan.range_changes if dep in plan.packages_moved]
+    if waiting:
+        print(f"unreleased changes now wait in: {', '.join(waiting)} (release them when ready)")
     return 0
 
 
