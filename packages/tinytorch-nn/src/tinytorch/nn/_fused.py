@@ -44,9 +44,6 @@ def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
 # the variance (d var / dx = 2 (x - mean) / D).
 
 
-_add_reduce = np.add.reduce
-
-
 def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     nd = x.ndim
     if n_axes == 1:  # the usual case: no axes tuple to build
@@ -55,10 +52,10 @@ def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
         axes = tuple(range(nd - n_axes, nd))
         inv_d = 1.0 / math.prod(x.shape[nd - n_axes:])
     # Means as a ufunc reduction times 1/D: the same pairwise sum as np.mean
-    # without its Python wrapper, which dominates on short rows (decoding).
-    # Positional arguments (axis, dtype, out, keepdims): keywords cost more.
-    xc = x - _add_reduce(x, axes, None, None, True) * inv_d
-    var = _add_reduce(xc * xc, axes, None, None, True) * inv_d
+    # without its Python wrapper, which dominates on short rows (decoding;
+    # benchmarks/bench_core.py prints both, "layer_norm mean").
+    xc = x - np.add.reduce(x, axis=axes, keepdims=True) * inv_d
+    var = np.add.reduce(xc * xc, axis=axes, keepdims=True) * inv_d
     rstd = 1.0 / np.sqrt(var + eps)
     xhat = xc * rstd
     y = xhat
