@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import kernels as _kernels
 from ._dispatch import Primitive, apply
 from ._special import erf as _erf
 from ._tensor import Tensor, _wrap
@@ -144,15 +145,11 @@ def _sigmoid_f(x):
     return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
 def _gelu_f(x, approximate):
     # Saves tanh(...) or Phi(x) so the backward differentiates the very
     # formula used here without recomputing it.
     if approximate == "tanh":
-        t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
-        return 0.5 * x * (1.0 + t), t
+        return _kernels.gelu_tanh(x)  # (y, t): fused, few passes and temporaries
     cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
     return x * cdf, cdf
 
