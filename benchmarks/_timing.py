@@ -65,7 +65,8 @@ class limit_threads:
         self._undo.append(threadpool_limits(limits=self.n).restore_original_limits)
         ne = sys.modules.get("numexpr")
         if ne is not None:
-            self._undo.append(lambda old=ne.set_num_threads(self.n): ne.set_num_threads(old))
+            previous = ne.set_num_threads(self.n)  # returns the old count
+            self._undo.append(lambda: ne.set_num_threads(previous))
         torch = sys.modules.get("torch")
         if torch is not None:
             old = torch.get_num_threads()

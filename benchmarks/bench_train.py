@@ -43,8 +43,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing and the sibling benchmarks
-from _timing import (limit_threads, load_average, print_table, thread_pools,  # noqa: E402
-                     use_source_tree)
+from _timing import (  # noqa: E402
+    limit_threads,
+    load_average,
+    print_table,
+    thread_pools,
+    use_source_tree,  # noqa: E402
+)
 
 use_source_tree()
 

@@ -255,7 +255,11 @@ def _matmul(g, node):
             gb = unbroadcast(A[:, None] * g[..., None, :], B.shape)
         return ga, gb
     if node.needs[0]:
-        ga = unbroadcast(np.matmul(g, np.swapaxes(B, -1, -2)), A.shape)
+        if B.ndim == 2 and A.ndim > 2 and g.flags.c_contiguous:
+            # (..., m, n) @ (n, k): one GEMM over every row, not one per item.
+            ga = np.matmul(g.reshape(-1, g.shape[-1]), B.T).reshape(A.shape)
+        else:
+            ga = unbroadcast(np.matmul(g, np.swapaxes(B, -1, -2)), A.shape)
     if node.needs[1]:
         if B.ndim == 2 and A.ndim > 2:
             # Shared weight (Linear on a batch of sequences): one big GEMM

@@ -51,6 +51,16 @@ def _matmul_flops(inputs, out, params) -> int:
     return int(2 * out.size * k)
 
 
+def _matmul_f(a, b):
+    # A stack of rows times one matrix ((..., m, k) @ (k, n), e.g. Linear on
+    # (B, T, E)) is one (rows, k) @ (k, n) GEMM: one BLAS call that its
+    # threads split well, instead of NumPy's loop of one small GEMM per item.
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+        k = a.shape[-1]
+        return np.matmul(a.reshape(-1, k), b).reshape(a.shape[:-1] + b.shape[1:])
+    return np.matmul(a, b)
+
+
 def _reduce_flops(inputs, out, params) -> int:
     return int(inputs[0].size)
 
@@ -178,7 +188,7 @@ MUL = Primitive("mul", np.multiply)
 DIV = Primitive("div", np.true_divide)
 POW = Primitive("pow", _pow_f)
 NEG = Primitive("neg", np.negative)
-MATMUL = Primitive("matmul", np.matmul, flops=_matmul_flops)
+MATMUL = Primitive("matmul", _matmul_f, flops=_matmul_flops)
 
 EQ = Primitive("eq", np.equal, differentiable=False)
 NE = Primitive("ne", np.not_equal, differentiable=False)
