@@ -29,7 +29,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -47,7 +46,7 @@ from tinytorch.perf import (
     qualifies_event,
     system_info,
 )
-from tinytorch.tensor import Tensor, wrap
+from tinytorch.tensor import Tensor, atomic_write, wrap
 
 from .architecture import describe_architecture
 from .tasks import ClassificationData, GenerationData, TextGenerator, as_task_data
@@ -487,10 +486,11 @@ def _check_destination(path, overwrite: bool) -> str:
 def write_submission(submission: Mapping, path, *, overwrite: bool = False) -> str:
     """Write ``submission`` as JSON (indented, UTF-8, strict: no NaN) to ``path``.
 
-    Atomic: the text goes to a temporary file in the same directory, which
-    is then linked into place (no overwrite: the link fails if ``path``
-    appeared meanwhile) or renamed over it (``os.replace``, with
-    ``overwrite``). An interrupted write leaves no partial file.
+    Atomic (:func:`tinytorch.tensor.atomic_write`): the text goes to a
+    temporary file in the same directory, which is then linked into place
+    (no overwrite: the link fails if ``path`` appeared meanwhile) or renamed
+    over it (``os.replace``, with ``overwrite``). An interrupted write
+    leaves no partial file.
 
     Returns:
         The path written.
@@ -503,31 +503,7 @@ def write_submission(submission: Mapping, path, *, overwrite: bool = False) -> s
     """
     path = _check_destination(path, overwrite)
     text = json.dumps(submission, indent=2, allow_nan=False) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-submission-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails with FileExistsError if path exists: no clobber
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path!r} already exists; pass overwrite=True to replace it") from None
-            except OSError:  # a file system without hard links
-                if os.path.exists(path):
-                    raise FileExistsError(
-                        f"{path!r} already exists; pass overwrite=True to replace it") from None
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda f: f.write(text), binary=False, overwrite=overwrite)
 
 
 def read_submission(path) -> Any:

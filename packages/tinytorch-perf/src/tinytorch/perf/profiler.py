@@ -50,9 +50,9 @@ import numpy as np
 from tinytorch import tensor as _tt
 from tinytorch.autograd import enable_grad, no_grad, register_backward_hook
 from tinytorch.nn import Module, register_module_forward_hooks
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, atomic_write
 
-from ._io import atomic_write, dumps
+from ._io import dumps
 from ._table import format_count, format_table
 from .stats import BenchmarkResult
 from .system import system_info
@@ -803,7 +803,7 @@ class Profiler:
                 "otherData": {"producer": "tinytorch.perf", "system": system_info()},
             }
             text = dumps(document, indent=None)
-            atomic_write(path, lambda f: f.write(text), suffix=".json")
+            atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 def _peak_allocation(fn: Callable[[], Any]) -> int:
