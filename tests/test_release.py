@@ -150,6 +150,10 @@ def test_bump_kinds_record_the_release_commit(repo, package, target, expected):
         # an exact pin follows exactly
         ("tinytorch-tensor", ["patch"], {("downstream", "tinytorch-tensor"): "==0.1.1",
                                          ("tinytorch-nn", "tinytorch-tensor"): ">=0.1,<0.2"}),
+        # a dependent that uses what a patch adds raises its lower bound
+        ("tinytorch-tensor", ["patch", "--raise-lower", "tinytorch-nn"],
+         {("tinytorch-nn", "tinytorch-tensor"): ">=0.1.1,<0.2",
+          ("tinytorch-optim", "tinytorch-tensor"): ">=0.1,<0.2"}),
         ("tinytorch-tensor", ["minor"], {("downstream", "tinytorch-tensor"): "==0.2.0",
                                          ("tinytorch-nn", "tinytorch-tensor"): ">=0.2,<0.3",
                                          ("tinytorch-optim", "tinytorch-tensor"): ">=0.2,<0.3"}),
@@ -201,6 +205,10 @@ def dirty(repo: Path) -> None:
          "would be excluded by: tinytorch-optim requires tinytorch-nn>=0.1,<0.2"),
         (None, ["tinytorch-nn", "minor", "--keep-range", "tinytorch-tensor"],
          "does not depend on tinytorch-nn"),
+        (None, ["tinytorch-nn", "patch", "--raise-lower", "tinytorch-tensor"],
+         "--raise-lower tinytorch-tensor: it does not depend on tinytorch-nn"),
+        (None, ["tinytorch-nn", "patch", "--raise-lower", "tinytorch-app", "--keep-range",
+                "tinytorch-app"], "both --keep-range and --raise-lower"),
         (dirty, ["tinytorch-nn", "minor"], "uncommitted changes"),
     ],
 )
@@ -274,6 +282,16 @@ def test_a_widened_range_is_tested_at_its_old_lower_bound(repo):
     assert run(repo, "tinytorch-nn", "minor", "--keep-lower") == 0
     first = release_commit(repo, "tinytorch-nn", "0.1.0")
     assert chosen(repo, "tinytorch-optim")["tinytorch-nn"] == ("0.1.0", first)
+
+
+def test_a_raised_lower_bound_is_tested_at_the_new_release(repo):
+    assert chosen(repo, "tinytorch-nn")["tinytorch-tensor"][0] == "0.1.0"
+    assert run(repo, "tinytorch-tensor", "patch", "--raise-lower", "tinytorch-nn") == 0
+    assert chosen(repo, "tinytorch-nn")["tinytorch-tensor"] == (
+        "0.1.1", release_commit(repo, "tinytorch-tensor", "0.1.1"))
+    # optim keeps >=0.1 on tensor, but its nn 0.1.0 release (which it admits
+    # first) is happy with tensor 0.1.0: the oldest consistent set is still 0.1.0.
+    assert chosen(repo, "tinytorch-optim")["tinytorch-tensor"][0] == "0.1.0"
 
 
 def test_an_unreleased_package_is_taken_from_the_tree(repo):

@@ -16,7 +16,9 @@ In one step it:
    ``examples/*``) when the new version is above that range: a range moves to
    the new compatible series (``>=0.2,<0.3``; ``--keep-lower`` keeps the old
    lower bound, ``>=0.1,<0.3``), an exact pin moves to ``==X.Y.Z``, and the
-   dependent's changelog gets a "Changed" bullet saying so;
+   dependent's changelog gets a "Changed" bullet saying so; ``--raise-lower
+   PKG`` also raises PKG's lower bound to the new version (``>=0.1.1,<0.2``),
+   for a dependent that uses something this release adds;
 4. commits that as ``Release <package> X.Y.Z`` (the *release commit*, whose
    tree is exactly the released sources), then appends (package, version,
    release commit, date) to ``releases.toml`` in a second commit.
@@ -61,6 +63,7 @@ class Plan:
     edits: dict[Path, str] = field(default_factory=dict)  # file -> its new text
     range_changes: list[tuple[str, str, str]] = field(default_factory=list)  # dep, old, new
     excluded: list[tuple[str, str]] = field(default_factory=list)  # dep, its range
+    packages_moved: set[str] = field(default_factory=set)  # packages (not examples) moved
 
     def commit_message(self) -> str:
         lines = [f"Release {self.package} {self.new_version}"]
@@ -94,7 +97,8 @@ def target_version(current: str, target: str, recorded: set[str]) -> str:
 
 
 def plan_release(root: Path, package: str, target: str, date: str, *, keep_lower: bool = False,
-                 keep_ranges: tuple[str, ...] = (), allow_excluded: bool = False) -> Plan:
+                 keep_ranges: tuple[str, ...] = (), raise_lower: tuple[str, ...] = (),
+                 allow_excluded: bool = False) -> Plan:
     """Compute the edits of one release (see the module docstring) without
     writing anything. Raises ReleaseError for every refusal."""
     projects = vs.load_projects(root)
@@ -102,9 +106,15 @@ def plan_release(root: Path, package: str, target: str, date: str, *, keep_lower
     if package not in projects or not projects[package].is_package:
         known = ", ".join(n for n, p in projects.items() if p.is_package)
         raise ReleaseError(f"unknown package {package!r}; packages: {known}")
-    for name in keep_ranges:
-        if canonicalize_name(name) not in {p.name for p in vs.dependents(projects, package)}:
-            raise ReleaseError(f"--keep-range {name}: it does not depend on {package}")
+    depending = {p.name for p in vs.dependents(projects, package)}
+    keep = {canonicalize_name(n) for n in keep_ranges}
+    raise_ = {canonicalize_name(n) for n in raise_lower}
+    for option, names in (("--keep-range", keep), ("--raise-lower", raise_)):
+        for name in sorted(names - depending):
+            raise ReleaseError(f"{option} {name}: it does not depend on {package}")
+    if keep & raise_:
+        raise ReleaseError(f"{', '.join(sorted(keep & raise_))}: both --keep-range and "
+                           "--raise-lower")
     project = projects[package]
     recorded = {r.version for r in vs.read_releases(root) if r.package == package}
     new = target_version(project.version, target, recorded)
@@ -117,9 +127,11 @@ def plan_release(root: Path, package: str, target: str, date: str, *, keep_lower
     plan.edits[project.version_file] = vs.set_version(
         project.version_file.read_text(encoding="utf-8"), new, _rel(root, project.version_file))
 
-    keep = {canonicalize_name(n) for n in keep_ranges}
     for dep in vs.dependents(projects, package):
-        _follow(root, plan, dep, keep_lower, dep.name in keep)
+        if dep.name in raise_:
+            _move_range(root, plan, dep, vs.raised_range(new))
+        else:
+            _follow(root, plan, dep, keep_lower, dep.name in keep)
     if plan.excluded and not allow_excluded:
         listed = "; ".join(f"{dep} requires {package}{spec}" for dep, spec in plan.excluded)
         raise ReleaseError(
@@ -138,11 +150,19 @@ def _follow(root: Path, plan: Plan, dep: vs.Project, keep_lower: bool, keep: boo
     if keep or not vs.is_above(specifier, plan.new_version):
         plan.excluded.append((dep.name, spec))
         return
-    new_spec = vs.updated_specifier(specifier, plan.new_version, keep_lower)
+    _move_range(root, plan, dep, vs.updated_specifier(specifier, plan.new_version, keep_lower))
+
+
+def _move_range(root: Path, plan: Plan, dep: vs.Project, new_spec: str) -> None:
+    """Set ``dep``'s range on the released package to ``new_spec`` and note it
+    in ``dep``'s changelog."""
+    spec = vs.spec_text(dep.requires[plan.package].specifier)
     text, _ = vs.rewrite_requirement(
         dep.pyproject.read_text(encoding="utf-8"), plan.package, new_spec)
     plan.edits[dep.pyproject] = text
     plan.range_changes.append((dep.name, f"{plan.package}{spec}", f"{plan.package}{new_spec}"))
+    if dep.is_package:
+        plan.packages_moved.add(dep.name)
     if dep.changelog.exists():
         note = (f"Requires `{plan.package}{new_spec}` (was `{plan.package}{spec}`), "
                 f"following the {plan.package} {plan.new_version} release.")
@@ -206,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="moved ranges keep their lower bound (>=0.1,<0.3)")
     parser.add_argument("--keep-range", action="append", default=[], metavar="PKG",
                         help="leave PKG's range unchanged (repeatable)")
+    parser.add_argument("--raise-lower", action="append", default=[], metavar="PKG",
+                        help="raise PKG's lower bound to the new version (repeatable)")
     parser.add_argument("--allow-excluded", action="store_true",
                         help="release even if some dependent's range excludes the new version")
     parser.add_argument("--dry-run", action="store_true", help="print the edits, write nothing")
@@ -217,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             check_clean(root)
         plan = plan_release(root, args.package, args.target, args.date,
                             keep_lower=args.keep_lower, keep_ranges=tuple(args.keep_range),
+                            raise_lower=tuple(args.raise_lower),
                             allow_excluded=args.allow_excluded)
         show_plan(root, plan, args.dry_run)
         if args.dry_run:
@@ -226,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"release refused: {exc}", file=sys.stderr)
         return 1
     print(f"released {release.package} {release.version} at {release.commit}")
-    if plan.range_changes:
-        names = ", ".join(dep for dep, _, _ in plan.range_changes)
-        print(f"unreleased changes now wait in: {names} (release them when ready)")
+    waiting = [dep for dep, _, _ in plan.range_changes if dep in plan.packages_moved]
+    if waiting:
+        print(f"unreleased changes now wait in: {', '.join(waiting)} (release them when ready)")
     return 0
 
 

@@ -299,6 +299,13 @@ def spec_text(specifier: SpecifierSet) -> str:
     return ",".join(str(s) for s in specs)
 
 
+def raised_range(version: str) -> str:
+    """A range whose lower bound is ``version`` itself, within its compatible
+    series: ``0.1.1`` -> ``>=0.1.1,<0.2`` (for a dependent that uses
+    something first released in ``version``)."""
+    return f">={version}," + compatible_range(version).split(",")[1]
+
+
 def is_above(specifier: SpecifierSet, version: str) -> bool:
     """True when ``version`` is excluded by an upper bound of ``specifier``
     (``<``, ``<=``, ``==``, ``~=``): the range has to move up to admit it."""
