@@ -377,3 +377,22 @@ def test_active_module_hooks_lists_and_forgets_global_hooks():
     assert active_module_hooks()[1] == before[1] + (post,)
     handle.remove()
     assert active_module_hooks() == before
+
+
+def test_module_hooks_return_the_stack_handle_class():
+    from tinytorch.tensor import HookHandle
+
+    m = nn.Linear(2, 2)
+    handles = [
+        m.register_forward_hook(lambda mod, args, out: None),
+        m.register_forward_pre_hook(lambda mod, args: None),
+        nn.register_module_forward_hooks(post=lambda mod, args, out: None),
+    ]
+    assert nn.RemovableHandle is HookHandle  # old name kept
+    for handle in handles:
+        assert type(handle) is HookHandle and handle.active
+        with handle:
+            pass
+        assert not handle.active
+        handle.remove()  # idempotent
+    assert nn.active_module_hooks() == ((), ())

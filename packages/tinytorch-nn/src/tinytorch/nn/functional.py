@@ -14,14 +14,16 @@ conv weights ``(out, in, kh, kw)``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 import tinytorch.autograd  # noqa: F401  (importing it enables autograd)
 from tinytorch import tensor as tt
-from tinytorch.tensor import Generator, Tensor, apply, wrap
+from tinytorch.tensor import Tensor, apply, wrap
 
 from . import _fused
+from ._validate import probability
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
@@ -62,17 +64,6 @@ def _int_array(x, name: str, fn: str) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{fn}: {name} must hold integers, got dtype {arr.dtype}")
     return arr
-
-
-def _numpy_rng(rng) -> np.random.Generator:
-    if rng is None:
-        return tt.default_generator.numpy
-    if isinstance(rng, Generator):
-        return rng.numpy
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be a tinytorch Generator, a numpy Generator or None, "
-                    f"got {type(rng).__name__}")
 
 
 # ----------------------------------------------------------- linear, activations
@@ -124,50 +115,66 @@ def tanh(x) -> Tensor:
 
 
 def gelu(x, approximate: str = "tanh") -> Tensor:
-    """GELU; ``approximate`` is ``"tanh"`` (GPT-2) or ``"none"`` (exact erf form)."""
+    """GELU; ``approximate`` is ``"tanh"`` (GPT-2) or ``"none"`` (exact erf form).
+
+    Deliberate difference from PyTorch: the default is ``"tanh"``, not
+    ``"none"``, because GPT-2 (the model this stack trains and loads) was
+    trained with the tanh form; pass ``approximate="none"`` for
+    ``torch.nn.functional.gelu``'s default.
+    """
     return tt.gelu(_tensor(x, "input"), approximate)
 
 
-def _dim(dim, axis, fn: str) -> int:
-    # ``axis`` is accepted as an alias of ``dim`` (the tensor package's name).
-    if axis is None:
-        return dim
-    if dim != -1 and dim != axis:
-        raise ValueError(f"{fn}: got dim={dim} and axis={axis}; give only one")
-    return axis
+def softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Stable softmax along ``dim`` (``axis`` is an alias; None means -1).
+
+    Deliberate difference from PyTorch: no dim means the last one, where
+    PyTorch guesses one from the number of dims and warns.
+
+    Raises:
+        TypeError: ``dim`` and ``axis`` both given, or a non-int dim.
+        IndexError: a dim out of range.
+    """
+    return tt.softmax(_tensor(x, "input"), dim, axis=axis)
 
 
-def softmax(x, dim: int = -1, *, axis: int | None = None) -> Tensor:
-    """Stable softmax along ``dim`` (``axis`` is an alias)."""
-    return tt.softmax(_tensor(x, "input"), _dim(dim, axis, "softmax"))
+def log_softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Stable ``x - logsumexp(x)`` along ``dim`` (arguments as :func:`softmax`)."""
+    return tt.log_softmax(_tensor(x, "input"), dim, axis=axis)
 
 
-def log_softmax(x, dim: int = -1, *, axis: int | None = None) -> Tensor:
-    """Stable ``x - logsumexp(x)`` along ``dim`` (``axis`` is an alias)."""
-    return tt.log_softmax(_tensor(x, "input"), _dim(dim, axis, "log_softmax"))
+def _deprecated_rng(generator, rng, fn: str):
+    # ``rng=`` was the keyword before the stack settled on PyTorch's ``generator=``.
+    if generator is not None:
+        raise TypeError(f"{fn}: got both generator= and rng=; pass only generator= "
+                        "(rng= is its deprecated alias)")
+    warnings.warn(f"{fn}(rng=...) is deprecated; pass generator=", DeprecationWarning,
+                  stacklevel=3)
+    return rng
 
 
-def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
+def dropout(x, p: float = 0.5, training: bool = True, generator=None, *, rng=None) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the
     survivors by ``1 / (1 - p)``, so the expected value is unchanged and
     evaluation needs no rescaling.
 
-    The Bernoulli mask is drawn from ``rng`` (a tinytorch ``Generator``, a
-    NumPy ``Generator``, or None for tinytorch's default generator) and
-    applied as one ``mul`` through the dispatch path, so its backward is the
-    same mask. Identity when ``training`` is False or ``p == 0``.
+    The Bernoulli mask is drawn from ``generator`` (a tinytorch
+    ``Generator``, a NumPy ``Generator``, or None for tinytorch's default
+    generator; ``rng=`` is a deprecated alias) and applied as one ``mul``
+    through the dispatch path, so its backward is the same mask. Identity
+    when ``training`` is False or ``p == 0``.
 
     Raises:
-        ValueError: ``p`` outside ``[0, 1]``. TypeError: non-float input.
+        TypeError: ``p`` not a number, non-float input, a bad generator.
+        ValueError: ``p`` outside ``[0, 1]``.
     """
-    # type(p) is float first: the numbers.Real check is an ABC lookup, paid
-    # on every call (once per generated token for an embedding dropout).
-    if not (type(p) is float or isinstance(p, numbers.Real)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if rng is not None:
+        generator = _deprecated_rng(generator, rng, "dropout")
+    p = probability(p, "p", "dropout")
     x = _float_tensor(x, "input", "dropout")
     if not training or p == 0.0:
         return x
-    gen = _numpy_rng(rng)
+    gen = tt.as_numpy_generator(generator, "dropout")
     if p == 1.0:
         mask = np.zeros(x.shape, dtype=x.dtype)
     else:
@@ -184,13 +191,13 @@ def _normalized_shape(normalized_shape) -> tuple[int, ...]:
     if (type(normalized_shape) is tuple and len(normalized_shape) == 1
             and type(normalized_shape[0]) is int and normalized_shape[0] > 0):
         return normalized_shape  # already valid (LayerNorm's own, every call)
-    if isinstance(normalized_shape, (int, np.integer)):
+    if _is_int(normalized_shape):
         normalized_shape = (int(normalized_shape),)
-    try:
-        shape = tuple(int(s) for s in normalized_shape)
-    except TypeError:
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            map(_is_int, normalized_shape)):
         raise TypeError(f"normalized_shape must be an int or a tuple of ints, "
-                        f"got {normalized_shape!r}") from None
+                        f"got {normalized_shape!r}")
+    shape = tuple(int(s) for s in normalized_shape)
     if not shape or any(s <= 0 for s in shape):
         raise ValueError(f"normalized_shape must be non-empty and positive, got {shape}")
     return shape
@@ -437,19 +444,20 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> 
 # -------------------------------------------------------- convolution, pooling
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
 def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value), int(value))
-    try:
-        pair = tuple(int(v) for v in value)
-        ok = len(pair) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                    for v in value)
-    except TypeError:
-        ok = False
-    if not ok or min(pair) < minimum:
+    """An int or a pair of ints, each ``>= minimum`` (TypeError / ValueError)."""
+    pair = (value, value) if _is_int(value) else value
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(map(_is_int, pair))):
+        raise TypeError(f"{fn}: {name} must be an int >= {minimum} or a pair of them, "
+                        f"got {value!r}")
+    if min(pair) < minimum:
         raise ValueError(f"{fn}: {name} must be an int >= {minimum} or a pair of them, "
                          f"got {value!r}")
-    return pair
+    return int(pair[0]), int(pair[1])
 
 
 def _nchw(x, fn: str) -> Tensor:

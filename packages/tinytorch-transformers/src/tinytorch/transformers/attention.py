@@ -32,26 +32,14 @@ sharing its weights): ``forward`` is exactly ``project_qkv`` ->
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinytorch.nn import Dropout, Linear, Module
 from tinytorch.tensor import Tensor
 
+from ._validate import positive_int as _positive_int
+from ._validate import probability as _probability
 from .functional import scaled_dot_product_attention, validate_mask
 
 __all__ = ["MultiHeadAttention"]
-
-
-def _positive_int(value, name: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _probability(p, where: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"{where}: dropout must be a probability in [0, 1), got {p!r}")
-    return float(p)
 
 
 class MultiHeadAttention(Module):

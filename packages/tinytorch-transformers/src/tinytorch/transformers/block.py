@@ -18,7 +18,9 @@ from __future__ import annotations
 from tinytorch.nn import GELU, Dropout, LayerNorm, Linear, Module
 from tinytorch.tensor import Tensor
 
-from .attention import MultiHeadAttention, _positive_int, _probability
+from ._validate import positive_int as _positive_int
+from ._validate import probability as _probability
+from .attention import MultiHeadAttention
 
 __all__ = ["MLP", "TransformerBlock"]
 

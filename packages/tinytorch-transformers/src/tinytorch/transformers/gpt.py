@@ -44,15 +44,19 @@ never imports the cache.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from tinytorch.autograd import no_grad
 from tinytorch.nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor, as_numpy_generator
 
-from .attention import _positive_int, _probability
+from ._validate import int_at_least as _int_arg
+from ._validate import non_negative_float
+from ._validate import positive_int as _positive_int
+from ._validate import probability as _probability
 from .block import TransformerBlock
 from .functional import create_causal_mask
 from .positional import PositionalEncoding
@@ -73,28 +77,38 @@ class GPTConfig:
     mlp_ratio: float = 4
 
 
-def _int_arg(value, name: str, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
-    return int(value)
+def _deprecated_alias(new, old, new_name: str, old_name: str, where: str):
+    """``old`` when only the deprecated keyword ``old_name`` was given (with a
+    DeprecationWarning); TypeError when both were."""
+    if new is not None:
+        raise TypeError(f"{where}: got both {new_name}= and {old_name}=; pass only "
+                        f"{new_name}= ({old_name}= is its deprecated alias)")
+    warnings.warn(f"{where}({old_name}=...) is deprecated; pass {new_name}=",
+                  DeprecationWarning, stacklevel=3)
+    return old
 
 
 def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None,
-                      rng: np.random.Generator | None = None) -> np.ndarray:
+                      generator=None, *, rng=None) -> np.ndarray:
     """Pick one token per row of ``logits`` ``(B, V)`` -> int64 ``(B,)``.
 
     ``temperature == 0`` is greedy (argmax, ties to the lowest id); otherwise
     the logits are divided by ``temperature``, all but the ``top_k`` largest
     are dropped (if ``top_k`` is given), and one id per row is drawn from the
     softmax by inverting its CDF with one uniform number per row (vectorised
-    over the batch, no Python loop). ``rng`` makes it reproducible.
+    over the batch, no Python loop).
+
+    ``generator`` is the random source: a ``tinytorch.tensor.Generator``, a
+    ``numpy.random.Generator``, or None for tinytorch's default generator
+    (seeded by ``manual_seed``). ``rng=`` is its deprecated alias.
 
     Raises:
         ValueError: logits not 2-D or containing NaN, a negative temperature,
-            ``top_k < 1``.
+            ``top_k < 1``.  TypeError: a non-int ``top_k``, a bad generator,
+            or both ``generator`` and ``rng``.
     """
+    if rng is not None:
+        generator = _deprecated_alias(generator, rng, "generator", "rng", "sample_next_token")
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] == 0:
         raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
@@ -114,9 +128,22 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     z -= z.max(axis=-1, keepdims=True)
     p = np.exp(z)
     cdf = np.cumsum(p, axis=-1)  # (B, V), unnormalised
-    rng = np.random.default_rng() if rng is None else rng
-    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
+    gen = as_numpy_generator(generator, "sample_next_token")
+    u = gen.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
     return np.minimum((cdf <= u).sum(axis=-1), v - 1).astype(np.int64)
+
+
+def _sampling_args(max_new_tokens, temperature, top_k, generator) -> tuple:
+    """The checked sampling arguments of ``GPT.generate`` and its NumPy
+    generator (an int ``generator`` seeds a fresh one)."""
+    where = "GPT.generate"
+    max_new = _int_arg(max_new_tokens, "max_new_tokens", where, 0)
+    temperature = non_negative_float(temperature, "temperature", where)
+    if top_k is not None:
+        top_k = _int_arg(top_k, "top_k", where, 1)
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        generator = Generator(int(generator))
+    return max_new, temperature, top_k, as_numpy_generator(generator, where)
 
 
 class GPT(Module):
@@ -253,8 +280,8 @@ class GPT(Module):
 
     # ---------------------------------------------------------- generation
     def generate(self, prompt_tokens, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None,
-                 use_cache: bool = True) -> Tensor:
+                 top_k: int | None = None, generator=None, use_cache: bool = True, *,
+                 seed: int | None = None) -> Tensor:
         """Continue ``prompt_tokens`` by ``max_new_tokens`` sampled tokens.
 
         Runs under ``no_grad`` in evaluation mode (dropout off; the previous
@@ -268,11 +295,16 @@ class GPT(Module):
             temperature: 0 = greedy (argmax); 1 = the model's distribution;
                 higher is more random.
             top_k: keep only the ``top_k`` most likely tokens before sampling.
-            seed: seeds this call's own ``numpy.random.Generator``: the same
-                seed gives the same tokens, whatever else draws random numbers.
+            generator: the random source (PyTorch's keyword): a
+                ``tinytorch.tensor.Generator``, a ``numpy.random.Generator``,
+                or None for tinytorch's default generator (seeded by
+                ``manual_seed``). An int seeds a fresh generator for this call
+                only: the same int gives the same tokens, whatever else draws
+                random numbers.
             use_cache: use ``self.generation_cache`` when one is installed
                 (prefill once, then one token per step; see the module
                 docstring for the protocol and the sliding window).
+            seed: deprecated alias: ``seed=s`` is ``generator=s``.
 
         Returns:
             An int64 Tensor ``(B, T0 + max_new_tokens)`` (or 1-D for a 1-D
@@ -283,19 +315,23 @@ class GPT(Module):
         one token per step attends to the cached keys.
 
         Raises:
-            TypeError / ValueError: bad prompt (as :meth:`forward`),
-            ``max_new_tokens < 0``, ``temperature < 0``, ``top_k < 1``.
+            TypeError / ValueError: bad prompt (as :meth:`forward`), a
+            non-int ``max_new_tokens`` / ``top_k`` or a bad generator
+            (TypeError); ``max_new_tokens < 0``, ``temperature < 0``,
+            ``top_k < 1`` (ValueError).
         """
+        if seed is not None:
+            generator = _deprecated_alias(generator, seed, "generator", "seed", "GPT.generate")
         ids, unbatched = self._token_array(prompt_tokens, "GPT.generate")
-        max_new = _int_arg(max_new_tokens, "max_new_tokens", "GPT.generate", 0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-            math.isfinite(temperature) and temperature >= 0
-        ):
-            raise ValueError(f"GPT.generate: temperature must be a finite number >= 0, "
-                             f"got {temperature!r}")
-        if top_k is not None:
-            top_k = _int_arg(top_k, "top_k", "GPT.generate", 1)
-        rng = np.random.default_rng(seed)
+        max_new, temperature, top_k, rng = _sampling_args(max_new_tokens, temperature, top_k,
+                                                          generator)
+        out = self._sample(ids, max_new, temperature, top_k, rng, use_cache)
+        return Tensor(out[0] if unbatched else out)
+
+    def _sample(self, ids: np.ndarray, max_new: int, temperature: float, top_k, rng,
+                use_cache: bool) -> np.ndarray:
+        """The generation loop of :meth:`generate` on checked arguments:
+        ``(B, T0)`` ids -> ``(B, T0 + max_new)``."""
         b, t0 = ids.shape
         out = np.empty((b, t0 + max_new), dtype=np.int64)
         out[:, :t0] = ids
@@ -332,7 +368,7 @@ class GPT(Module):
                         cached += 1
         finally:
             self.train(was_training)
-        return Tensor(out[0] if unbatched else out)
+        return out
 
     def extra_repr(self) -> str:
         c = self.config
