@@ -20,8 +20,8 @@ import numpy as np
 from tinytorch.autograd import register_backward
 from tinytorch.tensor import Primitive
 
-__all__ = ["LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D", "BATCH_NORM",
-           "BCE", "BCE_WITH_LOGITS"]
+__all__ = ["LINEAR", "LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D",
+           "BATCH_NORM", "BCE", "BCE_WITH_LOGITS"]
 
 
 def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
@@ -32,6 +32,51 @@ def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
         return np.asarray(total)
     with np.errstate(invalid="ignore", divide="ignore"):  # no counted target: nan, as PyTorch
         return np.asarray(total / values.dtype.type(count))
+
+
+# -------------------------------------------------------------------- linear
+#
+# y = x W^T + b with W stored (out, in), PyTorch's layout. The leading dims of
+# x are flattened into rows so that the product is ONE GEMM whatever the
+# batch shape; ``W.T`` is a transposed view, which BLAS reads through its
+# transpose flag, so no copy of the weight is ever made. With g = dL/dy:
+#   dx = g W           (rows, out) @ (out, in)
+#   dW = g^T x         (out, rows) @ (rows, in): again a view, one GEMM
+#   db = sum of g over the rows
+
+
+def _linear_fwd(x, w, *b):
+    rows = x.reshape(-1, x.shape[-1])  # (R, in): a view when x is contiguous
+    y = rows @ w.T  # (R, out): one GEMM, W read transposed in place
+    if b:
+        y += b[0]
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _linear_flops(inputs, out, params) -> int:
+    x, w = inputs[0], inputs[1]
+    rows = x.size // x.shape[-1]
+    flops = 2 * rows * w.shape[0] * w.shape[1]
+    if len(inputs) == 3:
+        flops += rows * w.shape[0]
+    return int(flops)
+
+
+def _linear_bwd(g, node):
+    x, w = node.inputs[0].data, node.inputs[1].data
+    g2 = g.reshape(-1, w.shape[0])  # (R, out)
+    grads = [None, None]
+    if node.needs[0]:
+        grads[0] = (g2 @ w).reshape(x.shape).astype(x.dtype, copy=False)
+    if node.needs[1]:
+        grads[1] = (g2.T @ x.reshape(-1, x.shape[-1])).astype(w.dtype, copy=False)
+    if len(node.inputs) == 3:
+        grads.append(g2.sum(axis=0) if node.needs[2] else None)
+    return tuple(grads)
+
+
+LINEAR = Primitive("linear", _linear_fwd, flops=_linear_flops)
+register_backward(LINEAR, _linear_bwd)
 
 
 # ---------------------------------------------------------------- layer norm
