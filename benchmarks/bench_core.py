@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import numbers
 import pstats
 import sys
 from pathlib import Path
@@ -49,7 +50,8 @@ import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
 from tinytorch import nn  # noqa: E402
 from tinytorch.autograd import no_grad  # noqa: E402
 from tinytorch.nn import functional as F  # noqa: E402
-from tinytorch.nn.layers import _param  # noqa: E402  (the trick measured below)
+from tinytorch.nn._validate import probability  # noqa: E402  (tricks measured below)
+from tinytorch.nn.layers import _param  # noqa: E402
 from tinytorch.tensor import Tensor, log_softmax, relu  # noqa: E402
 
 try:
@@ -183,6 +185,15 @@ def profile_summary(fn, calls: int = 200, top: int = 12) -> str:
 # Each row: (name, trick, plain form, the public call the trick sits in).
 
 
+def _probability_plain(p, name: str, where: str) -> float:
+    # nn._validate.probability without its "type(p) is float" shortcut.
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"{where}: {name} must be a probability")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{where}: {name} must be in [0, 1]")
+    return float(p)
+
+
 def readability_tricks(rng):
     x = Tensor(rng.standard_normal((1, 64)).astype(np.float32))  # one token
     lin, ln, emb = nn.Linear(64, 64), nn.LayerNorm(64), nn.Embedding(65, 64)
@@ -201,6 +212,10 @@ def readability_tricks(rng):
         ("layer_norm mean: np.add.reduce * 1/D vs ndarray.mean",
          lambda: np.add.reduce(a, axis=-1, keepdims=True) * inv_d,
          lambda: a.mean(axis=-1, keepdims=True), lambda: ln(x)),
+        ("probability: type(p) is float before numbers.Real",
+         lambda: probability(0.1, "p", "dropout"),
+         lambda: _probability_plain(0.1, "p", "dropout"),
+         lambda: F.dropout(x, 0.1, training=True)),
         ("layer_norm shape fast path: (64,) vs [64]",
          lambda: F.layer_norm(x, (64,), w, b), lambda: F.layer_norm(x, [64], w, b),
          lambda: F.layer_norm(x, (64,), w, b)),
