@@ -112,28 +112,32 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A module applying ``_fn(x, dim)`` along one dimension."""
+
+    _fn: staticmethod
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x) -> Tensor:
-        return F.softmax(x, self.dim)
+        return self._fn(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
+class Softmax(_AlongDim):
+    """``softmax(x, dim)``: probabilities along ``dim`` (default the last)."""
 
-    def forward(self, x) -> Tensor:
-        return F.log_softmax(x, self.dim)
+    _fn = staticmethod(F.softmax)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+
+class LogSoftmax(_AlongDim):
+    """``log_softmax(x, dim)``: log-probabilities along ``dim`` (default the last)."""
+
+    _fn = staticmethod(F.log_softmax)
 
 
 class Dropout(Module):
