@@ -244,6 +244,14 @@ def test_first_release_of_a_new_package_keeps_its_version(repo):
     assert run(repo, "tinytorch-quant", "0.1.0") == 1  # now it is recorded
 
 
+def test_pending_lists_unreleased_packages_dependencies_first(repo, capsys):
+    assert run(repo, "tinytorch-tensor", "patch") == 0  # its Unreleased is now empty
+    assert [name for name, _, _ in release.pending(repo)] == [
+        "tinytorch-nn", "tinytorch-optim", "tinytorch-app"]
+    assert release.main(["--pending", "--root", str(repo)]) == 0
+    assert "tinytorch-nn                 0.1.0    unreleased: Fixed" in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------- #
 # The oldest admitted releases (what the compat session installs)
 # --------------------------------------------------------------------------- #

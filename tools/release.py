@@ -4,6 +4,7 @@
     python tools/release.py tinytorch-nn 0.2.0            # the same, by number
     python -m nox -s release -- tinytorch-nn minor        # the same, through nox
     python tools/release.py tinytorch-nn patch --dry-run  # show the edits, change nothing
+    python tools/release.py --pending                     # what waits to be released, in order
 
 In one step it:
 
@@ -212,14 +213,36 @@ def show_plan(root: Path, plan: Plan, dry_run: bool) -> None:
                                                    f"a/{name}", f"b/{name}"))
 
 
+def pending(root: Path) -> list[tuple[str, str, list[str]]]:
+    """The packages whose changelog holds unreleased entries, dependencies
+    first (the order to release them in): (name, version, the ``###`` groups
+    of those entries). A package without a changelog is listed with ["no
+    CHANGELOG.md"]."""
+    projects = vs.load_projects(root)
+    found = []
+    for name in vs.dependencies_first(projects):
+        project = projects[name]
+        if not project.changelog.exists():
+            found.append((name, project.version, ["no CHANGELOG.md"]))
+            continue
+        body = vs.unreleased_body(project.changelog.read_text(encoding="utf-8"), name)
+        if body:
+            groups = [ln[4:].strip() for ln in body.splitlines() if ln.startswith("### ")]
+            found.append((name, project.version, groups or ["entries without a group"]))
+    return found
+
+
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("package", help="distribution name, e.g. tinytorch-nn")
-    parser.add_argument("target", help="major, minor, patch, or an explicit version X.Y.Z")
+    parser.add_argument("package", nargs="?", help="distribution name, e.g. tinytorch-nn")
+    parser.add_argument("target", nargs="?",
+                        help="major, minor, patch, or an explicit version X.Y.Z")
+    parser.add_argument("--pending", action="store_true",
+                        help="list the packages with unreleased entries, dependencies first")
     parser.add_argument("--date", default=datetime.date.today().isoformat(),
                         help="release date, YYYY-MM-DD (default: today)")
     parser.add_argument("--keep-lower", action="store_true",
@@ -234,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root")
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    if args.pending:
+        for name, version, groups in pending(root):
+            print(f"{name:<28} {version:<8} unreleased: {', '.join(groups)}")
+        return 0
+    if args.package is None or args.target is None:
+        parser.error("give a package and a target (or --pending)")
     try:
         if not args.dry_run:
             check_clean(root)

@@ -240,6 +240,24 @@ def load_projects(root: Path) -> dict[str, Project]:
     return projects
 
 
+def dependencies_first(projects: dict[str, Project]) -> list[str]:
+    """The packages (not the examples), each after every package it requires."""
+    order: list[str] = []
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in chain:
+            raise VersioningError(f"dependency cycle: {' -> '.join((*chain, name))}")
+        if name in order or name not in projects:
+            return
+        for dep in sorted(projects[name].requires):
+            visit(dep, (*chain, name))
+        order.append(name)
+
+    for name in sorted(n for n, p in projects.items() if p.is_package):
+        visit(name, ())
+    return order
+
+
 def dependents(projects: dict[str, Project], package: str) -> list[Project]:
     """The projects (packages and examples) that declare ``package`` directly."""
     return [p for p in projects.values() if package in p.requires]

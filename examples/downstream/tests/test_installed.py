@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import importlib.util
+import pkgutil
 import re
 import tomllib
 from pathlib import Path
@@ -44,6 +45,13 @@ def test_the_project_pins_exactly_two_layers():
 def test_installed_tinytorch_is_exactly_the_pins():
     assert installed_tinytorch() == pinned()
     assert metadata.version("downstream-fit") == "1.0.0"
+
+
+def test_the_namespace_holds_only_the_pinned_layers():
+    import tinytorch
+
+    found = {m.name for m in pkgutil.iter_modules(tinytorch.__path__)}
+    assert found == {"tensor", "autograd"}
 
 
 @pytest.mark.parametrize("layer", ["nn", "optim", "data", "text", "transformers", "kvcache",

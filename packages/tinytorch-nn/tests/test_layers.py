@@ -105,19 +105,36 @@ def test_linear_shape_error_names_shapes():
 def test_linear_matches_numpy_and_init_bounds():
     m = nn.Linear(64, 8)
     bound = 1 / np.sqrt(64)
-    assert m.weight.shape == (64, 8) and m.bias.shape == (8,)
+    assert m.weight.shape == (8, 64) and m.bias.shape == (8,)
     assert np.abs(m.weight.data).max() <= bound and np.abs(m.bias.data).max() <= bound
     assert m.weight.data.std() > bound / 3  # really spread over the range
     x = RNG.standard_normal((5, 64)).astype(np.float32)
-    np.testing.assert_allclose(m(Tensor(x)).data, x @ m.weight.data + m.bias.data, rtol=1e-5)
+    np.testing.assert_allclose(m(Tensor(x)).data, x @ m.weight.data.T + m.bias.data, rtol=1e-5)
 
 
-def test_linear_uses_the_matmul_primitive():
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 5, 3), (3,)])
+def test_linear_is_one_fused_primitive_with_torch_layout(shape, bias):
     from tinytorch.tensor import hooks
+    m = nn.Linear(3, 2, bias=bias).double()
+    x = np.random.default_rng(0).standard_normal(shape)
     seen = []
     with hooks(post=lambda op, inputs, out, params, saved: seen.append(op.name)):
-        nn.Linear(3, 2)(Tensor(np.ones((4, 3))))
-    assert seen == ["matmul", "add"]
+        y = m(Tensor(x, dtype=np.float64))
+    assert seen == ["linear"]  # matmul and bias add in one dispatch
+    expected = x @ m.weight.data.T + (m.bias.data if bias else 0.0)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 5, 3), (3,)])
+def test_linear_gradcheck(shape, bias):
+    from tinytorch.autograd import gradcheck
+    m = nn.Linear(3, 2, bias=bias).double()
+    x = Tensor(np.random.default_rng(1).standard_normal(shape), dtype=np.float64,
+               requires_grad=True)
+    inputs = (x, m.weight) + ((m.bias,) if bias else ())
+    assert gradcheck(lambda x, w, *b: nn.functional.linear(x, w, *b), inputs)
 
 
 # -------------------------------------------------------------- embedding

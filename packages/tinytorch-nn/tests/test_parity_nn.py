@@ -62,11 +62,11 @@ def test_linear(bias):
     m = nn.Linear(5, 4, bias=bias).double()
     tm = torch.nn.Linear(5, 4, bias=bias).double()
     with torch.no_grad():
-        tm.weight.copy_(torch.tensor(m.weight.data.T))  # ours is (in, out)
+        tm.weight.copy_(torch.tensor(m.weight.data))  # both (out, in)
         if bias:
             tm.bias.copy_(torch.tensor(m.bias.data))
     tp = compare_module(m, tm, randn(2, 3, 5))
-    np.testing.assert_allclose(m.weight.grad.data, tp["weight"].grad.numpy().T, **TOL)
+    np.testing.assert_allclose(m.weight.grad.data, tp["weight"].grad.numpy(), **TOL)
     if bias:
         np.testing.assert_allclose(m.bias.grad.data, tp["bias"].grad.numpy(), **TOL)
 

@@ -63,7 +63,7 @@ def test_from_config_builds_the_same_model():
     assert m.blocks[0].mlp.hidden_dim == 2 * E
     assert m.blocks[0].attn.dropout == 0.1
     shapes = {n: p.shape for n, p in m.named_parameters()}
-    assert shapes["blocks.1.mlp.fc.weight"] == (E, 2 * E)
+    assert shapes["blocks.1.mlp.fc.weight"] == (2 * E, E)
     with pytest.raises(TypeError, match="GPTConfig"):
         GPT.from_config({"vocab_size": V})
 

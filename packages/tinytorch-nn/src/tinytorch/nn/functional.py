@@ -4,11 +4,11 @@ Every function checks its arguments at this public boundary (clear
 ``ValueError`` / ``TypeError`` / ``IndexError`` naming shapes, dtypes and
 values) and then applies primitives through the dispatch path: tensor-package
 primitives (matmul, getitem, mul, ...) or the fused primitives of this
-package (layer norm, cross-entropy, conv2d, pooling, batch norm, BCE).
+package (linear, layer norm, cross-entropy, conv2d, pooling, batch norm, BCE).
 
-Layouts: ``linear`` takes ``weight`` as ``(in_features, out_features)``
-(``y = x @ W + b``); images are NCHW and conv weights ``(out, in, kh, kw)``
-as in PyTorch.
+Layouts follow PyTorch: ``linear`` takes ``weight`` as
+``(out_features, in_features)`` (``y = x @ W.T + b``); images are NCHW and
+conv weights ``(out, in, kh, kw)``.
 """
 
 from __future__ import annotations
@@ -70,31 +70,34 @@ def _int_array(x, name: str, fn: str) -> np.ndarray:
 
 
 def linear(x, weight, bias=None) -> Tensor:
-    """``x @ weight + bias``: ``(*, in) @ (in, out) -> (*, out)``.
+    """``x @ weight.T + bias``: ``(*, in) -> (*, out)``, with ``weight`` of shape
+    ``(out, in)`` and ``bias`` ``(out,)``, exactly as ``torch.nn.functional.linear``.
 
-    One matmul primitive (BLAS GEMM, ``2 * rows * in * out`` FLOPs) plus a
-    broadcast add for the bias.
+    One fused primitive: the leading dims are flattened into rows and the
+    product is a single BLAS GEMM that reads ``weight`` transposed in place
+    (no copy), with the bias added in place. Cost ``2 * rows * in * out``
+    FLOPs, plus ``rows * out`` for the bias.
 
     Raises:
+        TypeError: an argument is not a floating-point Tensor or array.
         ValueError: ``weight`` not 2-D, ``x.shape[-1] != in``, or ``bias`` not ``(out,)``.
     """
     x = _float_tensor(x, "input", "linear")
     weight = _float_tensor(weight, "weight", "linear")
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not match weight of shape "
-            f"{weight.shape}: the last dim of the input must be in_features={weight.shape[0]}"
+            f"{weight.shape} (out, in): the last dim of the input must be "
+            f"in_features={weight.shape[1]}"
         )
-    y = x @ weight
-    if bias is not None:
-        bias = _float_tensor(bias, "bias", "linear")
-        if bias.shape != (weight.shape[1],):
-            raise ValueError(f"linear: bias must have shape ({weight.shape[1]},), "
-                             f"got {bias.shape}")
-        y = y + bias
-    return y
+    if bias is None:
+        return apply(_fused.LINEAR, (x, weight), {})
+    bias = _float_tensor(bias, "bias", "linear")
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return apply(_fused.LINEAR, (x, weight, bias), {})
 
 
 def relu(x) -> Tensor:

@@ -5,10 +5,10 @@ the tensor. Random draws come from ``generator`` (a tinytorch ``Generator``
 or a NumPy ``Generator``), or from tinytorch's default generator
 (``tinytorch.tensor.manual_seed``) when it is None.
 
-Fan-in and fan-out follow this package's layouts: a 2-D tensor is a Linear
-weight ``(in_features, out_features)``; a tensor with more dims is a conv
+Fan-in and fan-out follow PyTorch's layouts: a 2-D tensor is a Linear
+weight ``(out_features, in_features)``; a tensor with more dims is a conv
 weight ``(out_channels, in_channels, *kernel)`` whose receptive field
-multiplies both fans (as PyTorch).
+multiplies both fans.
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def fan_in_and_fan_out(shape) -> tuple[int, int]:
     shape = tuple(shape)
     if len(shape) < 2:
         raise ValueError(f"fan in/out need a tensor with at least 2 dims, got shape {shape}")
-    if len(shape) == 2:
-        return shape[0], shape[1]
-    receptive = int(np.prod(shape[2:]))
+    receptive = int(np.prod(shape[2:]))  # 1 for a 2-D (out, in) weight
     return shape[1] * receptive, shape[0] * receptive
 
 

@@ -41,12 +41,14 @@ _float_dtype = float_dtype
 
 
 class Linear(Module):
-    """``y = x @ W + b``: ``(*, in_features) -> (*, out_features)``.
+    """``y = x @ W.T + b``: ``(*, in_features) -> (*, out_features)``.
 
-    ``weight`` is ``(in_features, out_features)`` (so the forward is one GEMM
-    with no transpose) and ``bias`` ``(out_features,)``; both start as
-    U(-1/sqrt(in), 1/sqrt(in)) like PyTorch's default. Cost: ``2 * rows *
-    in * out`` FLOPs (the matmul primitive).
+    ``weight`` is ``(out_features, in_features)`` and ``bias``
+    ``(out_features,)``, PyTorch's layout, so a ``state_dict`` maps one to one
+    onto ``torch.nn.Linear``. Both start as U(-1/sqrt(in), 1/sqrt(in)) like
+    PyTorch's default. The forward is one fused primitive and one GEMM that
+    reads ``W`` transposed in place (no copy). Cost: ``2 * rows * in * out``
+    FLOPs, plus ``rows * out`` for the bias.
 
     Keyword-only extras: ``dtype`` (default float32) and ``generator`` for
     the initial values.
@@ -59,7 +61,7 @@ class Linear(Module):
         self.out_features = _positive_int(out_features, "out_features", "Linear")
         dt = _float_dtype(dtype)
         bound = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(np.empty((self.in_features, self.out_features), dt))
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
         init.uniform_(self.weight, -bound, bound, generator=generator)
         if bias:
             self.bias = Parameter(np.empty((self.out_features,), dt))

@@ -24,7 +24,7 @@ from tinytorch.tensor import atomic_write
 
 from ._io import dumps
 from ._table import format_table
-from .profiler import ProfileReport
+from .profile_report import ProfileReport
 from .stats import BenchmarkResult
 from .system import system_info
 

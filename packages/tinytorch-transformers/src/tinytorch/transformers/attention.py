@@ -52,9 +52,10 @@ class MultiHeadAttention(Module):
             output projection (training mode only).
         bias: whether the two Linear layers have biases.
 
-    Parameters: ``qkv.weight`` ``(E, 3E)`` (columns ``[0:E]`` make Q,
-    ``[E:2E]`` K, ``[2E:3E]`` V; within each, head ``h`` owns columns
-    ``h*D:(h+1)*D``), ``qkv.bias`` ``(3E,)``, ``out_proj.weight`` ``(E, E)``,
+    Parameters (PyTorch's Linear layout, ``(out, in)``): ``qkv.weight``
+    ``(3E, E)`` (rows ``[0:E]`` make Q, ``[E:2E]`` K, ``[2E:3E]`` V; within
+    each, head ``h`` owns rows ``h*D:(h+1)*D``), ``qkv.bias`` ``(3E,)``,
+    ``out_proj.weight`` ``(E, E)``,
     ``out_proj.bias`` ``(E,)``.
 
     Attributes for wrappers: ``embed_dim``, ``num_heads``, ``head_dim``.
