@@ -89,9 +89,6 @@ register_backward(LINEAR, _linear_bwd)
 # the variance (d var / dx = 2 (x - mean) / D).
 
 
-_add_reduce = np.add.reduce
-
-
 def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     nd = x.ndim
     if n_axes == 1:  # the usual case: no axes tuple to build
@@ -102,11 +99,11 @@ def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     # Two full-size arrays in all: xc becomes xhat in place (saved for the
     # backward), and the scratch holding xc^2 becomes the output y.
     # Means as a ufunc reduction times 1/D: the same pairwise sum as np.mean
-    # without its Python wrapper, which dominates on short rows (decoding).
-    # Positional arguments (axis, dtype, out, keepdims): keywords cost more.
-    xc = x - _add_reduce(x, axes, None, None, True) * inv_d
+    # without its Python wrapper, which dominates on short rows (decoding;
+    # benchmarks/bench_core.py prints both, "layer_norm mean").
+    xc = x - np.add.reduce(x, axis=axes, keepdims=True) * inv_d
     y = np.multiply(xc, xc)
-    var = _add_reduce(y, axes, None, None, True) * inv_d
+    var = np.add.reduce(y, axis=axes, keepdims=True) * inv_d
     rstd = 1.0 / np.sqrt(var + eps)
     xhat = xc
     xhat *= rstd
@@ -138,15 +135,15 @@ def _layer_norm_bwd(g, node):
     gx = dweight = None
     if weight is not None and node.needs[1]:
         gx = np.multiply(g, xhat)
-        dweight = _add_reduce(gx.reshape(-1, group), 0).reshape(norm_shape)
+        dweight = np.add.reduce(gx.reshape(-1, group), axis=0).reshape(norm_shape)
     if node.needs[0]:
         # dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in
         # two full-size buffers: dxhat becomes dx, a scratch holds products.
         dxhat = g * weight if weight is not None else g.copy()
         scratch = gx if gx is not None and gx.dtype == dxhat.dtype else np.empty_like(dxhat)
-        m1 = _add_reduce(dxhat, axes, None, None, True) * inv_d
+        m1 = np.add.reduce(dxhat, axis=axes, keepdims=True) * inv_d
         np.multiply(dxhat, xhat, out=scratch)
-        m2 = _add_reduce(scratch, axes, None, None, True) * inv_d
+        m2 = np.add.reduce(scratch, axis=axes, keepdims=True) * inv_d
         np.multiply(xhat, m2, out=scratch)
         dxhat -= scratch
         dxhat -= m1
@@ -155,7 +152,7 @@ def _layer_norm_bwd(g, node):
     if p["has_weight"]:
         grads.append(dweight)
     if p["has_bias"]:
-        grads.append(_add_reduce(g.reshape(-1, group), 0).reshape(norm_shape)
+        grads.append(np.add.reduce(g.reshape(-1, group), axis=0).reshape(norm_shape)
                      if node.needs[len(grads)] else None)
     return tuple(grads)
 
