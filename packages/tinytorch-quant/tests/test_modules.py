@@ -62,12 +62,13 @@ def test_quantized_linear_integer_part_equals_int32_reference():
     lin = mlp()[0]
     q = QuantizedLinear.from_float(lin)
     x = x_mlp()
-    s, zp = K.dynamic_qparams(x.data)
+    s, zp = K.dynamic_qparams(x.data, per_row=True)  # one scale per row: (32, 1)
+    assert s.shape == (32, 1)
     xc = K.quantize_activation(x.data, s, zp)
     acc = int_matmul(xc, q.weight_int8.data)
     ref = xc.astype(np.int32) @ q.weight_int8.data.astype(np.int32).T
     assert np.array_equal(acc, ref)
-    expected = ref.astype(np.float32) * (q.weight_scale.data * s) + q.bias.data
+    expected = ref.astype(np.float32) * (s * q.weight_scale.data) + q.bias.data
     assert np.array_equal(q(x).data, expected.astype(np.float32))
 
 
@@ -83,7 +84,7 @@ def test_quantized_conv_integer_part_equals_int32_reference():
     for i in range(3):
         for j in range(3):
             ref += np.einsum("nchw,oc->nohw", xp[:, :, i:i + 8, j:j + 8], w[:, :, i, j])
-    expected = ref.astype(np.float32) * (q.weight_scale.data * s)[None, :, None, None]
+    expected = ref.astype(np.float32) * (s * q.weight_scale.data)[None, :, None, None]
     expected += q.bias.data[None, :, None, None]
     assert np.array_equal(q(x).data, expected)
 

@@ -67,33 +67,43 @@ def int_matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def quantize_activation(x: np.ndarray, scale, zero_point) -> np.ndarray:
     """Centred uint8 codes ``clamp(rint(fl32(fl32(x / s) + zp)), 0, 255) - zp``
-    as float32 (PyTorch's per-channel numerics, two float32 roundings). O(n)."""
-    inv = np.float32(1.0) / np.float32(scale)
-    zp = np.float32(zero_point)
+    as float32 (PyTorch's per-channel numerics, two float32 roundings); scale
+    and zero point are scalars or broadcast against ``x`` (per row). O(n)."""
+    inv = np.float32(1.0) / np.asarray(scale, np.float32)
+    zp = np.asarray(zero_point, np.float32)
     q = np.rint(x * inv + zp)
     np.clip(q, 0, 255, out=q)
     q -= zp
     return q
 
 
-def dynamic_qparams(x: np.ndarray) -> tuple[np.float32, int]:
-    """Per-batch affine uint8 parameters from the batch's min and max (with 0)."""
-    lo = min(float(np.minimum.reduce(x, axis=None)), 0.0)
-    hi = max(float(np.maximum.reduce(x, axis=None)), 0.0)
-    scale = max((hi - lo) / 255.0, float(np.finfo(np.float32).eps))
-    zp = int(min(max(round(-lo / scale), 0), 255))
-    return np.float32(scale), zp
+def dynamic_qparams(x: np.ndarray, per_row: bool = False):
+    """Affine uint8 parameters from the min and max (with 0) of the whole
+    batch, or of each row of a 2-D ``x`` (``per_row``: ``(R, 1)`` arrays).
+
+    Per row, a token's codes do not depend on the other tokens of the batch,
+    so a KV-cached decode quantizes each token exactly as the full forward does."""
+    axis, keep = (1, True) if per_row else (None, False)
+    lo = np.minimum(np.minimum.reduce(x, axis=axis, keepdims=keep), 0).astype(np.float64)
+    hi = np.maximum(np.maximum.reduce(x, axis=axis, keepdims=keep), 0).astype(np.float64)
+    scale = np.maximum((hi - lo) / 255.0, float(np.finfo(np.float32).eps))
+    zp = np.clip(np.round(-lo / scale), 0, 255)
+    return scale.astype(np.float32), zp.astype(np.float32)
 
 
 # ------------------------------------------------------------- linear (int8)
 
 
 def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp):
-    """x (*, K) float32, w (N, K) int8, w_scale (N,) -> (*, N) float32."""
+    """x (*, K) float32, w (N, K) int8, w_scale (N,) -> (*, N) float32.
+
+    Dynamic (``act_scale`` None): each row (token, sample) gets its own
+    activation scale from its min and max."""
     rows = x.reshape(-1, x.shape[-1])
-    s, zp = dynamic_qparams(rows) if act_scale is None else (act_scale, act_zp)
+    s, zp = dynamic_qparams(rows, per_row=True) if act_scale is None else (act_scale, act_zp)
     acc = _exact_gemm(quantize_activation(rows, s, zp), w)  # exact int32 values
-    y = (acc * (w_scale * np.float32(s))).astype(np.float32, copy=False)
+    # (R, 1) or () activation scales times (N,) weight scales
+    y = acc.astype(np.float32, copy=False) * (np.asarray(s, np.float32) * w_scale)
     if b:
         y += b[0]
     return y.reshape(*x.shape[:-1], w.shape[0])
@@ -133,7 +143,7 @@ def _qconv2d_fwd(x, w, w_scale, *b, stride, padding, act_scale, act_zp):
     oc, _, kh, kw = w.shape
     cols, oh, ow = _im2col(xc, kh, kw, stride, padding)
     acc = _exact_gemm(cols, w.reshape(oc, -1))  # (N*OH*OW, OC), exact
-    y = (acc * (w_scale * np.float32(s))).astype(np.float32, copy=False)
+    y = acc.astype(np.float32, copy=False) * (np.asarray(s, np.float32) * w_scale)
     if b:
         y += b[0]
     return np.ascontiguousarray(y.reshape(x.shape[0], oh, ow, oc).transpose(0, 3, 1, 2))

@@ -80,6 +80,13 @@ class _Int8Layer(Module):
             self.input_scale.data[...] = act_qparams[0]
             self.input_zero_point.data[...] = act_qparams[1]
 
+    @property
+    def weight(self) -> Tensor:
+        """The float32 weights the int8 codes stand for, computed on access
+        (nothing float is stored); read by code that only wants the dtype/shape."""
+        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
+        return Tensor(self.weight_int8.data.astype(np.float32) * s)
+
     def _act_params(self) -> dict:
         if not self.static:
             return {"act_scale": None, "act_zp": None}
@@ -186,6 +193,13 @@ class QuantizedEmbedding(Module):
         q.weight_scale.data[...] = scale
         return q
 
+    @property
+    def weight(self) -> Tensor:
+        """The float32 weights the int8 codes stand for, computed on access
+        (nothing float is stored); read by code that only wants the dtype/shape."""
+        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
+        return Tensor(self.weight_int8.data.astype(np.float32) * s)
+
     def forward(self, ids) -> Tensor:
         arr = _ids(ids, self.num_embeddings, "QuantizedEmbedding")
         return apply(K.QUANTIZED_EMBEDDING, (self.weight_int8, self.weight_scale), {"ids": arr})
@@ -238,6 +252,11 @@ class WeightOnlyLinear(Module):
         return K.unpack_groups(self.weight_codes.data, self.weight_scale.data, self.bits,
                                self.group_size, self.in_features)
 
+    @property
+    def weight(self) -> Tensor:
+        """``dequantized_weight()`` as a Tensor, computed on access (not stored)."""
+        return Tensor(self.dequantized_weight())
+
     def forward(self, x) -> Tensor:
         x = _float_input(x, "WeightOnlyLinear", self.in_features)
         b = () if self.bias is None else (self.bias,)
@@ -272,6 +291,12 @@ class WeightOnlyEmbedding(Module):
         q.weight_codes.data[...] = codes
         q.weight_scale.data[...] = scales
         return q
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 table the codes stand for, computed on access (not stored)."""
+        return Tensor(K.unpack_groups(self.weight_codes.data, self.weight_scale.data, self.bits,
+                                      self.group_size, self.embedding_dim))
 
     def forward(self, ids) -> Tensor:
         arr = _ids(ids, self.num_embeddings, "WeightOnlyEmbedding")
