@@ -97,7 +97,14 @@ class Tanh(Module):
 
 
 class GELU(Module):
-    """GELU with ``approximate='tanh'`` (default, GPT-2's) or ``'none'`` (exact)."""
+    """GELU with ``approximate='tanh'`` (default, GPT-2's) or ``'none'`` (exact).
+
+    Deliberate difference from ``torch.nn.GELU``, whose default is
+    ``'none'``: GPT-2, the model this stack trains and loads, was trained
+    with the tanh form, so its checkpoints reproduce their logits only with
+    it (and it needs no ``erf``). Pass ``approximate='none'`` for PyTorch's
+    default.
+    """
 
     def __init__(self, approximate: str = "tanh") -> None:
         super().__init__()
@@ -113,6 +120,10 @@ class GELU(Module):
 
 
 class Softmax(Module):
+    """Softmax along ``dim``. Deliberate difference from ``torch.nn.Softmax``
+    (``dim=None``, a guess from the number of dims, with a warning): the
+    default is the last dim, the class or key dim in every use here."""
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
@@ -125,6 +136,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """Log-softmax along ``dim`` (default -1, for the reason given in :class:`Softmax`)."""
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
