@@ -537,8 +537,15 @@ def _dependents_first(pool: dict[str, list[Candidate]], projects: dict[str, Proj
     return order[::-1]  # ... reversed: dependents first
 
 
-def _resolve(order, i, chosen, constraints, pool, failures):
-    """Depth-first search over ``order[i:]``; returns the choices or None."""
+def _resolve(order: list[str], i: int, chosen: dict[str, Candidate],
+             constraints: dict[str, list[tuple[str, str]]], pool: dict[str, list[Candidate]],
+             failures: list[str]) -> dict[str, Candidate] | None:
+    """Depth-first search over ``order[i:]``: ``constraints`` maps a package to
+    the (range, required by) pairs of the packages chosen so far. Returns the
+    choices, or None (and appends the reason to ``failures``).
+
+    Worst case exponential in the number of packages, in practice a handful
+    of releases per package and almost no backtracking."""
     while i < len(order) and order[i] not in constraints:
         i += 1  # nothing chosen so far requires it
     if i == len(order):
