@@ -44,6 +44,7 @@ never imports the cache.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -81,6 +82,18 @@ def _int_arg(value, name: str, where: str, minimum: int) -> int:
     return int(value)
 
 
+def _temperature_arg(value, where: str) -> float:
+    """A temperature as a float: any real number (``0.7``, ``numpy.float32(0.7)``,
+    ``1``), finite and >= 0. TypeError for a bool or a non-number, ValueError
+    for NaN, an infinity or a negative value."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: temperature must be a real number, got {value!r}")
+    t = float(value)
+    if not (math.isfinite(t) and t >= 0):
+        raise ValueError(f"{where}: temperature must be a finite number >= 0, got {value!r}")
+    return t
+
+
 def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None,
                       rng: np.random.Generator | None = None) -> np.ndarray:
     """Pick one token per row of ``logits`` ``(B, V)`` -> int64 ``(B,)``.
@@ -91,28 +104,54 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     softmax by inverting its CDF with one uniform number per row (vectorised
     over the batch, no Python loop). ``rng`` makes it reproducible.
 
+    Edge cases, all defined (never a NaN draw):
+
+    * a tiny temperature (even ``1e-310``) behaves like greedy decoding: the
+      row maximum is subtracted *before* dividing, so the best logit becomes
+      0 and every other one a large negative number or ``-inf``, never
+      ``inf - inf``. Exact ties for the maximum stay equally likely.
+    * ``+inf`` logits mark certain tokens: the draw is uniform among a row's
+      ``+inf`` entries (greedy picks the lowest such id).
+    * ``-inf`` logits are impossible tokens; a row whose logits are all
+      ``-inf`` has nothing to draw and raises ValueError.
+
+    Cost: O(B * V) NumPy work (plus O(B * V) for the ``top_k`` partition).
+
     Raises:
-        ValueError: logits not 2-D or containing NaN, a negative temperature,
-            ``top_k < 1``.
+        TypeError: a temperature that is not a real number; a non-int ``top_k``.
+        ValueError: logits not 2-D or containing NaN, a row of only ``-inf``,
+            a negative or non-finite temperature, ``top_k < 1``.
     """
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] == 0:
         raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
-    if np.isnan(z).any():
-        raise ValueError("sample_next_token: the logits contain NaN")
-    if not temperature >= 0:
-        raise ValueError(f"sample_next_token: temperature must be >= 0, got {temperature}")
-    if temperature == 0:
-        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
-    z = z / temperature
-    v = z.shape[1]
+    temperature = _temperature_arg(temperature, "sample_next_token")
     if top_k is not None:
         top_k = _int_arg(top_k, "top_k", "sample_next_token", 1)
-        if top_k < v:
-            kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
-            z = np.where(z < kth, -np.inf, z)
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
+    if np.isnan(z).any():
+        raise ValueError("sample_next_token: the logits contain NaN")
+    zmax = z.max(axis=-1, keepdims=True)  # (B, 1)
+    if np.isneginf(zmax).any():
+        row = int(np.flatnonzero(np.isneginf(zmax[:, 0]))[0])
+        raise ValueError(f"sample_next_token: every logit of row {row} is -inf: "
+                         "no token can be drawn")
+    if temperature == 0:
+        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
+    # Overflow to -inf is the intended result of a tiny temperature, and the
+    # NaNs of inf - inf in rows with +inf are replaced by np.where: no warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isposinf(zmax).any():
+            # Certain tokens: 0 for the +inf entries of such rows, -inf for the rest.
+            certain = np.isposinf(zmax)
+            z = np.where(certain, np.where(np.isposinf(z), 0.0, -np.inf), z - zmax)
+        else:
+            z = z - zmax  # <= 0 everywhere, 0 at the maximum
+        z /= temperature  # <= 0 stays <= 0: a tiny temperature gives -inf, never NaN
+    v = z.shape[1]
+    if top_k is not None and top_k < v:
+        kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z)  # the maximum is exp(0) = 1, so each row sums to >= 1
     cdf = np.cumsum(p, axis=-1)  # (B, V), unnormalised
     rng = np.random.default_rng() if rng is None else rng
     u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
@@ -196,7 +235,16 @@ class GPT(Module):
 
     # ------------------------------------------------------------- forward
     def _token_array(self, tokens, where: str) -> tuple[np.ndarray, bool]:
-        arr = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if isinstance(tokens, Tensor):
+            arr = tokens.data
+        else:
+            try:
+                arr = np.asarray(tokens)
+            except ValueError:  # NumPy's "inhomogeneous shape"
+                raise ValueError(
+                    f"{where}: tokens must be a rectangular batch (B, T); the rows have "
+                    "different lengths (pad them to one length, or generate one at a time)"
+                ) from None
         if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
             raise TypeError(f"{where}: tokens must be integer ids, got dtype {arr.dtype}")
         if arr.ndim not in (1, 2) or arr.shape[-1] == 0 or arr.size == 0:
@@ -266,7 +314,9 @@ class GPT(Module):
                 B continuations at once.
             max_new_tokens: how many tokens to add (>= 0).
             temperature: 0 = greedy (argmax); 1 = the model's distribution;
-                higher is more random.
+                higher is more random. Any real number (``numpy.float32``
+                too); see :func:`sample_next_token` for tiny values and
+                infinite logits.
             top_k: keep only the ``top_k`` most likely tokens before sampling.
             seed: seeds this call's own ``numpy.random.Generator``: the same
                 seed gives the same tokens, whatever else draws random numbers.
@@ -284,15 +334,12 @@ class GPT(Module):
 
         Raises:
             TypeError / ValueError: bad prompt (as :meth:`forward`),
-            ``max_new_tokens < 0``, ``temperature < 0``, ``top_k < 1``.
+            ``max_new_tokens < 0``, a temperature that is not a finite real
+            number >= 0 (a tiny one decodes greedily), ``top_k < 1``.
         """
         ids, unbatched = self._token_array(prompt_tokens, "GPT.generate")
         max_new = _int_arg(max_new_tokens, "max_new_tokens", "GPT.generate", 0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-            math.isfinite(temperature) and temperature >= 0
-        ):
-            raise ValueError(f"GPT.generate: temperature must be a finite number >= 0, "
-                             f"got {temperature!r}")
+        temperature = _temperature_arg(temperature, "GPT.generate")
         if top_k is not None:
             top_k = _int_arg(top_k, "top_k", "GPT.generate", 1)
         rng = np.random.default_rng(seed)
