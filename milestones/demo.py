@@ -187,7 +187,7 @@ def slow_note(seconds: float, usual: float) -> str:
                 f"{cores} CPU core(s), so other processes took a share of the CPU")
     else:
         busy = f"load average {load:.1f} on {cores} CPU core(s) (not busy)"
-    return (f"took {seconds:.0f} s, more than the usual {usual:.0f} s: {busy}; BLAS threads: "
+    return (f"took {seconds:.0f} s, longer than the {usual:.0f} s expected: {busy}; BLAS threads: "
             f"{blas_threads_setting()}. What it learned does not depend on the speed.")
 
 

@@ -72,7 +72,7 @@ def test_save_refuses_a_token_load_would_refuse(tmp_path):
 
 
 @pytest.mark.parametrize("cls", [BPETokenizer, CharTokenizer])
-@pytest.mark.parametrize("content", [
+@pytest.mark.parametrize("content", ids=lambda c: repr(c)[:20], argvalues=[
     b"",                                   # empty
     b'{"type": "BPETokenizer", "form',     # truncated
     b"\xff\xfe\x00garbage",                # not UTF-8
