@@ -12,6 +12,9 @@ The package list and the dependency graph are read from
     python -m nox -s lint                              # ruff + tests/test_layering.py
     python -m nox -s bench [-- bench_x.py ...]         # benchmarks/bench_*.py
     python -m nox -s demo [-- args]                    # milestones/demo.py
+    python -m nox -s compat                            # each range tested at its oldest release
+    python -m nox -s downstream                        # examples/downstream against its pins
+    python -m nox -s release -- tinytorch-nn minor     # the release step (tools/release.py)
 
 Every session uses the interpreter nox itself runs under and a fresh virtualenv.
 """
@@ -19,6 +22,7 @@ Every session uses the interpreter nox itself runs under and a fresh virtualenv.
 from __future__ import annotations
 
 import shutil
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +32,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "tools"))
+import versioning  # noqa: E402  (tools/versioning.py: releases, ranges, the oldest admitted)
+
 PACKAGES_DIR = ROOT / "packages"
 DIST_DIR = ROOT / "dist"
+RELEASE_WHEELS = ROOT / ".nox" / "_release_wheels"  # wheels built from release commits, reused
+DOWNSTREAM_DIR = ROOT / "examples" / "downstream"
 TORCH = "torch==2.13.0"  # the one PyTorch release used for parity and benchmarks
 RUFF = "ruff==0.17.6"  # pinned so that a new ruff release cannot turn CI red on its own
 TEST_EXTRA = "test"
@@ -278,3 +287,90 @@ def demo(session: nox.Session) -> None:
         session.error("milestones/demo.py does not exist yet")
     install_all(session)
     session.run("python", "milestones/demo.py", *session.posargs)
+
+
+# --------------------------------------------------------------------------- #
+# Versions: releases, declared ranges, a downstream project that pins
+# --------------------------------------------------------------------------- #
+
+
+@nox.session(venv_backend="none")
+def release(session: nox.Session) -> None:
+    """Release one package: ``nox -s release -- tinytorch-nn minor`` (or ``0.2.0``).
+
+    Runs ``tools/release.py`` with the interpreter that runs nox; see its
+    docstring for the steps, the options and the refusals."""
+    if not session.posargs:
+        session.error("usage: nox -s release -- <package> <major|minor|patch|X.Y.Z> [options]")
+    session.run(sys.executable, "tools/release.py", *session.posargs, external=True)
+
+
+def _third_party(requirements) -> list[str]:
+    """Sorted, de-duplicated third-party requirement strings."""
+    return sorted({str(r) for r in requirements})
+
+
+@nox.session
+@nox.parametrize("package", [n for n, p in PACKAGES.items() if p.tinytorch_deps])
+def compat(session: nox.Session, package: str) -> None:
+    """One package's tests against the OLDEST releases its declared ranges admit.
+
+    ``tools/versioning.py`` picks, for each tinytorch dependency (direct and
+    transitive), the oldest release in ``releases.toml`` that the package's
+    ranges and the chosen releases' own ranges admit; each is built from a
+    ``git worktree`` of its release commit (wheels cached in .nox/_release_wheels)
+    and installed with ``--no-deps``. The package itself comes from the working
+    tree. A range that admits a release lacking something the package uses
+    fails here."""
+    projects = versioning.load_projects(ROOT)
+    try:
+        chosen = versioning.lowest_admitted(ROOT, package, projects)
+    except versioning.VersioningError as exc:
+        session.error(str(exc))
+    for name, cand in sorted(chosen.items()):
+        session.log(f"oldest admitted: {name} {cand.version} ({cand.source})")
+    python = str(Path(session.bin) / "python")
+    wheels = []
+    for cand in chosen.values():
+        try:
+            wheels.append(versioning.build_wheel_at(ROOT, cand, RELEASE_WHEELS, python))
+        except versioning.VersioningError as exc:
+            session.error(str(exc))
+    project = projects[package]
+    others = [*project.others, *project.test_extra, *(o for c in chosen.values() for o in c.others)]
+    session.install("pytest", *_third_party(others))
+    session.install("--no-deps", *(str(w) for w in wheels), f"./{PACKAGES[package].rel_path}")
+    # Every installed distribution's declared requirements hold: the package's
+    # ranges admit the chosen releases, and those releases admit each other.
+    session.run("python", "-m", "pip", "check")
+    session.run("pytest", "--import-mode=importlib", f"{PACKAGES[package].rel_path}/tests",
+                success_codes=[0, 5])
+
+
+@nox.session
+def downstream(session: nox.Session) -> None:
+    """``examples/downstream``, a project of its own, installed against its
+    exact pins from wheels built into ``dist/`` (``--no-index`` for tinytorch);
+    its tests check that it works and that no other tinytorch layer is installed."""
+    projects = versioning.load_projects(ROOT)
+    project = next((p for p in projects.values() if p.path == DOWNSTREAM_DIR), None)
+    if project is None:
+        session.error(f"no pyproject.toml in {DOWNSTREAM_DIR.relative_to(ROOT)}")
+    pins = [str(r) for r in project.requires.values()]
+    loose = [p for p in pins if not str(Requirement(p).specifier).startswith("==")]
+    if loose:
+        session.error(f"the downstream project must pin exact versions, not {loose}")
+    needed = install_closure(list(project.requires))
+    session.log(f"pins: {', '.join(pins)}; wheels needed: {', '.join(needed)}")
+    # Isolated builds of only the needed packages: nothing of the build
+    # toolchain lands in the environment under test.
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir",
+                str(DIST_DIR), *(f"./{PACKAGES[n].rel_path}" for n in needed))
+    others = [*project.others, *project.test_extra]
+    others += [o for n in needed for o in PACKAGES[n].other_deps]
+    session.install("pytest", *_third_party(others))
+    session.install("--no-index", "--find-links", str(DIST_DIR), *pins)
+    session.install("--no-deps", f"./{DOWNSTREAM_DIR.relative_to(ROOT).as_posix()}")
+    session.run("python", "-m", "pip", "check")
+    session.run("pytest", "--import-mode=importlib",
+                f"{DOWNSTREAM_DIR.relative_to(ROOT).as_posix()}/tests")

@@ -101,7 +101,7 @@ TORCH_LEAN = "PyTorch cached: lean functional + preallocated cache"
 
 def build_torch_gpt(model):
     """An eager PyTorch GPT with the weights of the tinytorch ``model``
-    (tinytorch's Linear stores ``(in, out)``; torch's weight is its transpose)."""
+    (both libraries store a Linear weight as ``(out, in)``)."""
     sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.state_dict().items()}
     cfg = model.config
 
@@ -125,8 +125,8 @@ def build_torch_gpt(model):
             return TF.linear(x, self.wt[prefix], self.p(prefix + ".bias"))
 
         def prepare(self):
-            # torch.nn.functional.linear wants (out, in): transpose once.
-            self.wt = {k[: -len(".weight")]: v.t().contiguous()
+            # torch.nn.functional.linear takes (out, in), the layout both store.
+            self.wt = {k[: -len(".weight")]: v.contiguous()
                        for k, v in sd.items() if k.endswith(".weight") and v.ndim == 2
                        and not k.startswith(("tok_emb", "pos_emb"))}
             return self
@@ -183,7 +183,7 @@ def build_torch_module_gpt(model):
     layers (``nn.Embedding``, ``nn.LayerNorm``, ``nn.Linear`` for qkv, out,
     fc and proj, ``nn.GELU(approximate="tanh")``), and a KV cache grown with
     ``torch.cat`` per layer. Same weights as the tinytorch ``model``
-    (tinytorch's Linear stores ``(in, out)``, torch's ``(out, in)``)."""
+    (both store Linear weights as ``(out, in)``, so the state dict maps one to one)."""
     nn = torch.nn
     sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.state_dict().items()}
     cfg = model.config
@@ -253,8 +253,6 @@ def build_torch_module_gpt(model):
     for k, v in sd.items():
         if k == "pos_emb.weight":
             state[k] = v
-        elif v.ndim == 2 and not k.startswith("tok_emb"):
-            state[k.replace("mlp.fc", "mlp.0").replace("mlp.proj", "mlp.2")] = v.t()
         else:
             state[k.replace("mlp.fc", "mlp.0").replace("mlp.proj", "mlp.2")] = v
     tm.load_state_dict(state, strict=True)

@@ -10,7 +10,7 @@ the same plain training loop::
         loss = cross_entropy(model(x), y); zero_grad(); loss.backward(); step()
 
 from the same initial weights (tinytorch's, copied into ``torch.nn.Linear``,
-whose weight is the transpose) over the same batches, so both reach
+which stores the same ``(out, in)`` layout) over the same batches, so both reach
 (nearly, float32 rounding aside) the same test accuracy, printed as a check
 that the two runs did the same work. One more tinytorch row times the same
 training through the milestone's path (``tinytorch.data.DataLoader`` +
@@ -82,7 +82,7 @@ def epoch_orders(n: int, epochs: int, batch: int, seed: int) -> list[list[np.nda
 
 def initial_weights(hidden: int, seed: int) -> list[np.ndarray]:
     """tinytorch's default initialisation of ``64 -> hidden -> 10``, as arrays
-    ``[W1 (64, hidden), b1, W2 (hidden, 10), b2]``."""
+    ``[W1 (hidden, 64), b1, W2 (10, hidden), b2]`` (``(out, in)`` layouts)."""
     manual_seed(seed)
     model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
     return [p.numpy().copy() for p in model.parameters()]
@@ -92,8 +92,8 @@ def initial_weights(hidden: int, seed: int) -> list[np.ndarray]:
 
 
 def tinytorch_model(weights: list[np.ndarray]) -> nn.Sequential:
-    model = nn.Sequential(nn.Linear(64, weights[0].shape[1]), nn.ReLU(),
-                          nn.Linear(weights[0].shape[1], 10))
+    model = nn.Sequential(nn.Linear(64, weights[0].shape[0]), nn.ReLU(),
+                          nn.Linear(weights[0].shape[0], 10))
     for p, w in zip(model.parameters(), weights):
         p.data[...] = w
     return model
@@ -142,13 +142,13 @@ def train_tinytorch_trainer(data, weights, epochs: int, batch: int, seed: int,
 def train_torch(data, weights, orders, optimizer: str, lr: float) -> float:
     """The same plain loop in PyTorch; returns the test accuracy."""
     X_train, y_train, X_test, y_test = data
-    hidden = weights[0].shape[1]
+    hidden = weights[0].shape[0]
     model = torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(),
                                 torch.nn.Linear(hidden, 10))
-    with torch.no_grad():  # torch.nn.Linear stores weight as (out, in): transpose
-        model[0].weight.copy_(torch.from_numpy(weights[0].T.copy()))
+    with torch.no_grad():  # both store Linear weights as (out, in)
+        model[0].weight.copy_(torch.from_numpy(weights[0].copy()))
         model[0].bias.copy_(torch.from_numpy(weights[1]))
-        model[2].weight.copy_(torch.from_numpy(weights[2].T.copy()))
+        model[2].weight.copy_(torch.from_numpy(weights[2].copy()))
         model[2].bias.copy_(torch.from_numpy(weights[3]))
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)

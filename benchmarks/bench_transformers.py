@@ -70,7 +70,6 @@ try:
 except ImportError:  # the figures of tinytorch alone are still useful
     torch = None
 
-LINEAR_WEIGHTS = ("qkv.weight", "out_proj.weight", "fc.weight", "proj.weight", "head.weight")
 
 
 # ------------------------------------------------------ the PyTorch model
@@ -138,7 +137,7 @@ def torch_gpt(model: GPT):
     params = dict(tmodel.named_parameters())
     with torch.no_grad():
         for name, p in model.named_parameters():
-            w = p.data.T if name.endswith(LINEAR_WEIGHTS) else p.data
+            w = p.data  # both store Linear weights as (out, in)
             params[name].copy_(torch.from_numpy(np.ascontiguousarray(w)))
     return tmodel
 

@@ -103,7 +103,7 @@ def train_perceptron(
             if wrong.sum().item() == 0:
                 return epoch
             push = y * wrong  # (N, 1): y_i on the mistakes, 0 elsewhere
-            neuron.weight.data += lr * (X.T @ push).numpy()  # (2, 1)
+            neuron.weight.data += lr * (push.T @ X).numpy()  # (1, 2), (out, in)
             neuron.bias.data += lr * push.sum(axis=0).numpy()  # (1,)
     return max_epochs
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     # The rule's weights grow with every update; only the line they define
     # matters, so it is printed with a unit normal vector.
     norm = float(np.linalg.norm(neuron.weight.numpy()))
-    w = neuron.weight.numpy()[:, 0] / norm
+    w = neuron.weight.numpy()[0] / norm
     b = float(neuron.bias.numpy()[0]) / norm
     passed = test_acc >= ACCURACY_BAR
 

@@ -10,8 +10,8 @@ tinytorch). For whatever packages were built, it checks that:
   installed wheel (not from ``packages/*/src``), and its ``__version__`` equals
   the installed distribution's metadata version (and the wheel's file name);
 * ``tinytorch`` is a namespace package provided by all those distributions;
-* every sdist contains ``README.md``, ``pyproject.toml`` and every file of the
-  package's ``tests/`` directory.
+* every sdist contains ``README.md``, ``pyproject.toml``, the package's
+  ``CHANGELOG.md`` (when it has one) and every file of its ``tests/`` directory.
 
 Prints one line per distribution, then every problem found; exits 1 if any.
 """
@@ -96,6 +96,8 @@ def check_sdist(sdist: Path, package_dir: Path | None) -> list[str]:
     if not any(re.fullmatch(r"tests/(.*/)?test_[^/]*\.py", m) for m in inside):
         problems.append(f"{sdist.name}: contains no tests/test_*.py")
     if package_dir is not None:
+        if (package_dir / "CHANGELOG.md").is_file() and "CHANGELOG.md" not in inside:
+            problems.append(f"{sdist.name}: missing CHANGELOG.md (add it to the sdist include)")
         for path in sorted((package_dir / "tests").rglob("*")):
             rel = path.relative_to(package_dir).as_posix()
             if path.is_file() and "__pycache__" not in path.parts and rel not in inside:

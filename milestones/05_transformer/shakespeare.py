@@ -276,7 +276,7 @@ def train(args) -> dict:
     if args.sample_chars > 0:
         prompt = args.prompt if all(c in tokenizer.chars for c in args.prompt) else "\n"
         out = model.generate(tokenizer.encode_array(prompt), args.sample_chars,
-                             temperature=0.8, top_k=20, seed=args.seed)
+                             temperature=0.8, top_k=20, generator=args.seed)
         sample = tokenizer.decode(out.numpy())
         print("--- sample " + "-" * 60)
         print(sample)

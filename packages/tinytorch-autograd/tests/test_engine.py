@@ -479,3 +479,22 @@ def test_gradcheck_argument_errors(fn, inputs, exc, word):
 
 def test_gradcheck_accepts_a_single_tensor():
     assert ag.gradcheck(lambda t: t.exp(), leaf([0.1, 0.2]))
+
+
+def test_backward_hooks_return_the_dispatch_handle_class():
+    def post(node, grads):
+        return None
+
+    handle = ag.register_backward_hook(post)
+    assert type(handle) is tt.HookHandle
+    assert ag.BackwardHookHandle is tt.HookHandle  # old name kept
+    assert handle.post is post and handle.pre is None and handle.active
+    assert post in ag.active_backward_hooks()[1]
+    tt.remove_hook(handle)  # the dispatch API removes it too
+    assert not handle.active and post not in ag.active_backward_hooks()[1]
+
+
+@pytest.mark.parametrize("pre, post", [(1, None), (None, "f")])
+def test_backward_hook_that_is_not_callable_is_a_type_error(pre, post):
+    with pytest.raises(TypeError, match="callable"):
+        ag.register_backward_hook(post, pre=pre)

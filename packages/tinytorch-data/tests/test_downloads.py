@@ -418,3 +418,42 @@ def test_cifar_missing_batch_and_bad_archive(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable CIFAR-10"):
         read_cifar_batches(path, ["test_batch"])
+
+
+# ------------------------------------------------------- one constructor
+def test_mnist_and_cifar_share_one_downloading_constructor():
+    from tinytorch.data.datasets import DownloadedImageDataset
+
+    for cls in (MNIST, CIFAR10):
+        assert issubclass(cls, DownloadedImageDataset)
+        assert "__init__" not in vars(cls)  # the download logic exists once
+
+
+def test_a_new_downloaded_dataset_needs_only_its_files_and_parser(server, tmp_path):
+    from tinytorch.data.datasets import DownloadedImageDataset
+
+    images = RNG.integers(0, 256, (3, 4, 4)).astype(np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, images)
+    server.files = {"tiny.npy": buf.getvalue()}
+
+    class Tiny(DownloadedImageDataset):
+        NAME = "Tiny"
+        MIRRORS = ("http://127.0.0.1:9/unused",)
+        CHECKSUMS = sha256_table(server.files)
+
+        @classmethod
+        def files(cls, train):
+            return ["tiny.npy"]
+
+        def parse(self, paths):
+            self.data = np.load(paths[0])
+            self.targets = np.arange(len(self.data), dtype=np.int64)
+
+    with pytest.raises(DatasetNotFoundError, match="Tiny files not found"):
+        Tiny(tmp_path)
+    ds = Tiny(tmp_path, download=True, mirrors=server.url, timeout=5)
+    np.testing.assert_array_equal(ds.data, images)
+    assert ds[2][1] == 2 and leftovers(tmp_path) == ["tiny.npy"]
+    assert Tiny(tmp_path).data.shape == (3, 4, 4)  # cached: no second request
+    assert server.file_requests("tiny.npy") == 1

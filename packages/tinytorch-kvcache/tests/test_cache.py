@@ -36,7 +36,7 @@ def test_preallocated_storage_and_memory_usage():
     real = [k.nbytes + v.nbytes for k, v in zip(cache._keys, cache._values)]
     assert usage["per_layer"] == real
     assert usage["total"] == sum(real) == usage["keys"] + usage["values"]
-    assert usage["total"] == 2 * L * H * D * S * B * 4 == kv_cache_bytes(L, H, D, S, B)
+    assert usage["total"] == 2 * L * H * D * S * B * 4 == kv_cache_bytes(B, S, L, H, D)
     assert KVCache(B, S, L, H, D, dtype=np.float64).memory_usage()["total"] == 2 * usage["total"]
 
 
@@ -132,7 +132,7 @@ def test_reallocate_changes_the_batch_and_drops_contents():
     cache.reallocate(batch_size=3)
     assert cache.batch_size == 3 and cache.seq_len == 0
     assert cache.shape == (3, H, S, D)
-    assert cache.memory_usage()["total"] == kv_cache_bytes(L, H, D, S, 3)
+    assert cache.memory_usage()["total"] == kv_cache_bytes(3, S, L, H, D)
     cache.reallocate(max_seq_len=20)
     assert cache.shape == (3, H, 20, D)
 
@@ -222,3 +222,14 @@ def test_constructor_errors(kwargs, exc):
     args.update(kwargs)
     with pytest.raises(exc):
         KVCache(**args)
+
+
+@pytest.mark.parametrize("args", [(2, 7, 3, 4, 5), (1, 16, 1, 2, 8, np.float64)])
+def test_kv_cache_bytes_takes_kvcache_arguments_in_the_same_order(args):
+    assert kv_cache_bytes(*args) == KVCache(*args).memory_usage()["total"]
+    names = ["batch_size", "max_seq_len", "num_layers", "num_heads", "head_dim"]
+    for i, name in enumerate(names):
+        bad = list(args)
+        bad[i] = 0
+        with pytest.raises(ValueError, match=name):
+            kv_cache_bytes(*bad)

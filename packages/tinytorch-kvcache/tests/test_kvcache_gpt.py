@@ -274,7 +274,7 @@ def test_decode_attends_to_the_token_it_just_wrote():
     w = np.exp(scores - scores.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
     merged = (w @ values).transpose(0, 2, 1, 3).reshape(1, 1, E)
-    expected = merged @ attn.out_proj.weight.data + attn.out_proj.bias.data
+    expected = merged @ attn.out_proj.weight.data.T + attn.out_proj.bias.data
     np.testing.assert_allclose(y.data, expected, rtol=0, atol=1e-6)
     # ... and it differs from attending to the past only (the pitfall).
     w_past = np.exp(scores[..., :3] - scores[..., :3].max(-1, keepdims=True))

@@ -29,7 +29,7 @@ def torch_cached_steps(model, prompt, n):
             pre = f"blocks.{i}."
 
             def lin(z, name, pre=pre):
-                return z @ p[pre + name + ".weight"] + p[pre + name + ".bias"]
+                return z @ p[pre + name + ".weight"].T + p[pre + name + ".bias"]
 
             h = TF.layer_norm(x, (E,), p[pre + "ln1.weight"], p[pre + "ln1.bias"], 1e-5)
             q, k, v = lin(h, "attn.qkv").view(b, t, 3, H, D).permute(2, 0, 3, 1, 4)
@@ -42,7 +42,7 @@ def torch_cached_steps(model, prompt, n):
             h = TF.layer_norm(x, (E,), p[pre + "ln2.weight"], p[pre + "ln2.bias"], 1e-5)
             x = x + lin(TF.gelu(lin(h, "mlp.fc"), approximate="tanh"), "mlp.proj")
         x = TF.layer_norm(x, (E,), p["ln_f.weight"], p["ln_f.bias"], 1e-5)
-        return x @ p["head.weight"] + p["head.bias"]
+        return x @ p["head.weight"].T + p["head.bias"]
 
     out = torch.as_tensor(prompt)
     logits = forward(out, 0)

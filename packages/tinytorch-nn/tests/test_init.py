@@ -17,7 +17,7 @@ def param(*shape):
 
 
 def test_fans_follow_the_package_layouts():
-    assert init.fan_in_and_fan_out((784, 256)) == (784, 256)  # Linear: (in, out)
+    assert init.fan_in_and_fan_out((256, 784)) == (784, 256)  # Linear: (out, in)
     assert init.fan_in_and_fan_out((16, 3, 5, 5)) == (75, 400)  # Conv: (out, in, kh, kw)
     with pytest.raises(ValueError):
         init.fan_in_and_fan_out((5,))
@@ -32,9 +32,9 @@ SCHEMES = [
     ("xavier_normal", lambda p, g: init.xavier_normal_(p, gain=2.0, generator=g),
      2 * math.sqrt(2 / (400 + 300))),
     ("kaiming_uniform_relu", lambda p, g: init.kaiming_uniform_(
-        p, nonlinearity="relu", generator=g), math.sqrt(2 / 400)),
+        p, nonlinearity="relu", generator=g), math.sqrt(2 / 300)),  # (out, in): fan_in 300
     ("kaiming_normal_fan_out", lambda p, g: init.kaiming_normal_(
-        p, mode="fan_out", nonlinearity="relu", generator=g), math.sqrt(2 / 300)),
+        p, mode="fan_out", nonlinearity="relu", generator=g), math.sqrt(2 / 400)),
 ]
 
 

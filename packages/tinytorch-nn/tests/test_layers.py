@@ -105,19 +105,36 @@ def test_linear_shape_error_names_shapes():
 def test_linear_matches_numpy_and_init_bounds():
     m = nn.Linear(64, 8)
     bound = 1 / np.sqrt(64)
-    assert m.weight.shape == (64, 8) and m.bias.shape == (8,)
+    assert m.weight.shape == (8, 64) and m.bias.shape == (8,)
     assert np.abs(m.weight.data).max() <= bound and np.abs(m.bias.data).max() <= bound
     assert m.weight.data.std() > bound / 3  # really spread over the range
     x = RNG.standard_normal((5, 64)).astype(np.float32)
-    np.testing.assert_allclose(m(Tensor(x)).data, x @ m.weight.data + m.bias.data, rtol=1e-5)
+    np.testing.assert_allclose(m(Tensor(x)).data, x @ m.weight.data.T + m.bias.data, rtol=1e-5)
 
 
-def test_linear_uses_the_matmul_primitive():
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 5, 3), (3,)])
+def test_linear_is_one_fused_primitive_with_torch_layout(shape, bias):
     from tinytorch.tensor import hooks
+    m = nn.Linear(3, 2, bias=bias).double()
+    x = np.random.default_rng(0).standard_normal(shape)
     seen = []
     with hooks(post=lambda op, inputs, out, params, saved: seen.append(op.name)):
-        nn.Linear(3, 2)(Tensor(np.ones((4, 3))))
-    assert seen == ["matmul", "add"]
+        y = m(Tensor(x, dtype=np.float64))
+    assert seen == ["linear"]  # matmul and bias add in one dispatch
+    expected = x @ m.weight.data.T + (m.bias.data if bias else 0.0)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3), (2, 5, 3), (3,)])
+def test_linear_gradcheck(shape, bias):
+    from tinytorch.autograd import gradcheck
+    m = nn.Linear(3, 2, bias=bias).double()
+    x = Tensor(np.random.default_rng(1).standard_normal(shape), dtype=np.float64,
+               requires_grad=True)
+    inputs = (x, m.weight) + ((m.bias,) if bias else ())
+    assert gradcheck(lambda x, w, *b: nn.functional.linear(x, w, *b), inputs)
 
 
 # -------------------------------------------------------------- embedding
@@ -188,14 +205,14 @@ def test_dropout_is_seeded_inverted_and_one_multiply():
     x = Tensor(np.ones((200, 50)), requires_grad=True)
     seen = []
     with hooks(post=lambda op, inputs, out, params, saved: seen.append(op.name)):
-        y = nn.Dropout(0.3, seed=1)(x)
+        y = nn.Dropout(0.3, generator=Generator(1))(x)
     assert seen == ["mul"]
     kept = y.data != 0
     assert abs(kept.mean() - 0.7) < 0.02
     np.testing.assert_allclose(y.data[kept], 1 / 0.7, rtol=1e-6)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, y.data)  # same mask in the backward
-    y2 = nn.Dropout(0.3, seed=1)(x)
+    y2 = nn.Dropout(0.3, generator=Generator(1))(x)
     np.testing.assert_array_equal(y.data, y2.data)  # same seed, same mask
 
 
@@ -217,7 +234,7 @@ def test_layer_norm_is_one_primitive_with_8_flops_per_element():
 
 def test_dropout_eval_and_edge_probabilities():
     x = Tensor(np.ones((4, 4)))
-    d = nn.Dropout(0.5, seed=0).eval()
+    d = nn.Dropout(0.5, generator=Generator(0)).eval()
     assert d(x) is x
     assert nn.Dropout(0.0)(x) is x
     assert np.all(nn.Dropout(1.0)(x).data == 0)
@@ -233,7 +250,7 @@ def test_dropout_default_generator_is_reproducible():
     a = F.dropout(Tensor(np.ones(100)), 0.5).data
     tt.manual_seed(3)
     b = F.dropout(Tensor(np.ones(100)), 0.5, rng=None).data
-    c = F.dropout(Tensor(np.ones(100)), 0.5, rng=Generator(3)).data
+    c = F.dropout(Tensor(np.ones(100)), 0.5, generator=Generator(3)).data
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, c)
 
@@ -280,5 +297,5 @@ def test_softmax_dim_and_axis_alias():
     np.testing.assert_allclose(F.softmax(x, axis=0).data, F.softmax(x, 0).data)
     np.testing.assert_allclose(F.log_softmax(x, axis=0).data, F.log_softmax(x, dim=0).data)
     np.testing.assert_allclose(F.softmax(x).data.sum(-1), 1, rtol=1e-6)
-    with pytest.raises(ValueError, match="give only one"):
+    with pytest.raises(TypeError, match="both dim=0 and axis=1"):
         F.softmax(x, 0, axis=1)

@@ -288,14 +288,14 @@ def test_strict_errors_list_every_problem_at_once():
     sd = m.state_dict()
     del sd["0.bias"]
     sd["extra.weight"] = np.zeros(1)
-    sd["1.weight"] = np.zeros((2, 2))
+    sd["1.weight"] = np.zeros((2, 2))  # expected (out, in) = (1, 3)
     before = m[1].bias.data.copy()
     sd["1.bias"] = before + 1.0
     with pytest.raises(nn.StateDictError) as info:
         m.load_state_dict(sd)
     msg = str(info.value)
     assert "'0.bias'" in msg and "'extra.weight'" in msg and "'1.weight'" in msg
-    assert "(3, 1)" in msg and "(2, 2)" in msg
+    assert "(1, 3)" in msg and "(2, 2)" in msg
     assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
     assert info.value.missing_keys == ["0.bias"]
     assert info.value.unexpected_keys == ["extra.weight"]
@@ -305,12 +305,12 @@ def test_strict_errors_list_every_problem_at_once():
 
 def test_non_strict_reports_but_loads_and_shape_errors_still_raise():
     m = nn.Sequential(nn.Linear(2, 3))
-    sd = {"0.weight": np.ones((2, 3)), "junk": np.zeros(1)}
+    sd = {"0.weight": np.ones((3, 2)), "junk": np.zeros(1)}
     res = m.load_state_dict(sd, strict=False)
     assert res.missing_keys == ["0.bias"] and res.unexpected_keys == ["junk"]
     assert np.all(m[0].weight.data == 1.0)
     with pytest.raises(ValueError, match="0.weight"):
-        m.load_state_dict({"0.weight": np.ones((3, 2))}, strict=False)
+        m.load_state_dict({"0.weight": np.ones((2, 3))}, strict=False)
     with pytest.raises(TypeError):
         m.load_state_dict([1, 2])
 
@@ -377,3 +377,22 @@ def test_active_module_hooks_lists_and_forgets_global_hooks():
     assert active_module_hooks()[1] == before[1] + (post,)
     handle.remove()
     assert active_module_hooks() == before
+
+
+def test_module_hooks_return_the_stack_handle_class():
+    from tinytorch.tensor import HookHandle
+
+    m = nn.Linear(2, 2)
+    handles = [
+        m.register_forward_hook(lambda mod, args, out: None),
+        m.register_forward_pre_hook(lambda mod, args: None),
+        nn.register_module_forward_hooks(post=lambda mod, args, out: None),
+    ]
+    assert nn.RemovableHandle is HookHandle  # old name kept
+    for handle in handles:
+        assert type(handle) is HookHandle and handle.active
+        with handle:
+            pass
+        assert not handle.active
+        handle.remove()  # idempotent
+    assert nn.active_module_hooks() == ((), ())

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import tinytorch.autograd  # noqa: E402, F401
 from tinytorch import nn  # noqa: E402
 from tinytorch.nn import functional as F  # noqa: E402
-from tinytorch.tensor import Tensor  # noqa: E402
+from tinytorch.tensor import Generator, Tensor  # noqa: E402
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 RNG = np.random.default_rng(3)
@@ -62,11 +62,11 @@ def test_linear(bias):
     m = nn.Linear(5, 4, bias=bias).double()
     tm = torch.nn.Linear(5, 4, bias=bias).double()
     with torch.no_grad():
-        tm.weight.copy_(torch.tensor(m.weight.data.T))  # ours is (in, out)
+        tm.weight.copy_(torch.tensor(m.weight.data))  # both (out, in)
         if bias:
             tm.bias.copy_(torch.tensor(m.bias.data))
     tp = compare_module(m, tm, randn(2, 3, 5))
-    np.testing.assert_allclose(m.weight.grad.data, tp["weight"].grad.numpy().T, **TOL)
+    np.testing.assert_allclose(m.weight.grad.data, tp["weight"].grad.numpy(), **TOL)
     if bias:
         np.testing.assert_allclose(m.bias.grad.data, tp["bias"].grad.numpy(), **TOL)
 
@@ -181,7 +181,7 @@ def test_batchnorm2d(training):
 def test_dropout_scaling_matches_torch_semantics():
     # Masks differ (different generators); the surviving values must not.
     x = np.ones((1000,))
-    y = nn.Dropout(0.25, seed=0)(Tensor(x)).data
+    y = nn.Dropout(0.25, generator=Generator(0))(Tensor(x)).data
     yt = torch.nn.Dropout(0.25)(torch.tensor(x)).numpy()
     assert set(np.unique(y)) == set(np.unique(yt).astype(np.float32))
 

@@ -218,7 +218,7 @@ def test_signature_depends_on_structure_not_on_values(helpers):
     sigs = {describe_architecture(m)["signature"] for m in (a, wider, other_act)}
     assert len(sigs) == 3
     desc = describe_architecture(a)
-    assert desc["parameters"][0] == ["0.weight", [8, 16], "float32"]
+    assert desc["parameters"][0] == ["0.weight", [16, 8], "float32"]
     assert desc["parameter_count"] == a.num_parameters()
     assert architecture_signature(desc) == desc["signature"]
 

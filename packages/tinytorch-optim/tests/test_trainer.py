@@ -97,7 +97,7 @@ def test_evaluate_regression_has_no_accuracy():
                             progress=False)
     result = trainer.evaluate(loader)
     assert result["accuracy"] is None
-    expected = np.mean((X[:8] @ model.weight.data + model.bias.data - X[:8, :1]) ** 2)
+    expected = np.mean((X[:8] @ model.weight.data.T + model.bias.data - X[:8, :1]) ** 2)
     assert result["loss"] == pytest.approx(expected, rel=1e-12)
 
 

@@ -130,15 +130,15 @@ def test_profile_forward_pass_table(mlp, data):
     rep = p.profile_forward_pass(mlp, data, iterations=3)
     assert isinstance(rep, ProfileReport) and rep.phase == "forward" and rep.passes == 3
     ops = {o.name: o for o in rep.ops}
-    assert set(ops) == {"matmul", "add", "relu"}
-    assert ops["matmul"].calls == 6 and ops["add"].calls == 6 and ops["relu"].calls == 3
-    assert ops["matmul"].flops == 3 * (2 * 32 * 8 * 16 + 2 * 32 * 16 * 4)
+    assert set(ops) == {"linear", "relu"}  # Linear is one fused primitive (GEMM + bias)
+    assert ops["linear"].calls == 6 and ops["relu"].calls == 3
+    assert ops["linear"].flops == 3 * (2 * 32 * 8 * 16 + 32 * 16 + 2 * 32 * 16 * 4 + 32 * 4)
     assert rep.total_flops == 3 * p.count_flops(mlp, data)
     assert rep.flops_per_pass == p.count_flops(mlp, data)
     assert all(o.total_s > 0 and 0 < o.share <= 1 for o in rep.ops)
     assert rep.op_time_s <= rep.wall_time_s
-    assert ops["matmul"].gflops_per_s == pytest.approx(
-        ops["matmul"].flops / ops["matmul"].total_s / 1e9)
+    assert ops["linear"].gflops_per_s == pytest.approx(
+        ops["linear"].flops / ops["linear"].total_s / 1e9)
     mods = {m.path: m for m in rep.modules}
     assert list(mods) == ["model", "model.0", "model.1", "model.2"]
     assert mods["model.0"].type == "Linear" and mods["model.0"].calls == 3
@@ -146,7 +146,7 @@ def test_profile_forward_pass_table(mlp, data):
     assert mods["model.0"].flops == 3 * (2 * 32 * 8 * 16 + 32 * 16)
     assert mods["model"].total_s >= mods["model.0"].total_s + mods["model.2"].total_s
     text = rep.table()
-    for word in ("matmul", "model.0", "Linear", "GFLOP/s", "share"):
+    for word in ("linear", "model.0", "Linear", "GFLOP/s", "share"):
         assert word in text
     assert str(rep) == text
     d = rep.to_dict()
@@ -165,14 +165,14 @@ def test_profile_backward_pass(mlp, data):
     assert rep.phase == "backward" and rep.passes == 2
     ops = {o.name: o for o in rep.ops}
     # one backward rule per recorded forward op (the loss's sum included)
-    assert ops["matmul"].calls == 4 and ops["add"].calls == 4
+    assert ops["linear"].calls == 4
     assert ops["relu"].calls == 2 and ops["sum"].calls == 2
     assert all(o.flops is None for o in rep.ops) and rep.total_flops is None
     mods = {m.path: m for m in rep.modules}
-    assert mods["model.0"].calls == 4 and mods["model.0"].type == "Linear"  # matmul + add
-    assert mods["model"].calls == 10  # every rule but the loss's sum
+    assert mods["model.0"].calls == 2 and mods["model.0"].type == "Linear"  # one rule per pass
+    assert mods["model"].calls == 6  # every rule but the loss's sum
     assert rep.forward is not None and rep.forward.phase == "forward"
-    assert {o.name for o in rep.forward.ops} == {"matmul", "add", "relu", "sum"}
+    assert {o.name for o in rep.forward.ops} == {"linear", "relu", "sum"}
     assert "-" in rep.table()
 
 

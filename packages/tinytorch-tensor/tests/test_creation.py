@@ -74,16 +74,17 @@ def test_requires_grad_on_int_creation_raises():
 
 @pytest.mark.parametrize("call, exc, word", [
     (lambda: tt.zeros(-1), ValueError, "non-negative"),
-    (lambda: tt.ones(2.5), ValueError, "non-negative"),
-    (lambda: tt.zeros(True), ValueError, "non-negative"),
+    # a wrong type is a TypeError, a bad value a ValueError (the stack's policy)
+    (lambda: tt.ones(2.5), TypeError, "non-negative"),
+    (lambda: tt.zeros(True), TypeError, "non-negative"),
     (lambda: tt.arange(0, 5, 0), ValueError, "step"),
     (lambda: tt.eye(-2), ValueError, "non-negative"),
     (lambda: tt.randint(5, 5, (2,)), ValueError, "greater"),
     (lambda: tt.randn(2, dtype="int64"), TypeError, "floating"),
     (lambda: tt.rand(2, dtype="int32"), TypeError, "floating"),
     (lambda: tt.randn(2, generator=42), TypeError, "Generator"),
-    (lambda: Generator(-1), ValueError, "non-negative"),
-    (lambda: Generator(1.5), ValueError, "non-negative"),
+    (lambda: Generator(-1), ValueError, "seed must be >= 0"),
+    (lambda: Generator(1.5), TypeError, "seed must be an int"),
 ])
 def test_creation_errors(call, exc, word):
     with pytest.raises(exc, match=word):

@@ -63,7 +63,7 @@ def test_from_config_builds_the_same_model():
     assert m.blocks[0].mlp.hidden_dim == 2 * E
     assert m.blocks[0].attn.dropout == 0.1
     shapes = {n: p.shape for n, p in m.named_parameters()}
-    assert shapes["blocks.1.mlp.fc.weight"] == (E, 2 * E)
+    assert shapes["blocks.1.mlp.fc.weight"] == (2 * E, E)
     with pytest.raises(TypeError, match="GPTConfig"):
         GPT.from_config({"vocab_size": V})
 
@@ -170,11 +170,11 @@ def test_greedy_generation_matches_manual_argmax(model):
 
 def test_seeded_sampling_is_reproducible(model):
     prompt = tokens((3, 2), seed=6)
-    a = model.generate(prompt, 8, temperature=1.0, seed=42).data
+    a = model.generate(prompt, 8, temperature=1.0, generator=42).data
     np.random.seed(0)  # global NumPy state must not matter
     manual_seed(123)  # nor tinytorch's default generator
-    b = model.generate(prompt, 8, temperature=1.0, seed=42).data
-    c = model.generate(prompt, 8, temperature=1.0, seed=43).data
+    b = model.generate(prompt, 8, temperature=1.0, generator=42).data
+    c = model.generate(prompt, 8, temperature=1.0, generator=43).data
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -191,11 +191,11 @@ def test_generation_crops_context_and_keeps_prompt(model):
 def test_generate_runs_without_grad_in_eval_and_restores_mode(model):
     model.train()
     model.zero_grad()
-    model.generate(tokens((1, 3)), 3, seed=0)
+    model.generate(tokens((1, 3)), 3, generator=0)
     assert model.training
     assert all(p.grad is None for p in model.parameters())
     model.eval()
-    model.generate(tokens((1, 3)), 1, seed=0)
+    model.generate(tokens((1, 3)), 1, generator=0)
     assert not model.training
 
 
@@ -219,14 +219,14 @@ def test_generate_errors(model, kwargs, exc):
 def test_sample_next_token_top_k_and_temperature():
     logits = np.log(np.array([[0.1, 0.2, 0.3, 0.4]] * 4000))
     rng = np.random.default_rng(0)
-    top2 = sample_next_token(logits, 1.0, top_k=2, rng=rng)
+    top2 = sample_next_token(logits, 1.0, top_k=2, generator=rng)
     assert set(np.unique(top2)) == {2, 3}
     assert abs((top2 == 3).mean() - 0.4 / 0.7) < 0.03
-    full = sample_next_token(logits, 1.0, rng=rng)
+    full = sample_next_token(logits, 1.0, generator=rng)
     assert abs((full == 0).mean() - 0.1) < 0.02
     assert np.all(sample_next_token(logits, 0.0) == 3)
-    assert np.all(sample_next_token(logits, 1.0, top_k=1, rng=rng) == 3)
-    cold = sample_next_token(logits, 0.05, rng=rng)
+    assert np.all(sample_next_token(logits, 1.0, top_k=1, generator=rng) == 3)
+    cold = sample_next_token(logits, 0.05, generator=rng)
     assert (cold == 3).mean() > 0.99
     with pytest.raises(ValueError, match="NaN"):
         sample_next_token(np.array([[np.nan, 0.0]]))
@@ -260,7 +260,7 @@ class CountingCache:
 def test_without_cache_every_step_runs_the_cropped_context():
     manual_seed(0)
     m = SpyGPT(V, E, 1, H, 6)
-    m.generate(tokens((1, 4)), 5, seed=0)
+    m.generate(tokens((1, 4)), 5, generator=0)
     assert m.calls == [(4, 0), (5, 0), (6, 0), (6, 0), (6, 0)]
 
 
@@ -268,7 +268,7 @@ def test_cache_protocol_prefill_then_single_tokens_with_sliding_window():
     manual_seed(0)
     m = SpyGPT(V, E, 1, H, 6)
     m.generation_cache = cache = CountingCache()
-    m.generate(tokens((2, 4)), 6, seed=0)
+    m.generate(tokens((2, 4)), 6, generator=0)
     # prefill 4 at 0; decode at 4 and 5; the cache is full (6): each later
     # step re-fills the last 6 at 0 (the uncached context exactly); the 6th
     # token needs no forward.
@@ -318,7 +318,7 @@ def test_a_cache_built_on_the_extension_points_gives_the_same_tokens(batch):
     cached.load_state_dict(plain.state_dict())
     cached.generation_cache = ConcatCache(cached)
     prompt = tokens((batch, 3), seed=8)
-    for kwargs in ({"temperature": 0}, {"temperature": 1.0, "top_k": 5, "seed": 11}):
+    for kwargs in ({"temperature": 0}, {"temperature": 1.0, "top_k": 5, "generator": 11}):
         a = plain.generate(prompt, T_MAX - 3, **kwargs).data
         b = cached.generate(prompt, T_MAX - 3, **kwargs).data
         np.testing.assert_array_equal(a, b)

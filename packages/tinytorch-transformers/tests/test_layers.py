@@ -34,9 +34,9 @@ def to_float64(module):
 def heads_reference(mha, x, mask):
     """Per-head attention with explicit weight slices (NumPy, float64): an
     independent check that the batched reshape/permute assigns columns to
-    heads as documented."""
+    heads as documented (rows of the (out, in) weight)."""
     e, h, d = mha.embed_dim, mha.num_heads, mha.head_dim
-    w, bias = mha.qkv.weight.data, mha.qkv.bias.data
+    w, bias = mha.qkv.weight.data.T, mha.qkv.bias.data  # (E, 3E): columns are outputs
     outs = []
     for i in range(h):  # a loop over heads is fine in a reference
         cols = slice(i * d, (i + 1) * d)
@@ -49,7 +49,7 @@ def heads_reference(mha, x, mask):
         p /= p.sum(-1, keepdims=True)
         outs.append(p @ v)
     y = np.concatenate(outs, axis=-1)
-    return y @ mha.out_proj.weight.data + mha.out_proj.bias.data
+    return y @ mha.out_proj.weight.data.T + mha.out_proj.bias.data
 
 
 class TestMultiHeadAttention:
@@ -76,7 +76,7 @@ class TestMultiHeadAttention:
         with hooks(lambda op, inputs, out, params, saved: ops.append(op.name)):
             mha(Tensor(rand((2, 6, 16)).astype(np.float32)), create_causal_mask(6))
         assert ops.count(SDPA.name) == 1
-        assert ops.count("matmul") == 2  # qkv and output projections: one GEMM each
+        assert ops.count("linear") == 2  # qkv and output projections: one GEMM each
 
     def test_gradcheck_all_inputs_and_parameters(self):
         mha = to_float64(MultiHeadAttention(6, 2))
@@ -191,9 +191,9 @@ class TestPositional:
 class TestMLPAndBlock:
     def test_mlp_shapes_and_default_hidden(self):
         mlp = MLP(8)
-        assert mlp.fc.weight.shape == (8, 32) and mlp.proj.weight.shape == (32, 8)
+        assert mlp.fc.weight.shape == (32, 8) and mlp.proj.weight.shape == (8, 32)
         assert mlp(Tensor(np.zeros((2, 3, 8), np.float32))).shape == (2, 3, 8)
-        assert MLP(8, hidden_dim=5).fc.weight.shape == (8, 5)
+        assert MLP(8, hidden_dim=5).fc.weight.shape == (5, 8)
         assert mlp.act.approximate == "tanh"
 
     def test_block_is_pre_norm_residual(self):

@@ -89,7 +89,6 @@ class TorchGPT(torch.nn.Module):
         return self.head(self.ln_f(x))
 
 
-LINEAR_WEIGHTS = ("qkv.weight", "out_proj.weight", "fc.weight", "proj.weight", "head.weight")
 
 
 def to_float64(model):
@@ -103,7 +102,7 @@ def copy_into_torch(model, tmodel):
     assert sorted(names) == sorted(tparams), "the two models must have the same parameters"
     with torch.no_grad():
         for name, p in model.named_parameters():
-            w = p.data.T if name.endswith(LINEAR_WEIGHTS) else p.data  # (in, out) -> (out, in)
+            w = p.data  # same layouts: Linear weights are (out, in) in both
             tparams[name].copy_(torch.from_numpy(np.ascontiguousarray(w)))
 
 
@@ -141,7 +140,7 @@ def test_gpt_logits_and_all_gradients_match_torch(num_layers, num_heads, batch, 
     tgrads = {n: p.grad.numpy() for n, p in tmodel.named_parameters()}
     for name, p in model.named_parameters():
         assert p.grad is not None, f"{name} received no gradient"
-        expected = tgrads[name].T if name.endswith(LINEAR_WEIGHTS) else tgrads[name]
+        expected = tgrads[name]
         np.testing.assert_allclose(p.grad.data, expected, err_msg=name, **TOL)
 
 
@@ -151,9 +150,9 @@ def test_multi_head_attention_matches_torch_with_padding_mask():
     to_float64(mha)
     tattn = TorchAttention(e, h).double()
     with torch.no_grad():
-        tattn.qkv.weight.copy_(torch.from_numpy(mha.qkv.weight.data.T.copy()))
+        tattn.qkv.weight.copy_(torch.from_numpy(mha.qkv.weight.data.copy()))
         tattn.qkv.bias.copy_(torch.from_numpy(mha.qkv.bias.data))
-        tattn.out_proj.weight.copy_(torch.from_numpy(mha.out_proj.weight.data.T.copy()))
+        tattn.out_proj.weight.copy_(torch.from_numpy(mha.out_proj.weight.data.copy()))
         tattn.out_proj.bias.copy_(torch.from_numpy(mha.out_proj.bias.data))
     x = np.random.default_rng(1).standard_normal((b, t, e))
     out = mha(Tensor(x, dtype="float64"), create_causal_mask(t))

@@ -25,7 +25,7 @@ def test_tiny_temperature_generates_like_greedy_without_warnings(model, temperat
     greedy = model.generate(prompt, 6, temperature=0).data
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = model.generate(prompt, 6, temperature=temperature, seed=1).data
+        out = model.generate(prompt, 6, temperature=temperature, generator=1).data
     np.testing.assert_array_equal(out, greedy)
 
 
@@ -35,15 +35,15 @@ def test_tiny_temperature_on_large_logits_picks_the_maximum(temperature):
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        draws = [int(sample_next_token(logits, temperature, rng=rng)[0]) for _ in range(50)]
+        draws = [int(sample_next_token(logits, temperature, generator=rng)[0]) for _ in range(50)]
     assert set(draws) == {2}
 
 
 @pytest.mark.parametrize("temperature", [np.float32(0.7), np.float64(0.7), np.float16(0.5),
                                          np.int64(1), 1, 0.7])
 def test_numpy_and_int_temperatures_are_accepted(model, temperature):
-    out = model.generate(np.array([1, 2]), 3, temperature=temperature, seed=3)
-    ref = model.generate(np.array([1, 2]), 3, temperature=float(temperature), seed=3)
+    out = model.generate(np.array([1, 2]), 3, temperature=temperature, generator=3)
+    ref = model.generate(np.array([1, 2]), 3, temperature=float(temperature), generator=3)
     np.testing.assert_array_equal(out.data, ref.data)
 
 
@@ -62,7 +62,7 @@ def test_bad_temperatures_are_rejected_by_both_entry_points(model, temperature, 
 @pytest.mark.parametrize("temperature", [0.0, 1e-310, 1.0])
 def test_positive_infinity_is_a_certain_token(temperature):
     logits = np.array([[0.0, np.inf, 5.0, np.inf], [1.0, 2.0, np.inf, 3.0]] * 200)
-    draws = sample_next_token(logits, temperature, rng=np.random.default_rng(0))
+    draws = sample_next_token(logits, temperature, generator=np.random.default_rng(0))
     assert set(np.unique(draws[0::2])) <= {1, 3}
     assert np.all(draws[1::2] == 2)
     if temperature > 1e-300:  # ties among +inf are equally likely
@@ -72,7 +72,8 @@ def test_positive_infinity_is_a_certain_token(temperature):
 def test_top_k_with_infinite_logits():
     logits = np.array([[-np.inf, 1.0, np.inf, 2.0]])
     for seed in range(20):
-        assert sample_next_token(logits, 1.0, top_k=2, rng=np.random.default_rng(seed))[0] == 2
+        gen = np.random.default_rng(seed)
+        assert sample_next_token(logits, 1.0, top_k=2, generator=gen)[0] == 2
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
@@ -84,7 +85,7 @@ def test_all_negative_infinity_row_is_a_clear_error(temperature):
 
 def test_some_negative_infinity_is_never_drawn():
     logits = np.array([[-np.inf, 0.0, -np.inf]] * 500)
-    assert np.all(sample_next_token(logits, 2.0, rng=np.random.default_rng(0)) == 1)
+    assert np.all(sample_next_token(logits, 2.0, generator=np.random.default_rng(0)) == 1)
 
 
 @pytest.mark.parametrize("tokens", [[[1, 2, 3], [1, 2]], [[1], [2, 3]]])

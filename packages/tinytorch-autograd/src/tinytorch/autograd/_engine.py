@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.tensor import Tensor, wrap
+from tinytorch.tensor import HookHandle, HookRegistry, Tensor, wrap
 
 from ._mode import _state
 
@@ -125,50 +125,27 @@ def _check_versions(node: Node) -> None:
 
 
 # Backward hooks (the profiler's view of the backward pass).
-_pre_hooks: tuple = ()
-_post_hooks: tuple = ()
+_hooks = HookRegistry("register_backward_hook")
 
 
-class BackwardHookHandle:
-    __slots__ = ("pre", "post", "active")
-
-    def __init__(self, pre, post) -> None:
-        self.pre, self.post, self.active = pre, post, True
-
-    def remove(self) -> None:
-        global _pre_hooks, _post_hooks
-        if not self.active:
-            return
-        self.active = False
-        if self.pre is not None:
-            _pre_hooks = tuple(h for h in _pre_hooks if h is not self.pre)
-        if self.post is not None:
-            _post_hooks = tuple(h for h in _post_hooks if h is not self.post)
-
-    def __enter__(self) -> BackwardHookHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+# The one handle class of the stack's hook registries (defined in tinytorch.tensor).
+BackwardHookHandle = HookHandle
 
 
-def register_backward_hook(post=None, *, pre=None) -> BackwardHookHandle:
+def register_backward_hook(post=None, *, pre=None) -> HookHandle:
     """Hooks around every backward rule: ``pre(node)`` before it runs and
-    ``post(node, grads)`` after. Returns a handle with ``remove()``."""
-    global _pre_hooks, _post_hooks
-    if pre is None and post is None:
-        raise ValueError("register_backward_hook needs a post hook, a pre hook, or both")
-    handle = BackwardHookHandle(pre, post)
-    if pre is not None:
-        _pre_hooks = _pre_hooks + (pre,)
-    if post is not None:
-        _post_hooks = _post_hooks + (post,)
-    return handle
+    ``post(node, grads)`` after. Returns a :class:`tinytorch.tensor.HookHandle`
+    (``remove()``, or use it as a context manager).
+
+    Raises:
+        ValueError: neither hook given. TypeError: a hook is not callable.
+    """
+    return _hooks.register(post, pre)
 
 
 def active_backward_hooks() -> tuple[tuple, tuple]:
     """The registered ``(pre_hooks, post_hooks)`` of the backward pass."""
-    return _pre_hooks, _post_hooks
+    return _hooks.pre, _hooks.post
 
 
 def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
@@ -229,7 +206,11 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
 
     order = _topological_order(tensor)
     grads = {id(tensor): g}
-    pre_hooks, post_hooks = _pre_hooks, _post_hooks
+    # Keys whose summed gradient is an array this loop allocated: nothing
+    # else references it, so further contributions are added in place
+    # (a tensor used three times costs one new array, not two).
+    owned: set = set()
+    pre_hooks, post_hooks = _hooks.pre, _hooks.post
     for t in reversed(order):
         g = grads.pop(id(t), None)
         node = t.grad_fn
@@ -255,7 +236,13 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
             else:
                 key = id(inp)
                 prev = grads.get(key)
-                grads[key] = gi if prev is None else prev + gi
+                if prev is None:
+                    grads[key] = gi
+                elif key in owned and prev.dtype == np.result_type(prev, gi):
+                    prev += gi
+                else:
+                    grads[key] = prev + gi
+                    owned.add(key)
         if not retain_graph:
             _free(node)
 

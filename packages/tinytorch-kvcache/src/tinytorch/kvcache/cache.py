@@ -60,18 +60,20 @@ def _float_dtype(dtype) -> np.dtype:
     return dt
 
 
-def kv_cache_bytes(num_layers: int, num_heads: int, head_dim: int, max_seq_len: int,
-                   batch_size: int = 1, dtype=np.float32) -> int:
+def kv_cache_bytes(batch_size: int, max_seq_len: int, num_layers: int, num_heads: int,
+                   head_dim: int, dtype=np.float32) -> int:
     """Bytes a :class:`KVCache` of this geometry allocates.
 
-    ``2 (K and V) x layers x heads x head_dim x max_seq_len x batch x itemsize``.
+    Takes the arguments of ``KVCache(...)`` in the same order, so
+    ``kv_cache_bytes(*args) == KVCache(*args).memory_usage()["total"]``:
+    ``2 (K and V) x batch x max_seq_len x layers x heads x head_dim x itemsize``.
 
     Raises:
         TypeError / ValueError: as :class:`KVCache` for invalid sizes or dtype.
     """
     sizes = [_positive_int(v, n) for v, n in (
-        (num_layers, "num_layers"), (num_heads, "num_heads"), (head_dim, "head_dim"),
-        (max_seq_len, "max_seq_len"), (batch_size, "batch_size"))]
+        (batch_size, "batch_size"), (max_seq_len, "max_seq_len"), (num_layers, "num_layers"),
+        (num_heads, "num_heads"), (head_dim, "head_dim"))]
     return 2 * int(np.prod(sizes, dtype=np.int64)) * _float_dtype(dtype).itemsize
 
 

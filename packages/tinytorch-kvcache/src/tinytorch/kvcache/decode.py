@@ -10,7 +10,7 @@ so a block's decode step is one primitive, :data:`DECODE_BLOCK`::
 
     x (B, 1, E)                                    the new token's residual stream
       │ a = LayerNorm_1(x)                         (B, E)
-      │ a @ W_qkv + b_qkv                          (B, 3E)      one GEMM
+      │ a @ W_qkv.T + b_qkv                        (B, 3E)      one GEMM
       ▼
     q, k, v  (B, H, D) each                        views of the row
       │ keys[:, :, pos] = k ; values[:, :, pos] = v     the cache write, in place
@@ -18,10 +18,10 @@ so a block's decode step is one primitive, :data:`DECODE_BLOCK`::
     K, V = keys[:, :, :pos+1], values[:, :, :pos+1]     (B, H, L, D) views, L = pos + 1
       │ softmax(q K^T / sqrt(D)) V                 (B, H, 1, L) -> (B, H, 1, D)
       │                                            no mask: one query sees the whole past
-      │ (B, H*D) @ W_out + b_out                   heads side by side, projected
+      │ (B, H*D) @ W_out.T + b_out                 heads side by side, projected
       ▼
     h = x + attention                              (B, E)
-    y = h + GELU(LayerNorm_2(h) @ W_fc + b_fc) @ W_proj + b_proj     (B, 1, E)
+    y = h + GELU(LayerNorm_2(h) @ W_fc.T + b_fc) @ W_proj.T + b_proj     (B, 1, E)
 
 :data:`DECODE_ATTENTION` is the attention part alone (from ``a`` to the
 output projection), used when a block cannot be fused as a whole (hooks on
@@ -63,7 +63,9 @@ def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scal
     the token itself)."""
     b, e = rows.shape
     d = e // num_heads
-    qkv = np.dot(rows, w_qkv)  # (B, 3E); np.dot: 2-D GEMMs without matmul's ufunc layer
+    # (B, 3E); W (3E, E) is read transposed in place. np.dot: 2-D GEMMs
+    # without matmul's ufunc layer.
+    qkv = np.dot(rows, w_qkv.T)
     if b_qkv is not None:
         qkv += b_qkv
     qkv = qkv.reshape(b, 3, num_heads, d)  # (B, 3, H, D): Q, K, V; head h owns columns h*D..
@@ -80,7 +82,7 @@ def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scal
     np.exp(scores, out=scores)
     scores /= np.add.reduce(scores, axis=-1, keepdims=True)
     out = scores @ v  # (B, H, 1, D)
-    y = np.dot(out.reshape(b, e), w_out)  # (B, E): heads concatenated, then projected
+    y = np.dot(out.reshape(b, e), w_out.T)  # (B, E): heads concatenated, then projected
     if b_out is not None:
         y += b_out
     return y
@@ -102,7 +104,7 @@ def _decode_flops(inputs, out, params) -> int:
     x, w_qkv = inputs[0], inputs[1]
     b, _, e = x.shape
     length = params["pos"] + 1
-    proj = 2 * b * e * w_qkv.shape[1] + 2 * b * e * e  # the two GEMMs
+    proj = 2 * b * e * w_qkv.shape[0] + 2 * b * e * e  # the two GEMMs
     attn = b * e * length * 4 + b * params["num_heads"] * length * 5  # QK, PV, softmax
     return int(proj + attn)
 
@@ -149,10 +151,10 @@ def _block_forward(x, ln1_w, ln1_b, w_qkv, b_qkv, w_out, b_out, ln2_w, ln2_b, w_
     a = _attend(_layer_norm_rows(h, ln1_w, ln1_b, eps1), w_qkv, b_qkv, w_out, b_out,
                 keys, values, pos, num_heads, scale)
     h = h + a  # x + attn(ln1(x))
-    m = np.dot(_layer_norm_rows(h, ln2_w, ln2_b, eps2), w_fc)  # (B, hidden)
+    m = np.dot(_layer_norm_rows(h, ln2_w, ln2_b, eps2), w_fc.T)  # (B, hidden)
     m += b_fc
     m = _GELU.forward(m, approximate=approximate)[0]  # the gelu primitive's own formula
-    m = np.dot(m, w_proj)  # (B, E)
+    m = np.dot(m, w_proj.T)  # (B, E)
     m += b_proj
     h += m  # + mlp(ln2(.))
     return h.reshape(b, 1, e)
@@ -162,9 +164,9 @@ def _block_flops(inputs, out, params) -> int:
     x, w_qkv, w_fc = inputs[0], inputs[3], inputs[9]
     b, _, e = x.shape
     length = params["pos"] + 1
-    gemms = 2 * b * e * (w_qkv.shape[1] + e + 2 * w_fc.shape[1])
+    gemms = 2 * b * e * (w_qkv.shape[0] + e + 2 * w_fc.shape[0])
     attn = b * e * length * 4 + b * params["num_heads"] * length * 5
-    elementwise = b * (2 * 8 * e + 2 * e + 8 * w_fc.shape[1])  # 2 layer norms, residuals, GELU
+    elementwise = b * (2 * 8 * e + 2 * e + 8 * w_fc.shape[0])  # 2 layer norms, residuals, GELU
     return int(gemms + attn + elementwise)
 
 

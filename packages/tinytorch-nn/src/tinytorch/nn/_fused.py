@@ -20,8 +20,8 @@ import numpy as np
 from tinytorch.autograd import register_backward
 from tinytorch.tensor import Primitive
 
-__all__ = ["LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D", "BATCH_NORM",
-           "BCE", "BCE_WITH_LOGITS"]
+__all__ = ["LINEAR", "LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D",
+           "BATCH_NORM", "BCE", "BCE_WITH_LOGITS"]
 
 
 def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
@@ -34,6 +34,51 @@ def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
         return np.asarray(total / values.dtype.type(count))
 
 
+# -------------------------------------------------------------------- linear
+#
+# y = x W^T + b with W stored (out, in), PyTorch's layout. The leading dims of
+# x are flattened into rows so that the product is ONE GEMM whatever the
+# batch shape; ``W.T`` is a transposed view, which BLAS reads through its
+# transpose flag, so no copy of the weight is ever made. With g = dL/dy:
+#   dx = g W           (rows, out) @ (out, in)
+#   dW = g^T x         (out, rows) @ (rows, in): again a view, one GEMM
+#   db = sum of g over the rows
+
+
+def _linear_fwd(x, w, *b):
+    rows = x.reshape(-1, x.shape[-1])  # (R, in): a view when x is contiguous
+    y = rows @ w.T  # (R, out): one GEMM, W read transposed in place
+    if b:
+        y += b[0]
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _linear_flops(inputs, out, params) -> int:
+    x, w = inputs[0], inputs[1]
+    rows = x.size // x.shape[-1]
+    flops = 2 * rows * w.shape[0] * w.shape[1]
+    if len(inputs) == 3:
+        flops += rows * w.shape[0]
+    return int(flops)
+
+
+def _linear_bwd(g, node):
+    x, w = node.inputs[0].data, node.inputs[1].data
+    g2 = g.reshape(-1, w.shape[0])  # (R, out)
+    grads = [None, None]
+    if node.needs[0]:
+        grads[0] = (g2 @ w).reshape(x.shape).astype(x.dtype, copy=False)
+    if node.needs[1]:
+        grads[1] = (g2.T @ x.reshape(-1, x.shape[-1])).astype(w.dtype, copy=False)
+    if len(node.inputs) == 3:
+        grads.append(g2.sum(axis=0) if node.needs[2] else None)
+    return tuple(grads)
+
+
+LINEAR = Primitive("linear", _linear_fwd, flops=_linear_flops)
+register_backward(LINEAR, _linear_bwd)
+
+
 # ---------------------------------------------------------------- layer norm
 #
 # y = xhat * w + b,  xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + eps),
@@ -44,9 +89,6 @@ def _reduce_loss(values: np.ndarray, reduction: str, count) -> np.ndarray:
 # the variance (d var / dx = 2 (x - mean) / D).
 
 
-_add_reduce = np.add.reduce
-
-
 def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     nd = x.ndim
     if n_axes == 1:  # the usual case: no axes tuple to build
@@ -54,23 +96,26 @@ def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     else:
         axes = tuple(range(nd - n_axes, nd))
         inv_d = 1.0 / math.prod(x.shape[nd - n_axes:])
+    # Two full-size arrays in all: xc becomes xhat in place (saved for the
+    # backward), and the scratch holding xc^2 becomes the output y.
     # Means as a ufunc reduction times 1/D: the same pairwise sum as np.mean
-    # without its Python wrapper, which dominates on short rows (decoding).
-    # Positional arguments (axis, dtype, out, keepdims): keywords cost more.
-    xc = x - _add_reduce(x, axes, None, None, True) * inv_d
-    var = _add_reduce(xc * xc, axes, None, None, True) * inv_d
+    # without its Python wrapper, which dominates on short rows (decoding;
+    # benchmarks/bench_core.py prints both, "layer_norm mean").
+    xc = x - np.add.reduce(x, axis=axes, keepdims=True) * inv_d
+    y = np.multiply(xc, xc)
+    var = np.add.reduce(y, axis=axes, keepdims=True) * inv_d
     rstd = 1.0 / np.sqrt(var + eps)
-    xhat = xc * rstd
-    y = xhat
-    i = 0
+    xhat = xc
+    xhat *= rstd
     if has_weight:
-        y = y * wb[0]
-        i = 1
-    if has_bias:
-        y = y + wb[i]
-    if y is xhat:
-        y = xhat.copy()
-    return (y if y.dtype == x.dtype else y.astype(x.dtype)), (xhat, rstd)
+        np.multiply(xhat, wb[0], out=y, casting="same_kind")
+        if has_bias:
+            np.add(y, wb[1], out=y, casting="same_kind")
+    elif has_bias:
+        np.add(xhat, wb[0], out=y, casting="same_kind")
+    else:
+        np.copyto(y, xhat)  # xhat is saved: the output must not alias it
+    return y, (xhat, rstd)
 
 
 def _layer_norm_flops(inputs, out, params) -> int:
@@ -81,19 +126,34 @@ def _layer_norm_bwd(g, node):
     p = node.params
     xhat, rstd = node.saved
     n_axes = p["n_axes"]
-    axes = tuple(range(g.ndim - n_axes, g.ndim))
-    lead = tuple(range(g.ndim - n_axes))
+    norm_shape = g.shape[g.ndim - n_axes:]
+    axes = -1 if n_axes == 1 else tuple(range(g.ndim - n_axes, g.ndim))
+    group = math.prod(norm_shape)
+    inv_d = 1.0 / group
     weight = node.inputs[1].data if p["has_weight"] else None
     grads = [None]
+    gx = dweight = None
+    if weight is not None and node.needs[1]:
+        gx = np.multiply(g, xhat)
+        dweight = np.add.reduce(gx.reshape(-1, group), axis=0).reshape(norm_shape)
     if node.needs[0]:
-        dxhat = g * weight if weight is not None else g
-        dx = rstd * (dxhat - dxhat.mean(axis=axes, keepdims=True)
-                     - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
-        grads[0] = dx.astype(g.dtype, copy=False)
+        # dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in
+        # two full-size buffers: dxhat becomes dx, a scratch holds products.
+        dxhat = g * weight if weight is not None else g.copy()
+        scratch = gx if gx is not None and gx.dtype == dxhat.dtype else np.empty_like(dxhat)
+        m1 = np.add.reduce(dxhat, axis=axes, keepdims=True) * inv_d
+        np.multiply(dxhat, xhat, out=scratch)
+        m2 = np.add.reduce(scratch, axis=axes, keepdims=True) * inv_d
+        np.multiply(xhat, m2, out=scratch)
+        dxhat -= scratch
+        dxhat -= m1
+        dxhat *= rstd
+        grads[0] = dxhat.astype(g.dtype, copy=False)
     if p["has_weight"]:
-        grads.append((g * xhat).sum(axis=lead) if node.needs[1] else None)
+        grads.append(dweight)
     if p["has_bias"]:
-        grads.append(g.sum(axis=lead) if node.needs[len(grads)] else None)
+        grads.append(np.add.reduce(g.reshape(-1, group), axis=0).reshape(norm_shape)
+                     if node.needs[len(grads)] else None)
     return tuple(grads)
 
 

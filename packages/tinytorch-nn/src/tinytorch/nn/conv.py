@@ -10,7 +10,9 @@ from tinytorch.tensor import Generator, Tensor
 
 from . import functional as F
 from . import init
-from .layers import _float_dtype, _positive_int
+from ._validate import float_dtype as _float_dtype
+from ._validate import positive_float, probability
+from ._validate import positive_int as _positive_int
 from .module import Module
 from .parameter import Parameter
 
@@ -104,12 +106,9 @@ class BatchNorm2d(Module):
                  *, dtype=None) -> None:
         super().__init__()
         self.num_features = _positive_int(num_features, "num_features", "BatchNorm2d")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm2d: eps must be positive, got {eps!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm2d: momentum must be in [0, 1] or None, got {momentum!r}")
-        self.eps = float(eps)
-        self.momentum = momentum
+        self.eps = positive_float(eps, "eps", "BatchNorm2d")
+        self.momentum = None if momentum is None else probability(momentum, "momentum",
+                                                                   "BatchNorm2d")
         dt = _float_dtype(dtype)
         self.weight = Parameter(np.ones(self.num_features, dt))
         self.bias = Parameter(np.zeros(self.num_features, dt))

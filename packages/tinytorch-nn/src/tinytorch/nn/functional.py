@@ -4,24 +4,26 @@ Every function checks its arguments at this public boundary (clear
 ``ValueError`` / ``TypeError`` / ``IndexError`` naming shapes, dtypes and
 values) and then applies primitives through the dispatch path: tensor-package
 primitives (matmul, getitem, mul, ...) or the fused primitives of this
-package (layer norm, cross-entropy, conv2d, pooling, batch norm, BCE).
+package (linear, layer norm, cross-entropy, conv2d, pooling, batch norm, BCE).
 
-Layouts: ``linear`` takes ``weight`` as ``(in_features, out_features)``
-(``y = x @ W + b``); images are NCHW and conv weights ``(out, in, kh, kw)``
-as in PyTorch.
+Layouts follow PyTorch: ``linear`` takes ``weight`` as
+``(out_features, in_features)`` (``y = x @ W.T + b``); images are NCHW and
+conv weights ``(out, in, kh, kw)``.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 import tinytorch.autograd  # noqa: F401  (importing it enables autograd)
 from tinytorch import tensor as tt
-from tinytorch.tensor import Generator, Tensor, apply, wrap
+from tinytorch.tensor import Tensor, apply, wrap
 
 from . import _fused
+from ._validate import probability
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "dropout",
@@ -64,46 +66,38 @@ def _int_array(x, name: str, fn: str) -> np.ndarray:
     return arr
 
 
-def _numpy_rng(rng) -> np.random.Generator:
-    if rng is None:
-        return tt.default_generator.numpy
-    if isinstance(rng, Generator):
-        return rng.numpy
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be a tinytorch Generator, a numpy Generator or None, "
-                    f"got {type(rng).__name__}")
-
-
 # ----------------------------------------------------------- linear, activations
 
 
 def linear(x, weight, bias=None) -> Tensor:
-    """``x @ weight + bias``: ``(*, in) @ (in, out) -> (*, out)``.
+    """``x @ weight.T + bias``: ``(*, in) -> (*, out)``, with ``weight`` of shape
+    ``(out, in)`` and ``bias`` ``(out,)``, exactly as ``torch.nn.functional.linear``.
 
-    One matmul primitive (BLAS GEMM, ``2 * rows * in * out`` FLOPs) plus a
-    broadcast add for the bias.
+    One fused primitive: the leading dims are flattened into rows and the
+    product is a single BLAS GEMM that reads ``weight`` transposed in place
+    (no copy), with the bias added in place. Cost ``2 * rows * in * out``
+    FLOPs, plus ``rows * out`` for the bias.
 
     Raises:
+        TypeError: an argument is not a floating-point Tensor or array.
         ValueError: ``weight`` not 2-D, ``x.shape[-1] != in``, or ``bias`` not ``(out,)``.
     """
     x = _float_tensor(x, "input", "linear")
     weight = _float_tensor(weight, "weight", "linear")
     if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (in, out), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not match weight of shape "
-            f"{weight.shape}: the last dim of the input must be in_features={weight.shape[0]}"
+            f"{weight.shape} (out, in): the last dim of the input must be "
+            f"in_features={weight.shape[1]}"
         )
-    y = x @ weight
-    if bias is not None:
-        bias = _float_tensor(bias, "bias", "linear")
-        if bias.shape != (weight.shape[1],):
-            raise ValueError(f"linear: bias must have shape ({weight.shape[1]},), "
-                             f"got {bias.shape}")
-        y = y + bias
-    return y
+    if bias is None:
+        return apply(_fused.LINEAR, (x, weight), {})
+    bias = _float_tensor(bias, "bias", "linear")
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return apply(_fused.LINEAR, (x, weight, bias), {})
 
 
 def relu(x) -> Tensor:
@@ -121,50 +115,66 @@ def tanh(x) -> Tensor:
 
 
 def gelu(x, approximate: str = "tanh") -> Tensor:
-    """GELU; ``approximate`` is ``"tanh"`` (GPT-2) or ``"none"`` (exact erf form)."""
+    """GELU; ``approximate`` is ``"tanh"`` (GPT-2) or ``"none"`` (exact erf form).
+
+    Deliberate difference from PyTorch: the default is ``"tanh"``, not
+    ``"none"``, because GPT-2 (the model this stack trains and loads) was
+    trained with the tanh form; pass ``approximate="none"`` for
+    ``torch.nn.functional.gelu``'s default.
+    """
     return tt.gelu(_tensor(x, "input"), approximate)
 
 
-def _dim(dim, axis, fn: str) -> int:
-    # ``axis`` is accepted as an alias of ``dim`` (the tensor package's name).
-    if axis is None:
-        return dim
-    if dim != -1 and dim != axis:
-        raise ValueError(f"{fn}: got dim={dim} and axis={axis}; give only one")
-    return axis
+def softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Stable softmax along ``dim`` (``axis`` is an alias; None means -1).
+
+    Deliberate difference from PyTorch: no dim means the last one, where
+    PyTorch guesses one from the number of dims and warns.
+
+    Raises:
+        TypeError: ``dim`` and ``axis`` both given, or a non-int dim.
+        IndexError: a dim out of range.
+    """
+    return tt.softmax(_tensor(x, "input"), dim, axis=axis)
 
 
-def softmax(x, dim: int = -1, *, axis: int | None = None) -> Tensor:
-    """Stable softmax along ``dim`` (``axis`` is an alias)."""
-    return tt.softmax(_tensor(x, "input"), _dim(dim, axis, "softmax"))
+def log_softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Stable ``x - logsumexp(x)`` along ``dim`` (arguments as :func:`softmax`)."""
+    return tt.log_softmax(_tensor(x, "input"), dim, axis=axis)
 
 
-def log_softmax(x, dim: int = -1, *, axis: int | None = None) -> Tensor:
-    """Stable ``x - logsumexp(x)`` along ``dim`` (``axis`` is an alias)."""
-    return tt.log_softmax(_tensor(x, "input"), _dim(dim, axis, "log_softmax"))
+def _deprecated_rng(generator, rng, fn: str):
+    # ``rng=`` was the keyword before the stack settled on PyTorch's ``generator=``.
+    if generator is not None:
+        raise TypeError(f"{fn}: got both generator= and rng=; pass only generator= "
+                        "(rng= is its deprecated alias)")
+    warnings.warn(f"{fn}(rng=...) is deprecated; pass generator=", DeprecationWarning,
+                  stacklevel=3)
+    return rng
 
 
-def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
+def dropout(x, p: float = 0.5, training: bool = True, generator=None, *, rng=None) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the
     survivors by ``1 / (1 - p)``, so the expected value is unchanged and
     evaluation needs no rescaling.
 
-    The Bernoulli mask is drawn from ``rng`` (a tinytorch ``Generator``, a
-    NumPy ``Generator``, or None for tinytorch's default generator) and
-    applied as one ``mul`` through the dispatch path, so its backward is the
-    same mask. Identity when ``training`` is False or ``p == 0``.
+    The Bernoulli mask is drawn from ``generator`` (a tinytorch
+    ``Generator``, a NumPy ``Generator``, or None for tinytorch's default
+    generator; ``rng=`` is a deprecated alias) and applied as one ``mul``
+    through the dispatch path, so its backward is the same mask. Identity
+    when ``training`` is False or ``p == 0``.
 
     Raises:
-        ValueError: ``p`` outside ``[0, 1]``. TypeError: non-float input.
+        TypeError: ``p`` not a number, non-float input, a bad generator.
+        ValueError: ``p`` outside ``[0, 1]``.
     """
-    # type(p) is float first: the numbers.Real check is an ABC lookup, paid
-    # on every call (once per generated token for an embedding dropout).
-    if not (type(p) is float or isinstance(p, numbers.Real)) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if rng is not None:
+        generator = _deprecated_rng(generator, rng, "dropout")
+    p = probability(p, "p", "dropout")
     x = _float_tensor(x, "input", "dropout")
     if not training or p == 0.0:
         return x
-    gen = _numpy_rng(rng)
+    gen = tt.as_numpy_generator(generator, "dropout")
     if p == 1.0:
         mask = np.zeros(x.shape, dtype=x.dtype)
     else:
@@ -180,14 +190,17 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
 def _normalized_shape(normalized_shape) -> tuple[int, ...]:
     if (type(normalized_shape) is tuple and len(normalized_shape) == 1
             and type(normalized_shape[0]) is int and normalized_shape[0] > 0):
-        return normalized_shape  # already valid (LayerNorm's own, every call)
-    if isinstance(normalized_shape, (int, np.integer)):
+        # Already valid (LayerNorm's own, every call): the general parse
+        # below is a large share of a LayerNorm call on one token, as
+        # benchmarks/bench_core.py prints ("layer_norm shape fast path").
+        return normalized_shape
+    if _is_int(normalized_shape):
         normalized_shape = (int(normalized_shape),)
-    try:
-        shape = tuple(int(s) for s in normalized_shape)
-    except TypeError:
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            map(_is_int, normalized_shape)):
         raise TypeError(f"normalized_shape must be an int or a tuple of ints, "
-                        f"got {normalized_shape!r}") from None
+                        f"got {normalized_shape!r}")
+    shape = tuple(int(s) for s in normalized_shape)
     if not shape or any(s <= 0 for s in shape):
         raise ValueError(f"normalized_shape must be non-empty and positive, got {shape}")
     return shape
@@ -249,8 +262,7 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
     arr = _int_array(ids, "ids", "embedding")
     num = weight.shape[0]
     if arr.size:
-        # The ufunc reductions directly: ndarray.min/max add a Python layer each.
-        lo, hi = int(np.minimum.reduce(arr, axis=None)), int(np.maximum.reduce(arr, axis=None))
+        lo, hi = int(arr.min()), int(arr.max())
         bad = lo if lo < 0 else (hi if hi >= num else None)
         if bad is not None:
             raise IndexError(f"embedding: id {bad} is out of range for num_embeddings={num} "
@@ -434,19 +446,20 @@ def binary_cross_entropy_with_logits(input, target, reduction: str = "mean") -> 
 # -------------------------------------------------------- convolution, pooling
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
 def _pair(value, name: str, fn: str, minimum: int) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value), int(value))
-    try:
-        pair = tuple(int(v) for v in value)
-        ok = len(pair) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                    for v in value)
-    except TypeError:
-        ok = False
-    if not ok or min(pair) < minimum:
+    """An int or a pair of ints, each ``>= minimum`` (TypeError / ValueError)."""
+    pair = (value, value) if _is_int(value) else value
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(map(_is_int, pair))):
+        raise TypeError(f"{fn}: {name} must be an int >= {minimum} or a pair of them, "
+                        f"got {value!r}")
+    if min(pair) < minimum:
         raise ValueError(f"{fn}: {name} must be an int >= {minimum} or a pair of them, "
                          f"got {value!r}")
-    return pair
+    return int(pair[0]), int(pair[1])
 
 
 def _nchw(x, fn: str) -> Tensor:

@@ -5,10 +5,10 @@ the tensor. Random draws come from ``generator`` (a tinytorch ``Generator``
 or a NumPy ``Generator``), or from tinytorch's default generator
 (``tinytorch.tensor.manual_seed``) when it is None.
 
-Fan-in and fan-out follow this package's layouts: a 2-D tensor is a Linear
-weight ``(in_features, out_features)``; a tensor with more dims is a conv
+Fan-in and fan-out follow PyTorch's layouts: a 2-D tensor is a Linear
+weight ``(out_features, in_features)``; a tensor with more dims is a conv
 weight ``(out_channels, in_channels, *kernel)`` whose receptive field
-multiplies both fans (as PyTorch).
+multiplies both fans.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import math
 
 import numpy as np
 
-from tinytorch.tensor import Tensor
-
-from .functional import _numpy_rng as _rng
+from tinytorch.tensor import Tensor, as_numpy_generator
 
 __all__ = [
     "calculate_gain", "fan_in_and_fan_out", "uniform_", "normal_", "zeros_", "ones_",
@@ -68,9 +66,7 @@ def fan_in_and_fan_out(shape) -> tuple[int, int]:
     shape = tuple(shape)
     if len(shape) < 2:
         raise ValueError(f"fan in/out need a tensor with at least 2 dims, got shape {shape}")
-    if len(shape) == 2:
-        return shape[0], shape[1]
-    receptive = int(np.prod(shape[2:]))
+    receptive = int(np.prod(shape[2:]))  # 1 for a 2-D (out, in) weight
     return shape[1] * receptive, shape[0] * receptive
 
 
@@ -79,7 +75,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     _check(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, as_numpy_generator(generator, "init").uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
@@ -87,7 +83,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tens
     _check(tensor, "normal_")
     if std < 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    return _fill(tensor, as_numpy_generator(generator, "init").normal(mean, std, tensor.shape))
 
 
 def constant_(tensor, value: float) -> Tensor:
@@ -108,7 +104,7 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     _check(tensor, "xavier_uniform_")
     fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _fill(tensor, _rng(generator).uniform(-a, a, tensor.shape))
+    return _fill(tensor, as_numpy_generator(generator, "init").uniform(-a, a, tensor.shape))
 
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
@@ -116,7 +112,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     _check(tensor, "xavier_normal_")
     fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    return _fill(tensor, _rng(generator).normal(0.0, std, tensor.shape))
+    return _fill(tensor, as_numpy_generator(generator, "init").normal(0.0, std, tensor.shape))
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity, fn) -> float:
@@ -134,7 +130,7 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
     """He uniform: U(-b, b) with ``b = gain * sqrt(3 / fan)``."""
     _check(tensor, "kaiming_uniform_")
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
-    return _fill(tensor, _rng(generator).uniform(-bound, bound, tensor.shape))
+    return _fill(tensor, as_numpy_generator(generator, "init").uniform(-bound, bound, tensor.shape))
 
 
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
@@ -142,4 +138,4 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``."""
     _check(tensor, "kaiming_normal_")
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
-    return _fill(tensor, _rng(generator).normal(0.0, std, tensor.shape))
+    return _fill(tensor, as_numpy_generator(generator, "init").normal(0.0, std, tensor.shape))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from tinytorch.tensor import Generator, Tensor
+from tinytorch.tensor import Generator, Tensor, as_numpy_generator
 
 from . import functional as F
 from . import init
+from ._validate import float_dtype, positive_float, positive_int, probability
 from .module import Module
 from .parameter import Parameter
 
@@ -26,32 +28,28 @@ def _param(module: Module, name: str):
 
     The same object attribute access returns, without its cost: a registered
     parameter is not in the instance ``__dict__``, so ``module.weight`` first
-    fails the normal lookup and then reaches ``Module.__getattr__`` (about
-    0.4 us, paid several times per token when decoding)."""
+    fails the normal lookup and then reaches ``Module.__getattr__``, paid
+    several times per token when decoding. benchmarks/bench_core.py prints
+    what it saves per Linear, LayerNorm and Embedding call ("_param")."""
     params = module._parameters
     return params[name] if name in params else getattr(module, name)
 
 
-def _positive_int(value, name: str, cls: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _float_dtype(dtype) -> np.dtype:
-    dt = np.dtype(np.float32 if dtype is None else dtype)
-    if dt.kind != "f":
-        raise TypeError(f"parameter dtype must be floating point, got {dt}")
-    return dt
+# The package's one copy of each argument check (TypeError for a wrong type,
+# ValueError for a bad value), under the names this module has always used.
+_positive_int = positive_int
+_float_dtype = float_dtype
 
 
 class Linear(Module):
-    """``y = x @ W + b``: ``(*, in_features) -> (*, out_features)``.
+    """``y = x @ W.T + b``: ``(*, in_features) -> (*, out_features)``.
 
-    ``weight`` is ``(in_features, out_features)`` (so the forward is one GEMM
-    with no transpose) and ``bias`` ``(out_features,)``; both start as
-    U(-1/sqrt(in), 1/sqrt(in)) like PyTorch's default. Cost: ``2 * rows *
-    in * out`` FLOPs (the matmul primitive).
+    ``weight`` is ``(out_features, in_features)`` and ``bias``
+    ``(out_features,)``, PyTorch's layout, so a ``state_dict`` maps one to one
+    onto ``torch.nn.Linear``. Both start as U(-1/sqrt(in), 1/sqrt(in)) like
+    PyTorch's default. The forward is one fused primitive and one GEMM that
+    reads ``W`` transposed in place (no copy). Cost: ``2 * rows * in * out``
+    FLOPs, plus ``rows * out`` for the bias.
 
     Keyword-only extras: ``dtype`` (default float32) and ``generator`` for
     the initial values.
@@ -64,7 +62,7 @@ class Linear(Module):
         self.out_features = _positive_int(out_features, "out_features", "Linear")
         dt = _float_dtype(dtype)
         bound = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(np.empty((self.in_features, self.out_features), dt))
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
         init.uniform_(self.weight, -bound, bound, generator=generator)
         if bias:
             self.bias = Parameter(np.empty((self.out_features,), dt))
@@ -141,17 +139,34 @@ class LogSoftmax(Module):
 class Dropout(Module):
     """Inverted dropout with probability ``p``; identity in eval mode or for p=0.
 
-    ``seed`` gives the layer its own random stream (reproducible regardless
-    of other random draws); None draws from tinytorch's default generator.
+    Args:
+        p: the probability of zeroing an element, in ``[0, 1]``.
+        generator: the layer's own random source (keyword-only): a tinytorch
+            ``Generator`` or a ``numpy.random.Generator``, reproducible
+            regardless of other random draws; None (the default) draws from
+            tinytorch's default generator, as PyTorch's Dropout draws from
+            its global one.
+        seed: deprecated alias: ``seed=s`` is ``generator=Generator(s)``.
+
+    Raises:
+        TypeError: ``p`` not a number, a bad generator, or both ``generator``
+            and ``seed`` given.  ValueError: ``p`` outside ``[0, 1]``.
     """
 
-    def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
+    def __init__(self, p: float = 0.5, seed: int | None = None, *,
+                 generator: Generator | None = None) -> None:
         super().__init__()
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
-        self.seed = seed
-        self.generator = None if seed is None else Generator(seed)
+        self.p = probability(p, "p", "Dropout")
+        if seed is not None:
+            if generator is not None:
+                raise TypeError("Dropout: got both generator= and seed=; pass only generator= "
+                                "(seed= is its deprecated alias)")
+            warnings.warn("Dropout(seed=...) is deprecated; pass generator=Generator(seed)",
+                          DeprecationWarning, stacklevel=2)
+            generator = Generator(seed)
+        if generator is not None:
+            as_numpy_generator(generator, "Dropout")  # type check now, not at the first forward
+        self.generator = generator
 
     def forward(self, x) -> Tensor:
         return F.dropout(x, self.p, self.training, self.generator)
@@ -313,9 +328,7 @@ class LayerNorm(Module):
                  *, dtype=None) -> None:
         super().__init__()
         self.normalized_shape = F._normalized_shape(normalized_shape)
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be positive, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = positive_float(eps, "eps", "LayerNorm")
         self.elementwise_affine = bool(elementwise_affine)
         dt = _float_dtype(dtype)
         if self.elementwise_affine:

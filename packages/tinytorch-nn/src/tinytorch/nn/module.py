@@ -27,15 +27,13 @@ replaces the arguments (pre-hooks) or the output (hooks).
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 import zipfile
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import HookHandle, Tensor, atomic_write
 
 from .parameter import Parameter
 from .serialization import read_npz
@@ -80,26 +78,16 @@ _global_pre_hooks: OrderedDict = OrderedDict()
 _global_post_hooks: OrderedDict = OrderedDict()
 
 
-class RemovableHandle:
-    """Returned by every ``register_*hook``; ``remove()`` unregisters (idempotent).
+# Module hooks hand back the stack's one handle class (tinytorch.tensor's).
+RemovableHandle = HookHandle
 
-    Usable as a context manager: the hook is removed on exit.
-    """
 
-    __slots__ = ("_entries",)
-
-    def __init__(self, *entries: tuple[OrderedDict, int]) -> None:
-        self._entries = entries
-
-    def remove(self) -> None:
-        for registry, key in self._entries:
+def _handle(*entries: tuple[OrderedDict, int], pre=None, post=None) -> HookHandle:
+    """A handle that pops each ``(registry, key)`` entry when removed."""
+    def undo() -> None:
+        for registry, key in entries:
             registry.pop(key, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+    return HookHandle(undo, pre, post)
 
 
 def _check_hook(fn, what: str) -> None:
@@ -108,7 +96,7 @@ def _check_hook(fn, what: str) -> None:
 
 
 def register_module_forward_hooks(pre: Callable | None = None,
-                                  post: Callable | None = None) -> RemovableHandle:
+                                  post: Callable | None = None) -> HookHandle:
     """Hooks called around *every* module's ``__call__`` (profilers use this).
 
     ``pre(module, args)`` runs before each forward, ``post(module, args, output)``
@@ -131,7 +119,7 @@ def register_module_forward_hooks(pre: Callable | None = None,
         key = next(_hook_ids)
         _global_post_hooks[key] = post
         entries.append((_global_post_hooks, key))
-    return RemovableHandle(*entries)
+    return _handle(*entries, pre=pre, post=post)
 
 
 def active_module_hooks() -> tuple[tuple, tuple]:
@@ -140,12 +128,12 @@ def active_module_hooks() -> tuple[tuple, tuple]:
     return tuple(_global_pre_hooks.values()), tuple(_global_post_hooks.values())
 
 
-def register_module_forward_pre_hook(fn: Callable) -> RemovableHandle:
+def register_module_forward_pre_hook(fn: Callable) -> HookHandle:
     """Global ``fn(module, args)`` before every module's forward."""
     return register_module_forward_hooks(pre=fn)
 
 
-def register_module_forward_hook(fn: Callable) -> RemovableHandle:
+def register_module_forward_hook(fn: Callable) -> HookHandle:
     """Global ``fn(module, args, output)`` after every module's forward."""
     return register_module_forward_hooks(post=fn)
 
@@ -248,21 +236,21 @@ class Module:
                 output = result
         return output
 
-    def register_forward_pre_hook(self, fn: Callable) -> RemovableHandle:
+    def register_forward_pre_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args)`` before ``forward``; a non-None return (a tuple,
         or a single value) replaces the positional arguments."""
         _check_hook(fn, "a forward pre-hook")
         key = next(_hook_ids)
         self._forward_pre_hooks[key] = fn
-        return RemovableHandle((self._forward_pre_hooks, key))
+        return _handle((self._forward_pre_hooks, key), pre=fn)
 
-    def register_forward_hook(self, fn: Callable) -> RemovableHandle:
+    def register_forward_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args, output)`` after ``forward``; a non-None return
         replaces the output."""
         _check_hook(fn, "a forward hook")
         key = next(_hook_ids)
         self._forward_hooks[key] = fn
-        return RemovableHandle((self._forward_hooks, key))
+        return _handle((self._forward_hooks, key), post=fn)
 
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
@@ -626,26 +614,14 @@ class Module:
     def save(self, path) -> None:
         """Write ``state_dict()`` to ``path`` as an uncompressed ``.npz``.
 
-        Atomic: the data go to a temporary file in the same directory, which
-        is renamed over ``path`` only once complete (``os.replace``), so an
-        interrupted save leaves the previous file intact. The name is used
-        as given (no ``.npz`` is appended).
+        Atomic (:func:`tinytorch.tensor.atomic_write`): an interrupted save
+        leaves the previous file intact, and the file keeps its permissions.
+        The name is used as given (no ``.npz`` is appended).
+
+        Raises:
+            FileNotFoundError: the folder of ``path`` does not exist.
         """
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                _write_npz(f, self.state_dict())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(path, lambda f: _write_npz(f, self.state_dict()))
 
     def load(self, path, strict: bool = True) -> Module:
         """Fill this module from a file written by ``save``; returns self.

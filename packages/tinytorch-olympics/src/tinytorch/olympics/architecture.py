@@ -6,7 +6,7 @@ and the same parameter and buffer shapes and dtypes::
 
     modules     [["", "tinytorch.nn.containers.Sequential"],
                  ["0", "tinytorch.nn.linear.Linear"], ["1", "...ReLU"], ...]
-    parameters  [["0.weight", [64, 128], "float32"], ["0.bias", [128], "float32"], ...]
+    parameters  [["0.weight", [128, 64], "float32"], ["0.bias", [128], "float32"], ...]
     buffers     [["3.running_mean", [16], "float32"], ...]
     signature   "sha256:" + SHA-256 of the canonical JSON of the three lists
 

@@ -29,8 +29,8 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,7 +47,7 @@ from tinytorch.perf import (
     qualifies_event,
     system_info,
 )
-from tinytorch.tensor import Tensor, wrap
+from tinytorch.tensor import Tensor, atomic_write, wrap
 
 from .architecture import describe_architecture
 from .tasks import ClassificationData, GenerationData, TextGenerator, as_task_data
@@ -353,14 +353,64 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
         FileExistsError: ``output_path`` exists and ``overwrite`` is False.
         FileNotFoundError: the directory of ``output_path`` does not exist.
     """
+    request = _validate_request(
+        baseline_model, optimized_model, data, division, event=event,
+        athlete_name=athlete_name, github_repo=github_repo, techniques=techniques,
+        honor_code=honor_code, notes=notes, descriptions=descriptions,
+        warmup_runs=warmup_runs, measurement_runs=measurement_runs, min_queries=min_queries,
+        min_duration_s=min_duration_s, offline=offline,
+        offline_batch_size=offline_batch_size, seed=seed)
+    if output_path is not None:
+        _check_destination(output_path, overwrite)  # before the (long) measurement
+    models = {"baseline": baseline_model, "optimized": optimized_model}
+    measured = _measure(models, request.task, warmup_runs=request.warmup_runs,
+                        measurement_runs=request.measurement_runs,
+                        min_queries=request.min_queries,
+                        min_duration_s=request.min_duration_s, offline=request.offline,
+                        offline_batch_size=request.offline_batch_size, seed=request.seed)
+    submission = _assemble(request, models, measured)
+    if output_path is not None:
+        write_submission(submission, output_path, overwrite=overwrite)
+    return submission
+
+
+# ------------------------------------------------------------------ validate
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The checked, normalised arguments of :func:`generate_submission`."""
+
+    task: Any
+    division: str
+    event: OlympicEvent | None  # None: choose the event from the scores
+    athlete: str
+    github_repo: str
+    techniques: list[str]
+    honor_code: bool
+    notes: str | None
+    descriptions: tuple[str | None, str | None]
+    warmup_runs: int
+    measurement_runs: int
+    min_queries: int
+    min_duration_s: float
+    offline: bool
+    offline_batch_size: int | None
+    seed: int
+
+
+def _validate_request(baseline_model, optimized_model, data, division, *, event,
+                      athlete_name, github_repo, techniques, honor_code, notes,
+                      descriptions, warmup_runs, measurement_runs, min_queries,
+                      min_duration_s, offline, offline_batch_size, seed) -> _Request:
+    """Check every argument of :func:`generate_submission` before anything
+    is measured; the errors are the ones its docstring lists."""
     from .validation import check_repo_url  # one URL rule, shared with the validator
 
     task = as_task_data(data)
     if division not in DIVISIONS:
         raise ValueError(f"division must be 'closed' or 'open', got {division!r}")
     auto = isinstance(event, str) and event.strip().lower() == "auto"
-    chosen = None if auto else OlympicEvent.parse(event)
-    athlete = _check_text(athlete_name, "athlete_name")
     problem = check_repo_url(github_repo)
     if problem:
         raise ValueError(f"github_repo: {problem}")
@@ -370,17 +420,10 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
     if (not isinstance(descriptions, (list, tuple)) or len(descriptions) != 2
             or not all(d is None or isinstance(d, str) for d in descriptions)):
         raise TypeError(f"descriptions must be a pair of strings (or None), got {descriptions!r}")
-    techniques = list(dict.fromkeys(t.strip() for t in techniques))
     if not isinstance(honor_code, bool):
         raise TypeError(f"honor_code must be a bool, got {honor_code!r}")
     if notes is not None and not isinstance(notes, str):
         raise TypeError(f"notes must be a string or None, got {type(notes).__name__}")
-    warmup_runs = _check_int(warmup_runs, "warmup_runs", 0)
-    measurement_runs = _check_int(measurement_runs, "measurement_runs", 1)
-    min_queries = _check_int(min_queries, "min_queries", MIN_SINGLE_STREAM_QUERIES)
-    seed = _check_int(seed, "seed", 0)
-    if offline_batch_size is not None:
-        offline_batch_size = _check_int(offline_batch_size, "offline_batch_size", 1)
     if (isinstance(min_duration_s, bool) or not isinstance(min_duration_s, (int, float))
             or not math.isfinite(min_duration_s) or min_duration_s < 0):
         raise ValueError(f"min_duration_s must be a finite number >= 0, got {min_duration_s!r}")
@@ -389,63 +432,79 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
             raise TypeError(f"{label} must be callable, got {type(model).__name__}")
     if isinstance(task, GenerationData):
         _check_generators(baseline_model, optimized_model)
-    if output_path is not None:
-        _check_destination(output_path, overwrite)
+    return _Request(
+        task=task, division=division,
+        event=None if auto else OlympicEvent.parse(event),
+        athlete=_check_text(athlete_name, "athlete_name"), github_repo=github_repo,
+        techniques=list(dict.fromkeys(t.strip() for t in techniques)),
+        honor_code=honor_code, notes=notes, descriptions=tuple(descriptions),
+        warmup_runs=_check_int(warmup_runs, "warmup_runs", 0),
+        measurement_runs=_check_int(measurement_runs, "measurement_runs", 1),
+        min_queries=_check_int(min_queries, "min_queries", MIN_SINGLE_STREAM_QUERIES),
+        min_duration_s=float(min_duration_s), offline=bool(offline),
+        offline_batch_size=(None if offline_batch_size is None else
+                            _check_int(offline_batch_size, "offline_batch_size", 1)),
+        seed=_check_int(seed, "seed", 0),
+    )
 
-    models = {"baseline": baseline_model, "optimized": optimized_model}
-    measured = _measure(models, task, warmup_runs=warmup_runs,
-                        measurement_runs=measurement_runs, min_queries=min_queries,
-                        min_duration_s=float(min_duration_s), offline=bool(offline),
-                        offline_batch_size=offline_batch_size, seed=seed)
+
+# ------------------------------------------------------------------ assemble
+
+
+def _measurement_section(request: _Request) -> dict[str, Any]:
+    """How the figures were measured: metrics, settings, scenario order."""
+    return {
+        "latency_metric": "SingleStream 90th-percentile latency of one query (ms)",
+        "memory_metric": "median peak memory of a one-sample inference forward: "
+                         "parameters + buffers + peak activations (MiB, tracemalloc)",
+        "accuracy_metric": ("argmax of the logits equals the label"
+                            if isinstance(request.task, ClassificationData) else
+                            "argmax of the next-token logits equals the next token, "
+                            "through the generator's own inference path"),
+        "warmup_runs": request.warmup_runs,
+        "measurement_runs": request.measurement_runs,
+        "min_queries": request.min_queries,
+        "min_duration_s": request.min_duration_s,
+        "seed": request.seed,
+        "offline": request.offline,
+        "order": ["single_stream", "offline", "memory", "accuracy", "predictions"]
+        if request.offline else ["single_stream", "memory", "accuracy", "predictions"],
+    }
+
+
+def _assemble(request: _Request, models: dict[str, Any],
+              measured: dict[str, Any]) -> dict[str, Any]:
+    """The submission dict: scores, the event (chosen from them with
+    ``event="auto"``), the settings, the system and both models' sections."""
     raw = {name: {k: measured[name][k] for k in ("latency_ms", "memory_mb", "accuracy")}
            for name in models}
     scores = calculate_normalized_scores(raw["baseline"], raw["optimized"])
-    if chosen is None:
-        chosen, _ = choose_event(scores)
+    chosen = request.event if request.event is not None else choose_event(scores)[0]
     qualification = qualifies_event(scores, chosen)
-
-    task_section = (task.describe(baseline_model.max_new_tokens)
-                    if isinstance(task, GenerationData) else task.describe())
+    baseline, optimized = models["baseline"], models["optimized"]
+    task = request.task
     submission: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "timestamp": utc_timestamp(),
-        "athlete_name": athlete,
-        "github_repo": github_repo,
-        "division": division,
+        "athlete_name": request.athlete,
+        "github_repo": request.github_repo,
+        "division": request.division,
         "event": chosen.value,
-        "honor_code": honor_code,
-        "techniques": techniques,
-        "notes": notes,
-        "task": task_section,
-        "measurement": {
-            "latency_metric": "SingleStream 90th-percentile latency of one query (ms)",
-            "memory_metric": "median peak memory of a one-sample inference forward: "
-                             "parameters + buffers + peak activations (MiB, tracemalloc)",
-            "accuracy_metric": ("argmax of the logits equals the label"
-                                if isinstance(task, ClassificationData) else
-                                "argmax of the next-token logits equals the next token, "
-                                "through the generator's own inference path"),
-            "warmup_runs": warmup_runs,
-            "measurement_runs": measurement_runs,
-            "min_queries": min_queries,
-            "min_duration_s": float(min_duration_s),
-            "seed": seed,
-            "offline": bool(offline),
-            "order": ["single_stream", "offline", "memory", "accuracy", "predictions"]
-            if offline else ["single_stream", "memory", "accuracy", "predictions"],
-        },
+        "honor_code": request.honor_code,
+        "techniques": request.techniques,
+        "notes": request.notes,
+        "task": (task.describe(baseline.max_new_tokens)
+                 if isinstance(task, GenerationData) else task.describe()),
+        "measurement": _measurement_section(request),
         "system": system_info(),
         "packages": package_versions(),
-        "baseline": _model_section(baseline_model, measured["baseline"], descriptions[0]),
-        "optimized": _model_section(optimized_model, measured["optimized"], descriptions[1]),
+        "baseline": _model_section(baseline, measured["baseline"], request.descriptions[0]),
+        "optimized": _model_section(optimized, measured["optimized"], request.descriptions[1]),
         "normalized_scores": scores,
         "event_qualification": {"qualified": bool(qualification.qualified),
                                 "reasons": list(qualification.reasons)},
     }
-    submission = _jsonable(submission)
-    if output_path is not None:
-        write_submission(submission, output_path, overwrite=overwrite)
-    return submission
+    return _jsonable(submission)
 
 
 # ------------------------------------------------------------------ files
@@ -487,10 +546,11 @@ def _check_destination(path, overwrite: bool) -> str:
 def write_submission(submission: Mapping, path, *, overwrite: bool = False) -> str:
     """Write ``submission`` as JSON (indented, UTF-8, strict: no NaN) to ``path``.
 
-    Atomic: the text goes to a temporary file in the same directory, which
-    is then linked into place (no overwrite: the link fails if ``path``
-    appeared meanwhile) or renamed over it (``os.replace``, with
-    ``overwrite``). An interrupted write leaves no partial file.
+    Atomic (:func:`tinytorch.tensor.atomic_write`): the text goes to a
+    temporary file in the same directory, which is then linked into place
+    (no overwrite: the link fails if ``path`` appeared meanwhile) or renamed
+    over it (``os.replace``, with ``overwrite``). An interrupted write
+    leaves no partial file.
 
     Returns:
         The path written.
@@ -503,31 +563,7 @@ def write_submission(submission: Mapping, path, *, overwrite: bool = False) -> s
     """
     path = _check_destination(path, overwrite)
     text = json.dumps(submission, indent=2, allow_nan=False) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-submission-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails with FileExistsError if path exists: no clobber
-            except FileExistsError:
-                raise FileExistsError(
-                    f"{path!r} already exists; pass overwrite=True to replace it") from None
-            except OSError:  # a file system without hard links
-                if os.path.exists(path):
-                    raise FileExistsError(
-                        f"{path!r} already exists; pass overwrite=True to replace it") from None
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda f: f.write(text), binary=False, overwrite=overwrite)
 
 
 def read_submission(path) -> Any:

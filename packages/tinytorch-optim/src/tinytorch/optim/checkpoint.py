@@ -15,7 +15,8 @@ was written: same types, same dtypes, same bits. NumPy scalars are stored as
 the equivalent Python number. Nothing is pickled, so loading a file cannot run
 code (``np.load(..., allow_pickle=False)``).
 
-Writes are atomic: the archive goes to a temporary file in the target's
+Writes are atomic (:func:`tinytorch.tensor.atomic_write`, re-exported here
+as ``atomic_write``): the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over the target with
 ``os.replace``. A crash or an exception mid-write leaves the previous file
 intact (and the temporary file is removed when Python gets the chance).
@@ -23,14 +24,13 @@ intact (and the temporary file is removed when Python gets the chance).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from tinytorch.nn.serialization import read_npz
+from tinytorch.tensor import atomic_write
 
 __all__ = ["save_state", "load_state", "atomic_write", "FORMAT", "FORMAT_VERSION"]
 
@@ -38,43 +38,6 @@ FORMAT = "tinytorch-state"
 FORMAT_VERSION = 1
 _META = "__meta__"
 _MARKERS = ("__array__", "__tuple__", "__items__")
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it is to set it and restore it
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, then
-    rename it to ``path``. The previous content of ``path`` survives any
-    failure of ``write`` (or a crash) unchanged.
-
-    Raises:
-        FileNotFoundError: the directory of ``path`` does not exist.
-        Whatever ``write`` raises (after removing the temporary file).
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot save to {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file the usual permissions
-            os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _encode(obj, arrays: dict, where: str):

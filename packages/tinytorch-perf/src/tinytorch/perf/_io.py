@@ -1,4 +1,5 @@
-"""Atomic file writes and conversion of results to JSON-ready values."""
+"""Conversion of results to JSON-ready values (files are written with
+:func:`tinytorch.tensor.atomic_write`)."""
 
 from __future__ import annotations
 
@@ -6,44 +7,12 @@ import dataclasses
 import enum
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "to_jsonable", "dumps"]
-
-
-def atomic_write(path, write: Callable, *, mode: str = "w", suffix: str = "") -> None:
-    """Write a file so that an interrupted write never leaves a broken one.
-
-    ``write(f)`` fills a temporary file in the same directory as ``path``
-    (same file system, so the final ``os.replace`` is an atomic rename); the
-    temporary file is removed if anything fails.
-
-    Raises:
-        FileNotFoundError: the directory of ``path`` does not exist.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    try:
-        kwargs = {"encoding": "utf-8"} if "b" not in mode else {}
-        with os.fdopen(fd, mode, **kwargs) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+__all__ = ["to_jsonable", "dumps"]
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -30,7 +30,8 @@ from tinytorch.autograd import no_grad
 from tinytorch.nn import Module
 from tinytorch.tensor import Tensor, wrap
 
-from .profiler import Profiler, _as_args, _check_count, _model_state_guard
+from ._model import _as_args, _check_count, _model_state_guard
+from .profiler import Profiler
 from .stats import BenchmarkResult
 from .system import system_info
 

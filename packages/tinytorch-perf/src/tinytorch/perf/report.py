@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write, dumps
+from tinytorch.tensor import atomic_write
+
+from ._io import dumps
 from ._table import format_table
-from .profiler import ProfileReport
+from .profile_report import ProfileReport
 from .stats import BenchmarkResult
 from .system import system_info
 
@@ -127,7 +129,7 @@ def save_json(results, path, *, overwrite: bool = True) -> str:
         "results": results,
     }
     text = dumps(document) + "\n"  # converts first: a bad value fails before the file is touched
-    atomic_write(path, lambda f: f.write(text), suffix=".json")
+    atomic_write(path, lambda f: f.write(text), binary=False, overwrite=overwrite)
     return path
 
 
@@ -213,7 +215,7 @@ def _figure(width: float = 7.0, height: float = 4.5):
 
 def _save_png(fig, path) -> str:
     path = os.fspath(path)
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), mode="wb", suffix=".png")
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
     return path
 
 

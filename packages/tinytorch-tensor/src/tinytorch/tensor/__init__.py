@@ -9,9 +9,8 @@ profiler) plugs into the dispatch path defined here; see :mod:`._dispatch`.
 54.0
 """
 
-from . import ops
+from . import kernels, ops
 from ._dispatch import (
-    HookHandle,
     Primitive,
     active_hooks,
     apply,
@@ -21,11 +20,13 @@ from ._dispatch import (
     remove_hook,
     set_backward_engine,
 )
+from ._handle import HookHandle, HookRegistry
 from ._tensor import Tensor, bool_, float16, float32, float64, int32, int64
 from ._tensor import _wrap as wrap
 from .creation import (
     Generator,
     arange,
+    as_numpy_generator,
     default_generator,
     eye,
     full,
@@ -40,6 +41,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .files import atomic_write
 from .ops import (
     PRIMITIVES,
     abs,
@@ -83,6 +85,7 @@ from .ops import (
     sqrt,
     squeeze,
     stack,
+    std,
     sub,
     sum,
     tanh,
@@ -98,13 +101,17 @@ clamp = clip
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Primitive", "HookHandle", "apply", "register_hook", "remove_hook", "hooks",
-    "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "PRIMITIVES",
+    "Tensor", "Primitive", "HookHandle", "HookRegistry", "apply", "register_hook", "remove_hook",
+    "hooks",
+    "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "kernels",
+    "PRIMITIVES",
+    "atomic_write",
     "float16", "float32", "float64", "int32", "int64", "bool_",
-    "Generator", "manual_seed", "default_generator", "tensor", "zeros", "ones", "full",
+    "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",
+    "ones", "full",
     "full_like", "arange", "eye", "zeros_like", "ones_like", "randn", "rand", "randint",
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "eq", "ne", "lt", "le", "gt", "ge",
-    "sum", "mean", "max", "min", "var", "argmax", "argmin", "reshape", "transpose",
+    "sum", "mean", "max", "min", "var", "std", "argmax", "argmin", "reshape", "transpose",
     "permute", "getitem", "concat", "cat", "stack", "split", "broadcast_to", "expand",
     "squeeze", "unsqueeze", "flatten", "exp", "log", "sqrt", "abs", "clip", "clamp",
     "maximum", "minimum", "where", "astype", "clone", "relu", "sigmoid", "tanh", "gelu",

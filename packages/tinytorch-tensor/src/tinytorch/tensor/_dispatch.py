@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ._handle import HookHandle, HookRegistry
+
 __all__ = [
     "Primitive",
     "apply",
@@ -93,10 +95,7 @@ class Primitive:
         return f"Primitive({self.name!r})"
 
 
-# Hooks are kept in tuples (replaced, never mutated) so that a hook that
-# removes itself while it runs cannot disturb the loop in apply().
-_pre_hooks: tuple = ()
-_post_hooks: tuple = ()
+_hooks = HookRegistry("register_hook")
 _backward_engine: Callable | None = None
 
 
@@ -107,36 +106,16 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     ``post(op, inputs, output, params, saved)``, where ``output`` is the new
     Tensor and ``saved`` what the forward chose to save (or ``None``).
     """
-    for hook in _pre_hooks:
+    for hook in _hooks.pre:
         hook(op, inputs, params)
     result = op.forward(*[t._data for t in inputs], **params)
     saved = None
     if op.saves:
         result, saved = result
-    out = _wrap(result if type(result) is np.ndarray else np.asarray(result))
-    for hook in _post_hooks:
+    out = _wrap(np.asarray(result))
+    for hook in _hooks.post:
         hook(op, inputs, out, params, saved)
     return out
-
-
-class HookHandle:
-    """Returned by :func:`register_hook`; ``handle.remove()`` unregisters."""
-
-    __slots__ = ("pre", "post", "_active")
-
-    def __init__(self, pre, post) -> None:
-        self.pre = pre
-        self.post = post
-        self._active = True
-
-    def remove(self) -> None:
-        remove_hook(self)
-
-    def __enter__(self) -> HookHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 def register_hook(post: Callable | None = None, *, pre: Callable | None = None) -> HookHandle:
@@ -147,40 +126,19 @@ def register_hook(post: Callable | None = None, *, pre: Callable | None = None) 
     Hooks run in registration order. Registering is cheap; each registered
     hook costs one Python call per op.
     """
-    global _pre_hooks, _post_hooks
-    if post is None and pre is None:
-        raise ValueError("register_hook needs a post hook, a pre hook, or both")
-    for name, fn in (("post", post), ("pre", pre)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"the {name} hook must be callable, got {type(fn).__name__}")
-    handle = HookHandle(pre, post)
-    if pre is not None:
-        _pre_hooks = _pre_hooks + (pre,)
-    if post is not None:
-        _post_hooks = _post_hooks + (post,)
-    return handle
+    return _hooks.register(post, pre)
 
 
 def remove_hook(handle: HookHandle) -> None:
-    """Unregister the hooks of ``handle``. Removing twice is a no-op."""
-    global _pre_hooks, _post_hooks
+    """Unregister the hooks of ``handle`` (same as ``handle.remove()``).
+    Removing twice is a no-op.
+
+    Raises:
+        TypeError: ``handle`` is not a HookHandle.
+    """
     if not isinstance(handle, HookHandle):
         raise TypeError(f"remove_hook expects a HookHandle, got {type(handle).__name__}")
-    if not handle._active:
-        return
-    handle._active = False
-    if handle.pre is not None:
-        _pre_hooks = _without(_pre_hooks, handle.pre)
-    if handle.post is not None:
-        _post_hooks = _without(_post_hooks, handle.post)
-
-
-def _without(hooks: tuple, fn) -> tuple:
-    # Remove one occurrence (the same function may be registered twice).
-    for i, h in enumerate(hooks):
-        if h is fn:
-            return hooks[:i] + hooks[i + 1:]
-    return hooks
+    handle.remove()
 
 
 @contextmanager
@@ -212,7 +170,7 @@ def get_backward_engine() -> Callable | None:
 
 def active_hooks() -> tuple[tuple, tuple]:
     """The registered ``(pre_hooks, post_hooks)``, for tests and profilers."""
-    return _pre_hooks, _post_hooks
+    return _hooks.pre, _hooks.post
 
 
 def _wrap(array: np.ndarray):  # replaced below to avoid an import cycle

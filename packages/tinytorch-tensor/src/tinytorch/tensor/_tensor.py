@@ -397,29 +397,37 @@ class Tensor:
     def matmul(self, other):
         return _ops.matmul(self, other)
 
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis, keepdims)
+    # Reductions take PyTorch's dim= / keepdim= (NumPy's axis= / keepdims= are
+    # aliases); see tinytorch.tensor.ops for the arguments and errors.
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis, keepdims)
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis, keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Values only, like ``torch.amax`` (see :func:`tinytorch.tensor.ops.max`)."""
+        return _ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis, keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Values only, like ``torch.amin`` (see :func:`tinytorch.tensor.ops.min`)."""
+        return _ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, keepdims=False, correction=1):
-        return _ops.var(self, axis, keepdims, correction)
+    def var(self, dim=None, keepdim=False, *, correction=None, unbiased=None,
+            axis=None, keepdims=None):
+        return _ops.var(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased,
+                        axis=axis, keepdims=keepdims)
 
-    def std(self, axis=None, keepdims=False, correction=1):
-        return _ops.sqrt(_ops.var(self, axis, keepdims, correction))
+    def std(self, dim=None, keepdim=False, *, correction=None, unbiased=None,
+            axis=None, keepdims=None):
+        return _ops.std(self, dim, correction=correction, keepdim=keepdim, unbiased=unbiased,
+                        axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis=None, keepdims=False):
-        return _ops.argmax(self, axis, keepdims)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmin(self, axis=None, keepdims=False):
-        return _ops.argmin(self, axis, keepdims)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
         return _ops.reshape(self, *shape)
@@ -461,8 +469,8 @@ class Tensor:
     def minimum(self, other):
         return _ops.minimum(self, other)
 
-    def split(self, split_size_or_sections, axis=0):
-        return _ops.split(self, split_size_or_sections, axis)
+    def split(self, split_size_or_sections, dim=None, *, axis=None):
+        return _ops.split(self, split_size_or_sections, dim, axis=axis)
 
     def broadcast_to(self, *shape):
         return _ops.broadcast_to(self, *shape)
@@ -470,11 +478,11 @@ class Tensor:
     def expand(self, *shape):
         return _ops.expand(self, *shape)
 
-    def squeeze(self, axis=None):
-        return _ops.squeeze(self, axis)
+    def squeeze(self, dim=None, *, axis=None):
+        return _ops.squeeze(self, dim, axis=axis)
 
-    def unsqueeze(self, axis):
-        return _ops.unsqueeze(self, axis)
+    def unsqueeze(self, dim=None, *, axis=None):
+        return _ops.unsqueeze(self, dim, axis=axis)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return _ops.flatten(self, start_dim, end_dim)
@@ -491,11 +499,11 @@ class Tensor:
     def gelu(self, approximate="tanh"):
         return _ops.gelu(self, approximate)
 
-    def softmax(self, axis=-1):
-        return _ops.softmax(self, axis)
+    def softmax(self, dim=None, *, axis=None):
+        return _ops.softmax(self, dim, axis=axis)
 
-    def log_softmax(self, axis=-1):
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, dim=None, *, axis=None):
+        return _ops.log_softmax(self, dim, axis=axis)
 
     def astype(self, dtype):
         return _ops.astype(self, dtype)

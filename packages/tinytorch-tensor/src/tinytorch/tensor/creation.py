@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._tensor import Tensor, _wrap
+from ._validate import check_int
 
 __all__ = [
-    "Generator", "manual_seed", "default_generator",
+    "Generator", "manual_seed", "default_generator", "as_numpy_generator",
     "tensor", "zeros", "ones", "full", "arange", "eye", "zeros_like", "ones_like",
     "full_like", "randn", "rand", "randint",
 ]
@@ -29,9 +30,15 @@ class Generator:
         self.manual_seed(seed)
 
     def manual_seed(self, seed: int | None) -> Generator:
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
+        """Re-seed in place and return self.
+
+        Raises:
+            TypeError: a seed that is not an int (or None).
+            ValueError: a negative seed.
+        """
+        if seed is not None:
+            seed = check_int(seed, "seed", "Generator.manual_seed", minimum=0)
+        self.seed = seed
         self.numpy = np.random.default_rng(self.seed)
         return self
 
@@ -47,14 +54,32 @@ def manual_seed(seed: int) -> Generator:
     return default_generator.manual_seed(seed)
 
 
-def _rng(generator: Generator | None) -> np.random.Generator:
+def as_numpy_generator(generator=None, where: str = "generator") -> np.random.Generator:
+    """The NumPy generator behind a ``generator=`` argument.
+
+    ``generator`` is what every random function of the stack accepts under
+    that keyword (PyTorch's name for the random source): a tinytorch
+    :class:`Generator`, a ``numpy.random.Generator`` (used as is), or None for
+    tinytorch's :data:`default_generator` (seeded by :func:`manual_seed`).
+    ``where`` names the caller in the error message.
+
+    Raises:
+        TypeError: anything else (an int seed included: wrap it as
+            ``Generator(seed)``).
+    """
     if generator is None:
         return default_generator.numpy
     if isinstance(generator, Generator):
         return generator.numpy
     if isinstance(generator, np.random.Generator):
         return generator
-    raise TypeError(f"generator must be a tinytorch Generator, got {type(generator).__name__}")
+    raise TypeError(
+        f"{where}: generator must be a tinytorch Generator, a numpy.random.Generator or "
+        f"None, got {type(generator).__name__} {generator!r}"
+    )
+
+
+_rng = as_numpy_generator
 
 
 def _shape(shape) -> tuple[int, ...]:
@@ -62,7 +87,9 @@ def _shape(shape) -> tuple[int, ...]:
         shape = tuple(shape[0])
     out = []
     for s in shape:
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"shape must be non-negative ints, got {shape!r}")
+        if s < 0:
             raise ValueError(f"shape must be non-negative ints, got {shape!r}")
         out.append(int(s))
     return tuple(out)

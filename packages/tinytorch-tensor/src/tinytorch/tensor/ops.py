@@ -1,26 +1,73 @@
-"""Every primitive op of TinyTorch, defined once, and its functional API.
+"""The functional API of TinyTorch: argument handling around each primitive.
 
-Each primitive is a :class:`~tinytorch.tensor.Primitive`: a name and a forward
-function on NumPy arrays. Each public function below checks its arguments,
-turns Python scalars into tensors of a matching dtype, and applies one
-primitive through :func:`~tinytorch.tensor._dispatch.apply` (the one
-dispatch path). Backward rules live in ``tinytorch.autograd``, registered
-against the primitive objects exported here (``ADD``, ``MATMUL``, ...).
+Each public function below checks its arguments (raising ``TypeError`` /
+``ValueError`` / ``IndexError`` that name the problem), turns Python scalars
+into tensors of a matching dtype, and applies one primitive of
+:mod:`tinytorch.tensor._primitives` through
+:func:`~tinytorch.tensor._dispatch.apply` (the one dispatch path). The
+primitive objects are re-exported here (``ops.ADD``, ``ops.MATMUL``, ...):
+``tinytorch.autograd`` registers its backward rules against them.
 
-Broadcasting follows NumPy. Errors name the shapes involved.
+Keywords follow PyTorch: ``dim=`` and ``keepdim=``; NumPy's ``axis=`` and
+``keepdims=`` are accepted as aliases, and giving both spellings is a
+``TypeError``. Broadcasting follows NumPy. Errors name the shapes involved.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from ._dispatch import Primitive, apply
-from ._special import erf as _erf
+from ._primitives import (  # noqa: F401  (re-exported: autograd registers rules on them)
+    ABS,
+    ADD,
+    ARGMAX,
+    ARGMIN,
+    ASTYPE,
+    BROADCAST_TO,
+    CLIP,
+    CLONE,
+    CONCAT,
+    DIV,
+    EQ,
+    EXP,
+    GE,
+    GELU,
+    GETITEM,
+    GT,
+    LE,
+    LOG,
+    LOG_SOFTMAX,
+    LT,
+    MATMUL,
+    MAX,
+    MAXIMUM,
+    MEAN,
+    MIN,
+    MINIMUM,
+    MUL,
+    NE,
+    NEG,
+    PERMUTE,
+    POW,
+    PRIMITIVES,
+    RELU,
+    RESHAPE,
+    SIGMOID,
+    SOFTMAX,
+    SQRT,
+    STACK,
+    SUB,
+    SUM,
+    TANH,
+    VAR,
+    WHERE,
+)
 from ._tensor import Tensor, _wrap
+from ._validate import check_int, dim_arg, keepdim_arg, norm_dim
 
 __all__ = [
     # arithmetic
@@ -28,7 +75,7 @@ __all__ = [
     # comparisons
     "eq", "ne", "lt", "le", "gt", "ge",
     # reductions
-    "sum", "mean", "max", "min", "var", "argmax", "argmin",
+    "sum", "mean", "max", "min", "var", "std", "argmax", "argmin",
     # shape and indexing
     "reshape", "transpose", "permute", "getitem", "concat", "stack", "split",
     "broadcast_to", "expand", "squeeze", "unsqueeze", "flatten",
@@ -39,194 +86,6 @@ __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
     "PRIMITIVES",
 ]
-
-# ---------------------------------------------------------------- FLOP counts
-
-
-def _matmul_flops(inputs, out, params) -> int:
-    a, b = inputs
-    k = a.shape[-1]
-    # One multiply and one add per (output element, k).
-    return int(2 * out.size * k)
-
-
-def _reduce_flops(inputs, out, params) -> int:
-    return int(inputs[0].size)
-
-
-def _zero_flops(inputs, out, params) -> int:
-    return 0
-
-
-def _scaled_flops(factor):
-    def flops(inputs, out, params) -> int:
-        return int(factor * inputs[0].size)
-    return flops
-
-
-# ------------------------------------------------------- forward functions
-
-
-def _sum_f(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims)
-
-
-def _mean_f(x, axis, keepdims):
-    return np.mean(x, axis=axis, keepdims=keepdims)
-
-
-def _max_f(x, axis, keepdims):
-    return np.max(x, axis=axis, keepdims=keepdims)
-
-
-def _min_f(x, axis, keepdims):
-    return np.min(x, axis=axis, keepdims=keepdims)
-
-
-def _var_f(x, axis, keepdims, correction):
-    return np.var(x, axis=axis, keepdims=keepdims, ddof=correction)
-
-
-def _argmax_f(x, axis, keepdims):
-    return np.argmax(x, axis=axis, keepdims=keepdims)
-
-
-def _argmin_f(x, axis, keepdims):
-    return np.argmin(x, axis=axis, keepdims=keepdims)
-
-
-def _reshape_f(x, shape):
-    return x.reshape(shape)
-
-
-def _permute_f(x, axes):
-    return x.transpose(axes)
-
-
-def _getitem_f(x, index):
-    return x[index]
-
-
-def _concat_f(*xs, axis):
-    return np.concatenate(xs, axis=axis)
-
-
-def _stack_f(*xs, axis):
-    return np.stack(xs, axis=axis)
-
-
-def _broadcast_f(x, shape):
-    return np.broadcast_to(x, shape)
-
-
-def _clip_f(x, min, max):
-    return np.clip(x, min, max)
-
-
-def _where_f(x, y, condition):
-    return np.where(condition, x, y)
-
-
-def _astype_f(x, dtype):
-    return x.astype(dtype)
-
-
-def _clone_f(x):
-    return x.copy()
-
-
-def _relu_f(x):
-    return np.maximum(x, 0)
-
-
-def _sigmoid_f(x):
-    # exp(-softplus(-x)): exact and overflow-free for any x.
-    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
-
-
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
-def _gelu_f(x, approximate):
-    # Saves tanh(...) or Phi(x) so the backward differentiates the very
-    # formula used here without recomputing it.
-    if approximate == "tanh":
-        t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
-        return 0.5 * x * (1.0 + t), t
-    cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
-    return x * cdf, cdf
-
-
-def _softmax_f(x, axis):
-    # Subtracting the max makes exp() overflow-free; -inf entries give 0.
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _log_softmax_f(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
-def _pow_f(x, y):
-    return np.power(x, y)
-
-
-# ---------------------------------------------------------------- primitives
-
-ADD = Primitive("add", np.add)
-SUB = Primitive("sub", np.subtract)
-MUL = Primitive("mul", np.multiply)
-DIV = Primitive("div", np.true_divide)
-POW = Primitive("pow", _pow_f)
-NEG = Primitive("neg", np.negative)
-MATMUL = Primitive("matmul", np.matmul, flops=_matmul_flops)
-
-EQ = Primitive("eq", np.equal, differentiable=False)
-NE = Primitive("ne", np.not_equal, differentiable=False)
-LT = Primitive("lt", np.less, differentiable=False)
-LE = Primitive("le", np.less_equal, differentiable=False)
-GT = Primitive("gt", np.greater, differentiable=False)
-GE = Primitive("ge", np.greater_equal, differentiable=False)
-
-SUM = Primitive("sum", _sum_f, flops=_reduce_flops)
-MEAN = Primitive("mean", _mean_f, flops=_reduce_flops)
-MAX = Primitive("max", _max_f, flops=_reduce_flops)
-MIN = Primitive("min", _min_f, flops=_reduce_flops)
-VAR = Primitive("var", _var_f, flops=_scaled_flops(3))
-ARGMAX = Primitive("argmax", _argmax_f, differentiable=False)
-ARGMIN = Primitive("argmin", _argmin_f, differentiable=False)
-
-RESHAPE = Primitive("reshape", _reshape_f, flops=_zero_flops)
-PERMUTE = Primitive("permute", _permute_f, flops=_zero_flops)
-GETITEM = Primitive("getitem", _getitem_f, flops=_zero_flops)
-CONCAT = Primitive("concat", _concat_f, flops=_zero_flops)
-STACK = Primitive("stack", _stack_f, flops=_zero_flops)
-BROADCAST_TO = Primitive("broadcast_to", _broadcast_f, flops=_zero_flops)
-
-EXP = Primitive("exp", np.exp)
-LOG = Primitive("log", np.log)
-SQRT = Primitive("sqrt", np.sqrt)
-ABS = Primitive("abs", np.abs)
-CLIP = Primitive("clip", _clip_f)
-MAXIMUM = Primitive("maximum", np.maximum)
-MINIMUM = Primitive("minimum", np.minimum)
-WHERE = Primitive("where", _where_f)
-ASTYPE = Primitive("astype", _astype_f, flops=_zero_flops)
-CLONE = Primitive("clone", _clone_f, flops=_zero_flops)
-
-RELU = Primitive("relu", _relu_f)
-SIGMOID = Primitive("sigmoid", _sigmoid_f, flops=_scaled_flops(4))
-TANH = Primitive("tanh", np.tanh)
-GELU = Primitive("gelu", _gelu_f, flops=_scaled_flops(8), saves=True)
-SOFTMAX = Primitive("softmax", _softmax_f, flops=_scaled_flops(5))
-LOG_SOFTMAX = Primitive("log_softmax", _log_softmax_f, flops=_scaled_flops(5))
-
-#: Every primitive defined here, by name (autograd checks it has a rule for each).
-PRIMITIVES: dict[str, Primitive] = {
-    p.name: p for p in list(globals().values()) if isinstance(p, Primitive)
-}
 
 # ------------------------------------------------------------------ helpers
 
@@ -280,25 +139,6 @@ def _as_tensor(x, name: str = "input") -> Tensor:
     if isinstance(x, Tensor):
         return x
     return Tensor(x)
-
-
-def _norm_axis(axis, ndim: int, name: str):
-    """Validate an axis argument (None, int or tuple of ints) against ndim."""
-    if axis is None:
-        return None
-    if isinstance(axis, (list, tuple)):
-        axes = tuple(_norm_axis(a, ndim, name) for a in axis)
-        if len(set(axes)) != len(axes):
-            raise ValueError(f"{name}: repeated axis in {axis}")
-        return axes
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, got {axis!r}")
-    a = int(axis)
-    lo = -builtins.max(ndim, 1)
-    hi = builtins.max(ndim, 1) - 1
-    if not lo <= a <= hi:
-        raise IndexError(f"{name}: axis {a} is out of range for a tensor with {ndim} dims")
-    return a % builtins.max(ndim, 1)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -401,60 +241,130 @@ def ge(a, b) -> Tensor:
 
 
 # ---------------------------------------------------------------- reductions
+#
+# Every reduction takes ``dim`` (None: all elements; an int; a tuple of ints)
+# and ``keepdim``, as PyTorch, plus the NumPy aliases ``axis`` / ``keepdims``.
+# The primitives keep NumPy's parameter names (``axis``, ``keepdims``), so
+# hooks and backward rules see one spelling whatever the caller wrote.
+
+_NO_IDENTITY = (MAX, MIN, ARGMAX, ARGMIN)
 
 
-def _reduce(op: Primitive, x, axis, keepdims, **extra) -> Tensor:
-    x = _as_tensor(x)
-    axis = _norm_axis(axis, x.ndim, op.name)
-    if x.size == 0 and op in (MAX, MIN, ARGMAX, ARGMIN):
+def _reduce(op: Primitive, x, dim, keepdim, axis, keepdims, **extra) -> Tensor:
+    if type(x) is not Tensor:
+        x = _as_tensor(x)
+    name = "dim"
+    if axis is not None or keepdims is not None:
+        dim, name = dim_arg(op.name, dim, axis)
+    if keepdim is not False or keepdims is not None:
+        keepdim = keepdim_arg(op.name, keepdim, keepdims)
+    dim = norm_dim(dim, x.ndim, op.name, name)
+    if x.size == 0 and op in _NO_IDENTITY:
         # No identity element: reducing over a size-0 dim is undefined, but
-        # reducing a (0, 3) batch over its non-empty axis is fine.
-        axes = range(x.ndim) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
-        if builtins.any(x.shape[a] == 0 for a in axes):
+        # reducing a (0, 3) batch over its non-empty dim is fine.
+        dims = range(x.ndim) if dim is None else (dim if isinstance(dim, tuple) else (dim,))
+        if builtins.any(x.shape[d] == 0 for d in dims):
             raise ValueError(
                 f"{op.name}: cannot reduce over an empty dim of a tensor of shape {x.shape}"
             )
-    return apply(op, (x,), {"axis": axis, "keepdims": bool(keepdims), **extra})
+    return apply(op, (x,), {"axis": dim, "keepdims": keepdim, **extra})
 
 
-def sum(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis`` (None: all elements; an int or a tuple of ints)."""
-    return _reduce(SUM, x, axis, keepdims)
+def sum(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Sum over ``dim`` (None: all elements; an int or a tuple of ints).
 
+    Shape: ``dim`` removed, or kept as size 1 with ``keepdim=True``.
+    ``axis`` / ``keepdims`` are NumPy-style aliases of ``dim`` / ``keepdim``.
 
-def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``."""
-    return _reduce(MEAN, x, axis, keepdims)
-
-
-def max(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Maximum values over ``axis`` (ties share the gradient equally)."""
-    return _reduce(MAX, x, axis, keepdims)
-
-
-def min(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Minimum values over ``axis`` (ties share the gradient equally)."""
-    return _reduce(MIN, x, axis, keepdims)
-
-
-def var(x, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance over ``axis``: ``sum((x - mean)^2) / (N - correction)``.
-
-    ``correction=1`` (the default, as in PyTorch) is the unbiased estimate;
-    ``correction=0`` the population variance (NumPy's default).
+    Raises:
+        TypeError: a non-int dim, a non-bool keepdim, or a keyword and its alias together.
+        IndexError: a dim out of range.  ValueError: a repeated dim.
     """
-    if not isinstance(correction, (int, np.integer)) or correction < 0:
-        raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
-    return _reduce(VAR, x, axis, keepdims, correction=int(correction))
+    return _reduce(SUM, x, dim, keepdim, axis, keepdims)
 
 
-def argmax(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Index of the maximum (int64, no gradient); None flattens first."""
-    return _reduce(ARGMAX, x, axis, keepdims)
+def mean(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Arithmetic mean over ``dim`` (arguments and errors as :func:`sum`)."""
+    return _reduce(MEAN, x, dim, keepdim, axis, keepdims)
 
 
-def argmin(x, axis=None, keepdims: bool = False) -> Tensor:
-    return _reduce(ARGMIN, x, axis, keepdims)
+def max(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Maximum values over ``dim`` (an int, a tuple of ints or None).
+
+    Deliberate difference from PyTorch: ``torch.max(x, dim)`` returns a
+    ``(values, indices)`` pair; this returns the values only, like
+    ``torch.amax``, whose semantics it has (several dims at once, ties share
+    the gradient equally). One return type keeps ``x - x.max(dim=-1,
+    keepdim=True)`` composable; take the indices from :func:`argmax`.
+
+    Raises:
+        ValueError: reducing over a size-0 dim (there is no identity element),
+            and the errors of :func:`sum`.
+    """
+    return _reduce(MAX, x, dim, keepdim, axis, keepdims)
+
+
+def min(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Minimum values over ``dim``: values only, like ``torch.amin`` (see :func:`max`)."""
+    return _reduce(MIN, x, dim, keepdim, axis, keepdims)
+
+
+def _correction_arg(fn: str, correction, unbiased) -> int:
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError(
+                f"{fn}: got both correction={correction!r} and unbiased={unbiased!r}; "
+                "pass only one"
+            )
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(f"{fn}: unbiased must be a bool, got {unbiased!r}")
+        return 1 if unbiased else 0
+    if correction is None:
+        return 1
+    return check_int(correction, "correction", fn, minimum=0)
+
+
+def var(x, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
+        axis=None, keepdims=None) -> Tensor:
+    """Variance over ``dim``: ``sum((x - mean)^2) / (N - correction)``.
+
+    As in PyTorch: ``correction=1`` (the default) is the unbiased estimate,
+    ``correction=0`` the population variance (NumPy's default);
+    ``unbiased=True`` / ``False`` is the older spelling of ``correction=1`` /
+    ``0``, accepted by keyword only. Positionally, the third argument is
+    ``keepdim`` as in every reduction here; PyTorch's legacy overload
+    ``torch.var(x, dim, unbiased)`` reads it as ``unbiased`` instead, so write
+    ``keepdim=`` / ``unbiased=`` by name in code meant for both.
+    ``N - correction <= 0`` gives ``nan`` (as PyTorch, with no warning).
+    Cost: three passes over ``x``.
+
+    Raises:
+        TypeError: a non-int correction, a non-bool unbiased, or both given.
+        ValueError: a negative correction. Otherwise the errors of :func:`sum`.
+    """
+    c = _correction_arg("var", correction, unbiased)
+    return _reduce(VAR, x, dim, keepdim, axis, keepdims, correction=c)
+
+
+def std(x, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
+        axis=None, keepdims=None) -> Tensor:
+    """Standard deviation over ``dim``: ``sqrt(var(...))`` (arguments as :func:`var`)."""
+    c = _correction_arg("std", correction, unbiased)
+    return sqrt(_reduce(VAR, x, dim, keepdim, axis, keepdims, correction=c))
+
+
+def argmax(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Index of the maximum (int64, no gradient); ``dim=None`` flattens first.
+
+    ``dim`` must be a single int or None (as in PyTorch). Ties go to the
+    first index. Raises ValueError on an empty dim, else as :func:`sum`.
+    """
+    return _reduce(ARGMAX, x, dim, keepdim, axis, keepdims)
+
+
+def argmin(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Index of the minimum (int64, no gradient); see :func:`argmax`."""
+    return _reduce(ARGMIN, x, dim, keepdim, axis, keepdims)
 
 
 # ------------------------------------------------------------ shape and index
@@ -506,12 +416,21 @@ def permute(x, *dims) -> Tensor:
 
 
 def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:
-    """Swap two dimensions (default: the last two)."""
+    """Swap dims ``dim0`` and ``dim1`` (a view; no data is copied).
+
+    Deliberate difference from PyTorch: both dims default to the last two
+    (``torch.transpose`` requires them), so ``x.transpose()`` is the batched
+    matrix transpose that attention code needs, PyTorch's ``x.mT``.
+
+    Raises:
+        ValueError: a tensor with fewer than 2 dims.  TypeError / IndexError:
+            a dim that is not an int / out of range.
+    """
     x = _as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"transpose: needs at least 2 dims, got shape {x.shape}")
-    d0 = _norm_axis(dim0, x.ndim, "transpose")
-    d1 = _norm_axis(dim1, x.ndim, "transpose")
+    d0 = norm_dim(dim0, x.ndim, "transpose", "dim0")
+    d1 = norm_dim(dim1, x.ndim, "transpose", "dim1")
     axes = list(range(x.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return apply(PERMUTE, (x,), {"axes": tuple(axes)})
@@ -549,29 +468,47 @@ def getitem(x, index) -> Tensor:
         raise IndexError(f"index out of range for tensor of shape {x.shape}: {exc}") from None
 
 
-def concat(tensors: Sequence, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; all other dims must agree."""
+def concat(tensors: Sequence, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dim (``torch.cat``); other dims must agree.
+
+    ``dim`` defaults to 0 (None means the default, so that ``dim=0`` given
+    together with its NumPy-style alias ``axis`` is caught as a conflict).
+    Cost: one copy of every input.
+
+    Raises:
+        ValueError: no tensors, 0-d tensors, or shapes that differ outside ``dim``.
+        TypeError / IndexError: a dim that is not an int / out of range.
+    """
+    dim, name = dim_arg("concat", dim, axis)
+    dim = 0 if dim is None else dim
     ts = [_as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concat: needs at least one tensor")
     ndim = ts[0].ndim
     if ndim == 0:
         raise ValueError("concat: zero-dimensional tensors cannot be concatenated")
-    ax = _norm_axis(axis, ndim, "concat")
+    ax = norm_dim(dim, ndim, "concat", name)
     for t in ts[1:]:
         if t.ndim != ndim or any(
             s != r for i, (s, r) in enumerate(zip(t.shape, ts[0].shape)) if i != ax
         ):
             shapes = ", ".join(str(u.shape) for u in ts)
-            raise ValueError(f"concat: shapes {shapes} differ outside axis {ax}")
+            raise ValueError(f"concat: shapes {shapes} differ outside dim {ax}")
     return apply(CONCAT, tuple(ts), {"axis": ax})
 
 
 cat = concat
 
 
-def stack(tensors: Sequence, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+def stack(tensors: Sequence, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new dim (default 0; ``axis`` is an alias).
+
+    Raises:
+        ValueError: no tensors, or shapes that differ (all are named).
+        TypeError / IndexError: a dim that is not an int / out of range.
+    """
+    dim, name = dim_arg("stack", dim, axis)
+    dim = 0 if dim is None else dim
     ts = [_as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
@@ -579,19 +516,25 @@ def stack(tensors: Sequence, axis: int = 0) -> Tensor:
         if t.shape != ts[0].shape:
             shapes = ", ".join(str(u.shape) for u in ts)
             raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
-    ax = _norm_axis(axis, ts[0].ndim + 1, "stack")
+    ax = norm_dim(dim, ts[0].ndim + 1, "stack", name)
     return apply(STACK, tuple(ts), {"axis": ax})
 
 
-def split(x, split_size_or_sections, axis: int = 0) -> list[Tensor]:
-    """Split into pieces along ``axis`` (as ``torch.split``).
+def split(x, split_size_or_sections, dim: int | None = None, *,
+          axis: int | None = None) -> list[Tensor]:
+    """Split into pieces along ``dim`` (default 0, as ``torch.split``; ``axis`` is an alias).
 
     An int gives pieces of that size (the last may be smaller); a list of ints
-    gives pieces of those sizes, which must add up to the axis length.
+    gives pieces of those sizes, which must add up to the dim's length.
     Each piece is a slice (one ``getitem`` each), so gradients flow back.
+
+    Raises:
+        ValueError: a size that is not positive, or sizes that do not add up.
     """
+    dim, name = dim_arg("split", dim, axis)
+    dim = 0 if dim is None else dim
     x = _as_tensor(x)
-    ax = _norm_axis(axis, x.ndim, "split")
+    ax = norm_dim(dim, x.ndim, "split", name)
     n = x.shape[ax]
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
@@ -636,13 +579,19 @@ def expand(x, *shape) -> Tensor:
     return broadcast_to(x, shape)
 
 
-def squeeze(x, axis=None) -> Tensor:
-    """Remove size-1 dimensions (all of them, or the one(s) named)."""
+def squeeze(x, dim=None, *, axis=None) -> Tensor:
+    """Remove size-1 dims: all of them, or the one(s) named by ``dim``.
+
+    ``axis`` is an alias of ``dim``. Deliberate difference from PyTorch:
+    naming a dim whose size is not 1 raises ValueError, where
+    ``torch.squeeze`` silently returns the input unchanged.
+    """
+    dim, name = dim_arg("squeeze", dim, axis)
     x = _as_tensor(x)
-    if axis is None:
+    if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
-        axes = _norm_axis(axis, x.ndim, "squeeze")
+        axes = norm_dim(dim, x.ndim, "squeeze", name)
         axes = (axes,) if isinstance(axes, int) else axes
         for a in axes:
             if x.shape[a] != 1:
@@ -653,10 +602,18 @@ def squeeze(x, axis=None) -> Tensor:
     return apply(RESHAPE, (x,), {"shape": shape})
 
 
-def unsqueeze(x, axis: int) -> Tensor:
-    """Insert a size-1 dimension at ``axis`` (as ``torch.unsqueeze``)."""
+def unsqueeze(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Insert a size-1 dim at ``dim`` (as ``torch.unsqueeze``; ``axis`` is an alias).
+
+    Raises:
+        TypeError: no dim given, or a dim that is not an int.
+        IndexError: a dim outside ``[-ndim - 1, ndim]``.
+    """
+    dim, name = dim_arg("unsqueeze", dim, axis)
+    if dim is None:
+        raise TypeError("unsqueeze: missing the dim argument")
     x = _as_tensor(x)
-    a = _norm_axis(axis, x.ndim + 1, "unsqueeze")
+    a = norm_dim(dim, x.ndim + 1, "unsqueeze", name)
     shape = x.shape[:a] + (1,) + x.shape[a:]
     return apply(RESHAPE, (x,), {"shape": shape})
 
@@ -666,8 +623,8 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = _as_tensor(x)
     if x.ndim == 0:
         return apply(RESHAPE, (x,), {"shape": (1,)})
-    s = _norm_axis(start_dim, x.ndim, "flatten")
-    e = _norm_axis(end_dim, x.ndim, "flatten")
+    s = norm_dim(start_dim, x.ndim, "flatten", "start_dim")
+    e = norm_dim(end_dim, x.ndim, "flatten", "end_dim")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(x.shape[s:e + 1]))
@@ -780,19 +737,46 @@ def gelu(x, approximate: str = "tanh") -> Tensor:
     ``approximate="tanh"`` (GPT-2's): ``0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))``;
     ``approximate="none"``: the exact ``x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))``.
     The backward uses the derivative of the same formula as the forward.
+
+    Deliberate difference from PyTorch: the default is ``"tanh"`` (PyTorch's
+    is ``"none"``). GPT-2, the model this stack teaches and loads, was
+    trained with the tanh form, so its checkpoints reproduce their logits only
+    with it; it is also the cheaper of the two (no ``erf``). Pass
+    ``approximate="none"`` for ``torch.nn.functional.gelu``'s default.
+
+    Raises:
+        ValueError: ``approximate`` other than ``"tanh"`` or ``"none"``.
     """
     if approximate not in ("tanh", "none"):
         raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
     return _unary(GELU, x, approximate=approximate)
 
 
-def softmax(x, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, max-subtracted (stable; -inf -> 0)."""
-    x = _as_tensor(x)
-    return apply(SOFTMAX, (x,), {"axis": _norm_axis(axis, x.ndim, "softmax")})
+def _softmax_like(op: Primitive, x, dim, axis) -> Tensor:
+    if type(x) is not Tensor:
+        x = _as_tensor(x)
+    name = "dim"
+    if axis is not None:
+        dim, name = dim_arg(op.name, dim, axis)
+    if dim is None:
+        dim = -1
+    return apply(op, (x,), {"axis": norm_dim(dim, x.ndim, op.name, name)})
 
 
-def log_softmax(x, axis: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``, computed stably."""
-    x = _as_tensor(x)
-    return apply(LOG_SOFTMAX, (x,), {"axis": _norm_axis(axis, x.ndim, "log_softmax")})
+def softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``, max-subtracted (stable; -inf -> 0).
+
+    Same shape and dtype as ``x``; ``axis`` is an alias of ``dim``.
+    Deliberate difference from PyTorch: ``dim=None`` means -1 (the class or
+    key dim in every use in this stack), where PyTorch guesses a dim from the
+    number of dims and warns.
+
+    Raises:
+        TypeError / IndexError: a dim that is not an int / out of range.
+    """
+    return _softmax_like(SOFTMAX, x, dim, axis)
+
+
+def log_softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim``, computed stably (arguments as :func:`softmax`)."""
+    return _softmax_like(LOG_SOFTMAX, x, dim, axis)

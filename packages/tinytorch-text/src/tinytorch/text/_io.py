@@ -1,18 +1,21 @@
 """Saving and loading tokenizer files: atomic JSON writes and checked reads.
 
 Both tokenizers save themselves as a small JSON document with a ``"type"``
-and a ``"format_version"`` field. Writing goes to a temporary file in the
-destination directory that is then renamed over the destination with
-``os.replace``: the rename is atomic on POSIX and Windows, so an interrupted
-save leaves either the old file or the new one, never a truncated mix.
+and a ``"format_version"`` field. Writing goes through the stack's one
+:func:`tinytorch.tensor.atomic_write` (temporary file in the destination
+directory, fsync, ``os.replace``), so an interrupted save leaves either the
+old file or the new one, never a truncated mix. That helper is the reason
+``tinytorch-text`` declares ``tinytorch-tensor``: the tokenizers themselves
+only need NumPy.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
+
+from tinytorch.tensor import atomic_write
 
 FORMAT_VERSION = 1
 #: The largest tokenizer file read (64 MiB): a BPE file of MAX_VOCAB_SIZE
@@ -38,22 +41,7 @@ def atomic_write_json(path: str | os.PathLike[str], document: dict[str, Any]) ->
     # ensure_ascii=True escapes every non-ASCII character (including lone
     # surrogates, which a UTF-8 file could not hold) so any str round-trips.
     text = json.dumps(document, indent=1, ensure_ascii=True) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_path)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda f: f.write(text), binary=False, encoding="ascii")
 
 
 def read_json_document(path: str | os.PathLike[str], expected_type: str) -> dict[str, Any]:

@@ -223,92 +223,18 @@ class BPETokenizer:
             TypeError: ``corpus`` is not a str or an iterable of str.
             ValueError: a text holds a lone surrogate (not encodable as UTF-8).
         """
-        # 1. Pre-tokenize and count each distinct chunk once.
-        chunk_counts: Counter[str] = Counter()
-        for i, text in enumerate(iter_corpus(corpus)):
-            _utf8(text, what=f"corpus text {i}")
-            chunk_counts.update(_PATTERN.findall(text))
-
-        # 2. Distinct chunks as byte-id lists; one-byte chunks hold no pair.
-        words: list[list[int]] = []
-        freqs: list[int] = []
-        for chunk, count in chunk_counts.items():
-            b = chunk.encode("utf-8")
-            if len(b) >= 2:
-                words.append(list(b))
-                freqs.append(count)
-
-        # 3. Pair counts (weighted by chunk frequency) and the inverted index
-        #    pair -> chunks containing it, which makes each merge local.
-        pair_counts: dict[tuple[int, int], int] = defaultdict(int)
-        pair_words: dict[tuple[int, int], set[int]] = defaultdict(set)
-        for w, (word, f) in enumerate(zip(words, freqs)):
-            for pair in zip(word, word[1:]):
-                pair_counts[pair] += f
-                pair_words[pair].add(w)
-        # Max-heap by count (negated for heapq), ties to the smallest pair.
-        heap = [(-c, pair) for pair, c in pair_counts.items()]
-        heapq.heapify(heap)
-
-        merges: list[tuple[int, int]] = []
-        token_bytes = [bytes([i]) for i in range(N_BYTES)]  # only for verbose output
         n_merges = self.target_vocab_size - N_BYTES
-        while len(merges) < n_merges:
-            # 4. Pop the best pair, skipping stale heap entries (a count
-            #    changed after the entry was pushed; a fresher entry exists).
-            best = None
-            while heap:
-                neg_count, pair = heapq.heappop(heap)
-                if pair_counts.get(pair, 0) == -neg_count:
-                    best, best_count = pair, -neg_count
-                    break
-            if best is None:
-                warnings.warn(
-                    f"BPE training stopped after {len(merges)} merges (vocab_size "
-                    f"{N_BYTES + len(merges)} < requested {self.target_vocab_size}): "
-                    f"the corpus has no adjacent pair left to merge",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                break
-            new_id = N_BYTES + len(merges)
-            merges.append(best)
-            if verbose:
-                token_bytes.append(token_bytes[best[0]] + token_bytes[best[1]])
-                print(
-                    f"merge {len(merges)}/{n_merges}: {best} -> {new_id} "
-                    f"{token_bytes[-1]!r} ({best_count} occurrences)"
-                )
-
-            # 5. Rewrite only the chunks containing the pair and move their
-            #    pair counts from the old spelling to the new one.
-            touched: set[tuple[int, int]] = set()
-            for w in pair_words.pop(best):
-                old, f = words[w], freqs[w]
-                new = _merge(old, best, new_id)
-                words[w] = new
-                old_pairs = list(zip(old, old[1:]))
-                new_pairs = list(zip(new, new[1:]))
-                for pair in old_pairs:
-                    pair_counts[pair] -= f
-                for pair in new_pairs:
-                    pair_counts[pair] += f
-                old_set, new_set = set(old_pairs), set(new_pairs)
-                for pair in old_set - new_set:
-                    if pair != best:
-                        pair_words[pair].discard(w)
-                for pair in new_set - old_set:
-                    pair_words[pair].add(w)
-                touched |= old_set
-                touched |= new_set
-            for pair in touched:
-                c = pair_counts[pair]
-                if c > 0:
-                    heapq.heappush(heap, (-c, pair))
-                else:
-                    del pair_counts[pair]
-                    pair_words.pop(pair, None)
-
+        words, freqs = _chunk_words(_count_chunks(corpus))
+        index = _PairIndex(words, freqs)
+        merges = _learn_merges(index, n_merges, verbose)
+        if len(merges) < n_merges:
+            warnings.warn(
+                f"BPE training stopped after {len(merges)} merges (vocab_size "
+                f"{N_BYTES + len(merges)} < requested {self.target_vocab_size}): "
+                f"the corpus has no adjacent pair left to merge",
+                UserWarning,
+                stacklevel=2,
+            )
         self._set_merges(merges)
         self._trained = True
         return self
@@ -478,3 +404,119 @@ class BPETokenizer:
         tok._set_merges(merges)
         tok._trained = True
         return tok
+
+
+
+# ------------------------------------------------------------------ training steps
+# BPETokenizer.train runs these four steps in order.
+
+
+def _count_chunks(corpus) -> Counter[str]:
+    """Step 1: pre-tokenize every text and count each distinct chunk once.
+
+    Raises:
+        TypeError: ``corpus`` is not a str or an iterable of str.
+        ValueError: a text holds a lone surrogate.
+    """
+    chunk_counts: Counter[str] = Counter()
+    for i, text in enumerate(iter_corpus(corpus)):
+        _utf8(text, what=f"corpus text {i}")
+        chunk_counts.update(_PATTERN.findall(text))
+    return chunk_counts
+
+
+def _chunk_words(chunk_counts: Counter[str]) -> tuple[list[list[int]], list[int]]:
+    """Step 2: the distinct chunks as byte-id lists with their counts;
+    one-byte chunks hold no pair and are dropped."""
+    words: list[list[int]] = []
+    freqs: list[int] = []
+    for chunk, count in chunk_counts.items():
+        b = chunk.encode("utf-8")
+        if len(b) >= 2:
+            words.append(list(b))
+            freqs.append(count)
+    return words, freqs
+
+
+class _PairIndex:
+    """Step 3: pair counts (weighted by chunk frequency), the inverted index
+    pair -> chunks containing it (which makes each merge local), and a
+    max-heap of counts (negated for heapq; ties go to the smallest pair).
+    O(total chunk length) to build."""
+
+    def __init__(self, words: list[list[int]], freqs: list[int]) -> None:
+        self.words = words
+        self.freqs = freqs
+        self.pair_counts: dict[tuple[int, int], int] = defaultdict(int)
+        self.pair_words: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for w, (word, f) in enumerate(zip(words, freqs)):
+            for pair in zip(word, word[1:]):
+                self.pair_counts[pair] += f
+                self.pair_words[pair].add(w)
+        self.heap = [(-c, pair) for pair, c in self.pair_counts.items()]
+        heapq.heapify(self.heap)
+
+    def pop_best(self) -> tuple[tuple[int, int], int] | None:
+        """The most frequent pair and its count, or None when no pair is left.
+        Stale heap entries (a count changed after the entry was pushed; a
+        fresher entry exists) are skipped."""
+        heap, pair_counts = self.heap, self.pair_counts
+        while heap:
+            neg_count, pair = heapq.heappop(heap)
+            if pair_counts.get(pair, 0) == -neg_count:
+                return pair, -neg_count
+        return None
+
+    def merge(self, best: tuple[int, int], new_id: int) -> None:
+        """Rewrite only the chunks containing ``best`` as ``new_id`` and move
+        their pair counts from the old spelling to the new one."""
+        words, freqs = self.words, self.freqs
+        pair_counts, pair_words = self.pair_counts, self.pair_words
+        touched: set[tuple[int, int]] = set()
+        for w in pair_words.pop(best):
+            old, f = words[w], freqs[w]
+            new = _merge(old, best, new_id)
+            words[w] = new
+            old_pairs = list(zip(old, old[1:]))
+            new_pairs = list(zip(new, new[1:]))
+            for pair in old_pairs:
+                pair_counts[pair] -= f
+            for pair in new_pairs:
+                pair_counts[pair] += f
+            old_set, new_set = set(old_pairs), set(new_pairs)
+            for pair in old_set - new_set:
+                if pair != best:
+                    pair_words[pair].discard(w)
+            for pair in new_set - old_set:
+                pair_words[pair].add(w)
+            touched |= old_set
+            touched |= new_set
+        for pair in touched:
+            c = pair_counts[pair]
+            if c > 0:
+                heapq.heappush(self.heap, (-c, pair))
+            else:
+                del pair_counts[pair]
+                pair_words.pop(pair, None)
+
+
+def _learn_merges(index: _PairIndex, n_merges: int, verbose: bool) -> list[tuple[int, int]]:
+    """Step 4: merge the most frequent pair until ``n_merges`` merges are
+    learned or no pair is left; returns the merges in training order."""
+    merges: list[tuple[int, int]] = []
+    token_bytes = [bytes([i]) for i in range(N_BYTES)]  # only for verbose output
+    while len(merges) < n_merges:
+        found = index.pop_best()
+        if found is None:
+            break
+        best, best_count = found
+        new_id = N_BYTES + len(merges)
+        merges.append(best)
+        if verbose:
+            token_bytes.append(token_bytes[best[0]] + token_bytes[best[1]])
+            print(
+                f"merge {len(merges)}/{n_merges}: {best} -> {new_id} "
+                f"{token_bytes[-1]!r} ({best_count} occurrences)"
+            )
+        index.merge(best, new_id)
+    return merges

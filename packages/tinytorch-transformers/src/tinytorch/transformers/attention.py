@@ -32,26 +32,14 @@ sharing its weights): ``forward`` is exactly ``project_qkv`` ->
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinytorch.nn import Dropout, Linear, Module
 from tinytorch.tensor import Tensor
 
+from ._validate import positive_int as _positive_int
+from ._validate import probability as _probability
 from .functional import scaled_dot_product_attention, validate_mask
 
 __all__ = ["MultiHeadAttention"]
-
-
-def _positive_int(value, name: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _probability(p, where: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"{where}: dropout must be a probability in [0, 1), got {p!r}")
-    return float(p)
 
 
 class MultiHeadAttention(Module):
@@ -64,9 +52,10 @@ class MultiHeadAttention(Module):
             output projection (training mode only).
         bias: whether the two Linear layers have biases.
 
-    Parameters: ``qkv.weight`` ``(E, 3E)`` (columns ``[0:E]`` make Q,
-    ``[E:2E]`` K, ``[2E:3E]`` V; within each, head ``h`` owns columns
-    ``h*D:(h+1)*D``), ``qkv.bias`` ``(3E,)``, ``out_proj.weight`` ``(E, E)``,
+    Parameters (PyTorch's Linear layout, ``(out, in)``): ``qkv.weight``
+    ``(3E, E)`` (rows ``[0:E]`` make Q, ``[E:2E]`` K, ``[2E:3E]`` V; within
+    each, head ``h`` owns rows ``h*D:(h+1)*D``), ``qkv.bias`` ``(3E,)``,
+    ``out_proj.weight`` ``(E, E)``,
     ``out_proj.bias`` ``(E,)``.
 
     Attributes for wrappers: ``embed_dim``, ``num_heads``, ``head_dim``.

@@ -18,7 +18,9 @@ from __future__ import annotations
 from tinytorch.nn import GELU, Dropout, LayerNorm, Linear, Module
 from tinytorch.tensor import Tensor
 
-from .attention import MultiHeadAttention, _positive_int, _probability
+from ._validate import positive_int as _positive_int
+from ._validate import probability as _probability
+from .attention import MultiHeadAttention
 
 __all__ = ["MLP", "TransformerBlock"]
 
@@ -31,8 +33,9 @@ class MLP(Module):
         hidden_dim: the inner width; default ``4 * embed_dim``.
         dropout: dropout probability on the output (training mode only).
 
-    Shapes: ``(..., E) -> (..., E)``. Parameters ``fc.weight`` ``(E, hidden)``,
-    ``fc.bias``, ``proj.weight`` ``(hidden, E)``, ``proj.bias``. Cost:
+    Shapes: ``(..., E) -> (..., E)``. Parameters ``fc.weight`` ``(hidden, E)``,
+    ``fc.bias``, ``proj.weight`` ``(E, hidden)``, ``proj.bias`` (``(out, in)``
+    as ``torch.nn.Linear``). Cost:
     ``4 * rows * E * hidden`` FLOPs.
     """
 

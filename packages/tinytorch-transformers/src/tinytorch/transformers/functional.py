@@ -53,7 +53,9 @@ import math
 import numpy as np
 
 from tinytorch.autograd import register_backward
-from tinytorch.tensor import Generator, Primitive, Tensor, apply, default_generator, wrap
+from tinytorch.tensor import Primitive, Tensor, apply, as_numpy_generator, kernels, wrap
+
+from ._validate import probability
 
 __all__ = ["create_causal_mask", "scaled_dot_product_attention", "SDPA", "validate_mask"]
 
@@ -178,8 +180,7 @@ def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
     # A fully blocked query has max -inf, and -inf - (-inf) is NaN: shift it
     # by 0 instead, so that its exps are all exactly 0.
     col_max[~np.isfinite(col_max)] = 0.0
-    st -= col_max
-    np.exp(st, out=st)
+    kernels.exp_sub_(st, col_max)  # in place: st <- exp(st - col_max)
     denom = st.sum(axis=-2, keepdims=True)  # (..., 1, Tq)
     denom[denom == 0] = 1.0  # fully blocked query: weights 0, output 0
     st *= 1.0 / denom
@@ -202,10 +203,13 @@ def _sdpa_backward(g, node):
         dst = np.matmul(v, np.swapaxes(g, -1, -2))  # dL/d(dropped P)^T, (..., Tk, Tq)
         if dropout_mask is not None:
             dst *= np.swapaxes(dropout_mask, -1, -2)
-        # Softmax backward: dS = P * (dP - sum_j dP_j P_j), per query (axis -2
-        # here). Blocked entries have P = 0 and so get 0 (blocked queries too).
-        dst -= np.sum(dst * pt, axis=-2, keepdims=True)
-        dst *= pt
+        # Softmax backward: dS = P * (dP - D), D_i = sum_j dP_ij P_ij per query
+        # (axis -2 here). Since O = dropout(P) V and dP = dO V^T (masked like
+        # P), D_i = dO_i . O_i: a (Tq x Dv) product instead of a (Tk x Tq)
+        # one, and no (Tk x Tq) temporary. Blocked entries have P = 0 and so
+        # get 0 (blocked queries too).
+        d = np.einsum("...qd,...qd->...q", g, node.out)[..., None, :]  # (..., 1, Tq)
+        kernels.softmax_grad_(dst, pt, d)
         # S = (scale Q) K^T: the scale goes onto the (T x D) results.
         if node.needs[0]:
             gq = np.matmul(np.swapaxes(dst, -1, -2), k)  # (..., Tq, D)
@@ -246,51 +250,8 @@ def _as_float_tensor(x, name: str) -> Tensor:
     return x
 
 
-def scaled_dot_product_attention(
-    query,
-    key,
-    value,
-    mask=None,
-    dropout_p: float = 0.0,
-    *,
-    scale: float | None = None,
-    generator=None,
-) -> tuple[Tensor, Tensor]:
-    """Attention ``softmax(Q K^T / sqrt(D) + mask) V`` as one fused primitive.
-
-    Args:
-        query: ``(..., Tq, D)``, e.g. ``(B, H, Tq, D)`` or ``(B, Tq, D)``.
-        key: ``(..., Tk, D)`` with the same leading dims; ``Tk`` may differ
-            from ``Tq`` (a query chunk attending to a longer cached past).
-        value: ``(..., Tk, Dv)``.
-        mask: None, a bool mask (``True`` = attend) or an additive float mask
-            (``-inf`` = blocked), of shape ``(Tq, Tk)`` or broadcastable to
-            ``(..., Tq, Tk)``. Masks are constants: they receive no gradient.
-        dropout_p: probability of zeroing an attention weight (inverted
-            dropout: kept weights are scaled by ``1 / (1 - p)``). Applied
-            whenever it is > 0: pass 0 at evaluation (``MultiHeadAttention``
-            does so outside training mode).
-        scale: the factor applied to ``Q K^T``; default ``1 / sqrt(D)``.
-        generator: the source of dropout randomness, a
-            ``tinytorch.tensor.Generator`` or ``numpy.random.Generator``
-            (default: tinytorch's default generator).
-
-    Returns:
-        ``(output, attention_weights)``: ``output`` ``(..., Tq, Dv)`` in the
-        inputs' dtype, differentiable w.r.t. Q, K and V; ``attention_weights``
-        ``(..., Tq, Tk)``, the softmax probabilities *before* dropout, a
-        read-only tensor cut from the graph (for inspection and plots). A
-        query whose keys are all blocked gets weights 0 and output 0.
-
-    Cost: ``2 * batch * Tq * Tk * (D + Dv)`` multiply-adds plus the softmax,
-    ``O(batch * Tq * Tk)`` memory; one dispatch.
-
-    Raises:
-        TypeError: non-float inputs, differing dtypes, an integer mask.
-        ValueError: inputs with fewer than 2 dims or disagreeing shapes
-            (the message names them), a mask that does not fit the scores,
-            ``dropout_p`` outside ``[0, 1)``.
-    """
+def _check_qkv(query, key, value) -> tuple[Tensor, Tensor, Tensor]:
+    """Query, key and value as float tensors of one dtype and agreeing shapes."""
     q = _as_float_tensor(query, "query")
     k = _as_float_tensor(key, "key")
     v = _as_float_tensor(value, "value")
@@ -311,18 +272,97 @@ def scaled_dot_product_attention(
             f"{qs}, key (..., Tk, D) = {ks}, value (..., Tk, Dv) = {vs}; the leading dims, "
             "D (query/key) and Tk (key/value) must match"
         )
+    return q, k, v
+
+
+def _mask_arg(mask, attn_mask, is_causal, tq: int, tk: int):
+    """The one mask given as ``mask=``, ``attn_mask=`` (PyTorch's name) or ``is_causal``."""
+    if attn_mask is not None:
+        if mask is not None:
+            raise TypeError("scaled_dot_product_attention: got both mask= and attn_mask=; "
+                            "pass only one (attn_mask= is PyTorch's name for mask=)")
+        mask = attn_mask
+    if is_causal is True:
+        if mask is not None:
+            raise ValueError("scaled_dot_product_attention: is_causal=True builds the mask "
+                             "itself; pass mask=None")
+        return create_causal_mask(tq, tk)
+    if is_causal is not False:
+        raise TypeError(f"scaled_dot_product_attention: is_causal must be a bool, got "
+                        f"{is_causal!r}")
+    return mask
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    mask=None,
+    dropout_p: float = 0.0,
+    *,
+    scale: float | None = None,
+    generator=None,
+    is_causal: bool = False,
+    attn_mask=None,
+) -> tuple[Tensor, Tensor]:
+    """Attention ``softmax(Q K^T / sqrt(D) + mask) V`` as one fused primitive.
+
+    Args:
+        query: ``(..., Tq, D)``, e.g. ``(B, H, Tq, D)`` or ``(B, Tq, D)``.
+        key: ``(..., Tk, D)`` with the same leading dims; ``Tk`` may differ
+            from ``Tq`` (a query chunk attending to a longer cached past).
+        value: ``(..., Tk, Dv)``.
+        mask: None, a bool mask (``True`` = attend) or an additive float mask
+            (``-inf`` = blocked), of shape ``(Tq, Tk)`` or broadcastable to
+            ``(..., Tq, Tk)``. Masks are constants: they receive no gradient.
+        dropout_p: probability of zeroing an attention weight (inverted
+            dropout: kept weights are scaled by ``1 / (1 - p)``). Applied
+            whenever it is > 0: pass 0 at evaluation (``MultiHeadAttention``
+            does so outside training mode).
+        scale: the factor applied to ``Q K^T``; default ``1 / sqrt(D)``.
+        generator: the source of dropout randomness, a
+            ``tinytorch.tensor.Generator`` or ``numpy.random.Generator``
+            (default: tinytorch's default generator).
+        is_causal: block the future with ``create_causal_mask(Tq, Tk)``
+            (instead of ``mask``, which must then be None).
+        attn_mask: PyTorch's name for ``mask`` (give one or the other).
+
+    Deliberate differences from ``torch.nn.functional.scaled_dot_product_attention``:
+    the weights are returned too (for inspection and plots, at no extra
+    cost: the fused forward computes them anyway); and with ``is_causal`` and
+    ``Tq < Tk`` the mask is aligned bottom-right (the queries are the last
+    ``Tq`` positions, what a KV-cache chunk needs), where PyTorch aligns it
+    top-left. The two agree whenever ``Tq == Tk``.
+
+    Returns:
+        ``(output, attention_weights)``: ``output`` ``(..., Tq, Dv)`` in the
+        inputs' dtype, differentiable w.r.t. Q, K and V; ``attention_weights``
+        ``(..., Tq, Tk)``, the softmax probabilities *before* dropout, a
+        read-only tensor cut from the graph (for inspection and plots). A
+        query whose keys are all blocked gets weights 0 and output 0.
+
+    Cost: ``2 * batch * Tq * Tk * (D + Dv)`` multiply-adds plus the softmax,
+    ``O(batch * Tq * Tk)`` memory; one dispatch.
+
+    Raises:
+        TypeError: non-float inputs, differing dtypes, an integer mask.
+        ValueError: inputs with fewer than 2 dims or disagreeing shapes
+            (the message names them), a mask that does not fit the scores,
+            ``dropout_p`` outside ``[0, 1)``.
+    """
+    q, k, v = _check_qkv(query, key, value)
+    qs, ks = q.shape, k.shape
     scores_shape = qs[:-1] + (ks[-2],)
+    mask = _mask_arg(mask, attn_mask, is_causal, qs[-2], ks[-2])
     m = validate_mask(mask, scores_shape, "scaled_dot_product_attention")
     if m is not None and m.dtype != np.bool_ and m.dtype != q.dtype:
         m = m.astype(q.dtype)
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
-    p = float(dropout_p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {p}")
+    p = probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
     dropout_mask = None
     if p > 0.0:
-        rng = _numpy_rng(generator)
+        rng = as_numpy_generator(generator, "scaled_dot_product_attention")
         keep = rng.random(scores_shape) >= p
         dropout_mask = keep.astype(q.dtype) * q.dtype.type(1.0 / (1.0 - p))
     slot = _Slot()
@@ -335,15 +375,3 @@ def scaled_dot_product_attention(
     weights.flags.writeable = False  # the backward reuses this very array
     return out, wrap(weights)
 
-
-def _numpy_rng(generator) -> np.random.Generator:
-    if generator is None:
-        return default_generator.numpy
-    if isinstance(generator, Generator):
-        return generator.numpy
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(
-        "scaled_dot_product_attention: generator must be a tinytorch.tensor.Generator or a "
-        f"numpy.random.Generator, got {type(generator).__name__}"
-    )

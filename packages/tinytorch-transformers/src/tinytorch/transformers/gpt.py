@@ -44,16 +44,19 @@ never imports the cache.
 from __future__ import annotations
 
 import math
-import numbers
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from tinytorch.autograd import no_grad
 from tinytorch.nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor, as_numpy_generator
 
-from .attention import _positive_int, _probability
+from ._validate import int_at_least as _int_arg
+from ._validate import non_negative_float
+from ._validate import positive_int as _positive_int
+from ._validate import probability as _probability
 from .block import TransformerBlock
 from .functional import create_causal_mask
 from .positional import PositionalEncoding
@@ -74,35 +77,30 @@ class GPTConfig:
     mlp_ratio: float = 4
 
 
-def _int_arg(value, name: str, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _temperature_arg(value, where: str) -> float:
-    """A temperature as a float: any real number (``0.7``, ``numpy.float32(0.7)``,
-    ``1``), finite and >= 0. TypeError for a bool or a non-number, ValueError
-    for NaN, an infinity or a negative value."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: temperature must be a real number, got {value!r}")
-    t = float(value)
-    if not (math.isfinite(t) and t >= 0):
-        raise ValueError(f"{where}: temperature must be a finite number >= 0, got {value!r}")
-    return t
+def _deprecated_alias(new, old, new_name: str, old_name: str, where: str):
+    """``old`` when only the deprecated keyword ``old_name`` was given (with a
+    DeprecationWarning); TypeError when both were."""
+    if new is not None:
+        raise TypeError(f"{where}: got both {new_name}= and {old_name}=; pass only "
+                        f"{new_name}= ({old_name}= is its deprecated alias)")
+    warnings.warn(f"{where}({old_name}=...) is deprecated; pass {new_name}=",
+                  DeprecationWarning, stacklevel=3)
+    return old
 
 
 def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None,
-                      rng: np.random.Generator | None = None) -> np.ndarray:
+                      generator=None, *, rng=None) -> np.ndarray:
     """Pick one token per row of ``logits`` ``(B, V)`` -> int64 ``(B,)``.
 
     ``temperature == 0`` is greedy (argmax, ties to the lowest id); otherwise
     the logits are divided by ``temperature``, all but the ``top_k`` largest
     are dropped (if ``top_k`` is given), and one id per row is drawn from the
     softmax by inverting its CDF with one uniform number per row (vectorised
-    over the batch, no Python loop). ``rng`` makes it reproducible.
+    over the batch, no Python loop).
+
+    ``generator`` is the random source: a ``tinytorch.tensor.Generator``, a
+    ``numpy.random.Generator``, or None for tinytorch's default generator
+    (seeded by ``manual_seed``). ``rng=`` is its deprecated alias.
 
     Edge cases, all defined (never a NaN draw):
 
@@ -118,14 +116,17 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     Cost: O(B * V) NumPy work (plus O(B * V) for the ``top_k`` partition).
 
     Raises:
-        TypeError: a temperature that is not a real number; a non-int ``top_k``.
         ValueError: logits not 2-D or containing NaN, a row of only ``-inf``,
             a negative or non-finite temperature, ``top_k < 1``.
+        TypeError: a temperature that is not a real number, a non-int
+            ``top_k``, a bad generator, or both ``generator`` and ``rng``.
     """
+    if rng is not None:
+        generator = _deprecated_alias(generator, rng, "generator", "rng", "sample_next_token")
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] == 0:
         raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
-    temperature = _temperature_arg(temperature, "sample_next_token")
+    temperature = non_negative_float(temperature, "temperature", "sample_next_token")
     if top_k is not None:
         top_k = _int_arg(top_k, "top_k", "sample_next_token", 1)
     if np.isnan(z).any():
@@ -153,9 +154,22 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
         z = np.where(z < kth, -np.inf, z)
     p = np.exp(z)  # the maximum is exp(0) = 1, so each row sums to >= 1
     cdf = np.cumsum(p, axis=-1)  # (B, V), unnormalised
-    rng = np.random.default_rng() if rng is None else rng
-    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
+    gen = as_numpy_generator(generator, "sample_next_token")
+    u = gen.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
     return np.minimum((cdf <= u).sum(axis=-1), v - 1).astype(np.int64)
+
+
+def _sampling_args(max_new_tokens, temperature, top_k, generator) -> tuple:
+    """The checked sampling arguments of ``GPT.generate`` and its NumPy
+    generator (an int ``generator`` seeds a fresh one)."""
+    where = "GPT.generate"
+    max_new = _int_arg(max_new_tokens, "max_new_tokens", where, 0)
+    temperature = non_negative_float(temperature, "temperature", where)
+    if top_k is not None:
+        top_k = _int_arg(top_k, "top_k", where, 1)
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        generator = Generator(int(generator))
+    return max_new, temperature, top_k, as_numpy_generator(generator, where)
 
 
 class GPT(Module):
@@ -251,8 +265,7 @@ class GPT(Module):
             raise ValueError(
                 f"{where}: tokens must have shape (B, T) or (T,) with T >= 1, got {arr.shape}"
             )
-        # The ufunc reductions directly: ndarray.min/max add a Python layer each.
-        lo, hi = int(np.minimum.reduce(arr, axis=None)), int(np.maximum.reduce(arr, axis=None))
+        lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi >= self.vocab_size:
             bad = lo if lo < 0 else hi
             raise ValueError(
@@ -287,22 +300,18 @@ class GPT(Module):
                 f"{start_pos + t - 1}, beyond max_seq_len={self.max_seq_len} (crop the context "
                 f"to the last {self.max_seq_len} tokens)"
             )
-        # Submodules read from the registry: the same objects as self.tok_emb
-        # etc., without Module.__getattr__'s failed lookup first (this runs
-        # once per generated token).
-        mods = self._modules
-        x = mods["tok_emb"](ids)  # (B, T, E)
-        x = mods["drop"](mods["pos_emb"](x, int(start_pos)))  # (B, T, E)
+        x = self.tok_emb(ids)  # (B, T, E)
+        x = self.drop(self.pos_emb(x, int(start_pos)))  # (B, T, E)
         mask = create_causal_mask(t) if t > 1 else None  # (T, T), True = attend
-        for block in mods["blocks"]:
+        for block in self.blocks:
             x = block(x, mask)  # (B, T, E)
-        logits = mods["head"](mods["ln_f"](x))  # (B, T, V)
+        logits = self.head(self.ln_f(x))  # (B, T, V)
         return logits[0] if unbatched else logits
 
     # ---------------------------------------------------------- generation
     def generate(self, prompt_tokens, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None,
-                 use_cache: bool = True) -> Tensor:
+                 top_k: int | None = None, generator=None, use_cache: bool = True, *,
+                 seed: int | None = None) -> Tensor:
         """Continue ``prompt_tokens`` by ``max_new_tokens`` sampled tokens.
 
         Runs under ``no_grad`` in evaluation mode (dropout off; the previous
@@ -318,11 +327,16 @@ class GPT(Module):
                 too); see :func:`sample_next_token` for tiny values and
                 infinite logits.
             top_k: keep only the ``top_k`` most likely tokens before sampling.
-            seed: seeds this call's own ``numpy.random.Generator``: the same
-                seed gives the same tokens, whatever else draws random numbers.
+            generator: the random source (PyTorch's keyword): a
+                ``tinytorch.tensor.Generator``, a ``numpy.random.Generator``,
+                or None for tinytorch's default generator (seeded by
+                ``manual_seed``). An int seeds a fresh generator for this call
+                only: the same int gives the same tokens, whatever else draws
+                random numbers.
             use_cache: use ``self.generation_cache`` when one is installed
                 (prefill once, then one token per step; see the module
                 docstring for the protocol and the sliding window).
+            seed: deprecated alias: ``seed=s`` is ``generator=s``.
 
         Returns:
             An int64 Tensor ``(B, T0 + max_new_tokens)`` (or 1-D for a 1-D
@@ -333,16 +347,24 @@ class GPT(Module):
         one token per step attends to the cached keys.
 
         Raises:
-            TypeError / ValueError: bad prompt (as :meth:`forward`),
-            ``max_new_tokens < 0``, a temperature that is not a finite real
-            number >= 0 (a tiny one decodes greedily), ``top_k < 1``.
+            TypeError / ValueError: bad prompt (as :meth:`forward`), a
+            non-int ``max_new_tokens`` / ``top_k``, a temperature that is not
+            a real number, or a bad generator (TypeError);
+            ``max_new_tokens < 0``, a negative or non-finite temperature,
+            ``top_k < 1`` (ValueError). A tiny temperature decodes greedily.
         """
+        if seed is not None:
+            generator = _deprecated_alias(generator, seed, "generator", "seed", "GPT.generate")
         ids, unbatched = self._token_array(prompt_tokens, "GPT.generate")
-        max_new = _int_arg(max_new_tokens, "max_new_tokens", "GPT.generate", 0)
-        temperature = _temperature_arg(temperature, "GPT.generate")
-        if top_k is not None:
-            top_k = _int_arg(top_k, "top_k", "GPT.generate", 1)
-        rng = np.random.default_rng(seed)
+        max_new, temperature, top_k, rng = _sampling_args(max_new_tokens, temperature, top_k,
+                                                          generator)
+        out = self._sample(ids, max_new, temperature, top_k, rng, use_cache)
+        return Tensor(out[0] if unbatched else out)
+
+    def _sample(self, ids: np.ndarray, max_new: int, temperature: float, top_k, rng,
+                use_cache: bool) -> np.ndarray:
+        """The generation loop of :meth:`generate` on checked arguments:
+        ``(B, T0)`` ids -> ``(B, T0 + max_new)``."""
         b, t0 = ids.shape
         out = np.empty((b, t0 + max_new), dtype=np.int64)
         out[:, :t0] = ids
@@ -379,7 +401,7 @@ class GPT(Module):
                         cached += 1
         finally:
             self.train(was_training)
-        return Tensor(out[0] if unbatched else out)
+        return out
 
     def extra_repr(self) -> str:
         c = self.config

@@ -24,13 +24,9 @@ import numpy as np
 from tinytorch.nn import Module, Parameter, init
 from tinytorch.tensor import Tensor, wrap
 
+from ._validate import positive_int as _positive_int
+
 __all__ = ["PositionalEncoding", "SinusoidalPositionalEncoding", "sinusoidal_table"]
-
-
-def _positive_int(value, name: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check(x, start_pos, max_seq_len: int, embed_dim: int, where: str) -> Tensor:

@@ -1,7 +1,7 @@
 """Data sets: the bundled UCI digits and Shakespeare corpus (offline), and verified
 MNIST / CIFAR-10 downloads."""
 
-from ._base import ArrayImageDataset
+from ._base import ArrayImageDataset, DownloadedImageDataset
 from ._download import (
     MIRROR_ENV_VAR,
     ChecksumError,
@@ -15,6 +15,7 @@ from .shakespeare import load_shakespeare
 
 __all__ = [
     "ArrayImageDataset",
+    "DownloadedImageDataset",
     "load_digits",
     "load_shakespeare",
     "DigitsDataset",

@@ -1,20 +1,22 @@
-"""Verified, atomic downloads into a local cache (stdlib only).
+"""Verified, atomic downloads into a local cache (stdlib and tinytorch-tensor).
 
 The life of one file::
 
     url = mirror + "/" + filename
       |  stream in 1 MiB chunks, hashing (SHA-256 and MD5) as bytes arrive
       v
-    <cache>/.<filename>.<random>.part      (a temporary name: never looks valid)
+    <cache>/.<filename>.<random>.tmp       (a temporary name: never looks valid)
       |  byte count == Content-Length?  digests == the pinned checksums?
-      |     no  -> delete the .part file, try the next mirror, finally raise
+      |     no  -> delete the .tmp file, try the next mirror, finally raise
       v     yes
-    os.replace(part, <cache>/<filename>)   (atomic rename: the file appears whole or not at all)
+    os.replace(tmp, <cache>/<filename>)   (atomic rename: the file appears whole or not at all)
 
+The temporary file and the rename are :func:`tinytorch.tensor.atomic_write`'s.
 An interrupted download (Ctrl-C, a dropped connection, a full disk) leaves
-at most a ``.part`` file, which no loader ever reads; the normal path deletes
-even that. A file in the cache is therefore always one that passed its
-checksum (or one the user put there, which is checked on every load).
+at most a ``.tmp`` file (after a hard crash), which no loader ever reads;
+every failure that Python sees deletes even that. A file in the cache is
+therefore always one that passed its checksum (or one the user put there,
+which is checked on every load).
 
 Mirrors: each data set has a tuple of default base URLs. The ``mirrors=``
 argument replaces them; otherwise the environment variable
@@ -24,17 +26,19 @@ does. Files are fetched as ``<base>/<filename>``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import os
 import re
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from tinytorch.tensor import atomic_write
 
 __all__ = [
     "MIRROR_ENV_VAR",
@@ -199,6 +203,13 @@ def _fetch(url: str, out, timeout: float) -> dict[str, str]:
     return {k: h.hexdigest() for k, h in hashers.items()}
 
 
+def _fetch_verified(url: str, expected: Mapping[str, str], timeout: float, out) -> None:
+    """Stream ``url`` into ``out``; raise ChecksumError if its digests differ from ``expected``."""
+    wrong = _mismatches(_fetch(url, out, timeout), expected)
+    if wrong:
+        raise ChecksumError("; ".join(wrong))
+
+
 def download_file(
     filename: str,
     dest_dir,
@@ -234,27 +245,15 @@ def download_file(
     bad_checksums: list[str] = []
     for base in mirrors:
         url = f"{base}/{filename}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=dest_dir)
         try:
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    digests = _fetch(url, out, timeout)
-                    out.flush()
-                    os.fsync(out.fileno())
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-                failures.append(f"  {url}: {_describe(exc, timeout)}")
-                continue
-            wrong = _mismatches(digests, expected)
-            if wrong:
-                bad_checksums.append(f"  {url}: " + "; ".join(wrong))
-                continue
-            os.replace(tmp, dest)
-            tmp = None
+            # atomic_write deletes the temporary file on every failure,
+            # Ctrl-C included: no partial file survives.
+            atomic_write(dest, functools.partial(_fetch_verified, url, expected, timeout))
             return dest
-        finally:
-            # Runs on every exit, Ctrl-C included: no partial file survives.
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
+        except ChecksumError as exc:
+            bad_checksums.append(f"  {url}: {exc}")
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            failures.append(f"  {url}: {_describe(exc, timeout)}")
     if bad_checksums:
         raise ChecksumError(
             f"checksum mismatch for {filename} (the download was deleted):\n"

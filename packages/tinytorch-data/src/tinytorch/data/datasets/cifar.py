@@ -21,16 +21,13 @@ arbitrary file can otherwise run arbitrary code.
 from __future__ import annotations
 
 import codecs
-import os
 import pickle
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from ._base import ArrayImageDataset
-from ._download import ensure_files, normalize_checksums, resolve_mirrors
+from ._base import DownloadedImageDataset
 
 __all__ = ["CIFAR10", "CIFAR10_MIRRORS", "CIFAR10_FILE", "CIFAR10_CHECKSUMS", "read_cifar_batches"]
 
@@ -173,7 +170,7 @@ def read_cifar_batches(path, batch_names) -> tuple[np.ndarray, np.ndarray, list[
     return images, labels, classes
 
 
-class CIFAR10(ArrayImageDataset):
+class CIFAR10(DownloadedImageDataset):
     """The CIFAR-10 training (50,000) or test (10,000) set.
 
     Args:
@@ -201,29 +198,15 @@ class CIFAR10(ArrayImageDataset):
         ValueError: a malformed archive or batch.
     """
 
-    def __init__(
-        self,
-        root,
-        train: bool = True,
-        download: bool = False,
-        transform: Callable | None = None,
-        *,
-        mirrors=None,
-        checksums=None,
-        timeout: float = 60.0,
-    ) -> None:
-        self.root = Path(os.path.expanduser(os.fspath(root)))
-        self.train = bool(train)
-        self.transform = transform
-        table = normalize_checksums(CIFAR10_CHECKSUMS if checksums is None else checksums)
-        (archive,) = ensure_files(
-            [CIFAR10_FILE],
-            self.root,
-            download=download,
-            mirrors=resolve_mirrors(mirrors, CIFAR10_MIRRORS),
-            checksums=table,
-            dataset="CIFAR-10",
-            timeout=timeout,
-        )
+    NAME = "CIFAR-10"
+    MIRRORS = CIFAR10_MIRRORS
+    CHECKSUMS = CIFAR10_CHECKSUMS
+
+    @classmethod
+    def files(cls, train: bool) -> list[str]:
+        return [CIFAR10_FILE]  # one archive holds both splits
+
+    def parse(self, paths: list[Path]) -> None:
+        (archive,) = paths
         names = _TRAIN_BATCHES if self.train else _TEST_BATCHES
         self.data, self.targets, self.classes = read_cifar_batches(archive, names)

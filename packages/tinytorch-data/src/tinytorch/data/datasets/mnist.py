@@ -14,15 +14,12 @@ IDX format (big-endian)::
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from ._base import ArrayImageDataset
-from ._download import ensure_files, normalize_checksums, resolve_mirrors
+from ._base import DownloadedImageDataset
 
 __all__ = ["MNIST", "MNIST_MIRRORS", "MNIST_FILES", "MNIST_CHECKSUMS", "read_idx"]
 
@@ -109,7 +106,7 @@ def read_idx(path, ndim: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
-class MNIST(ArrayImageDataset):
+class MNIST(DownloadedImageDataset):
     """The MNIST training (60,000) or test (10,000) set.
 
     Args:
@@ -149,31 +146,24 @@ class MNIST(ArrayImageDataset):
         "9 - nine",
     ]
 
-    def __init__(
-        self,
-        root,
-        train: bool = True,
-        download: bool = False,
-        transform: Callable | None = None,
-        *,
-        mirrors=None,
-        checksums=None,
-        timeout: float = 60.0,
-    ) -> None:
-        self.root = Path(os.path.expanduser(os.fspath(root)))
-        self.train = bool(train)
-        self.transform = transform
-        self.raw_folder = self.root / "MNIST" / "raw"
-        table = normalize_checksums(MNIST_CHECKSUMS if checksums is None else checksums)
-        images_path, labels_path = ensure_files(
-            MNIST_FILES[self.train],
-            self.raw_folder,
-            download=download,
-            mirrors=resolve_mirrors(mirrors, MNIST_MIRRORS),
-            checksums=table,
-            dataset="MNIST",
-            timeout=timeout,
-        )
+    NAME = "MNIST"
+    MIRRORS = MNIST_MIRRORS
+    CHECKSUMS = MNIST_CHECKSUMS
+
+    @classmethod
+    def files(cls, train: bool) -> tuple[str, str]:
+        return MNIST_FILES[bool(train)]
+
+    @property
+    def raw_folder(self) -> Path:
+        """``<root>/MNIST/raw``: where the four gzip files are cached."""
+        return self.root / "MNIST" / "raw"
+
+    def cache_folder(self) -> Path:
+        return self.raw_folder
+
+    def parse(self, paths: list[Path]) -> None:
+        images_path, labels_path = paths
         images = read_idx(images_path, ndim=3)
         labels = read_idx(labels_path, ndim=1)
         if images.shape[0] != labels.shape[0]:
