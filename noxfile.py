@@ -273,7 +273,8 @@ def bench(session: nox.Session) -> None:
     if not scripts:
         session.log("benchmarks/ holds no bench_*.py script yet: nothing to run")
         return
-    install_all(session, TORCH, "tqdm", "matplotlib")
+    # threadpoolctl: every benchmark sets BLAS/numexpr/torch threads through it.
+    install_all(session, TORCH, "tqdm", "matplotlib", "threadpoolctl")
     for script in scripts:
         session.log(f"=== {script.relative_to(ROOT)} ===")
         session.run("python", str(script.relative_to(ROOT)), env={"MPLBACKEND": "Agg"})
@@ -285,7 +286,7 @@ def demo(session: nox.Session) -> None:
     script = ROOT / "milestones" / "demo.py"
     if not script.is_file():
         session.error("milestones/demo.py does not exist yet")
-    install_all(session)
+    install_all(session, "threadpoolctl")  # the milestones' --threads goes through it
     session.run("python", "milestones/demo.py", *session.posargs)
 
 
