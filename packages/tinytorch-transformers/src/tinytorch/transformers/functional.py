@@ -293,9 +293,11 @@ def _mask_arg(mask, attn_mask, is_causal, tq: int, tk: int):
     return mask
 
 
-def _dropout_mask(p: float, generator, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """Inverted-dropout multipliers: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``."""
-    keep = as_numpy_generator(generator, "scaled_dot_product_attention").random(shape) >= p
+def _dropout_mask(p: float, shape: tuple, dtype: np.dtype, generator) -> np.ndarray:
+    """Inverted-dropout multipliers of ``shape``: 0 with probability ``p``,
+    else ``1 / (1 - p)``, drawn from ``generator``."""
+    rng = as_numpy_generator(generator, "scaled_dot_product_attention")
+    keep = rng.random(shape) >= p
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
@@ -351,12 +353,10 @@ def scaled_dot_product_attention(
     ``O(batch * Tq * Tk)`` memory; one dispatch.
 
     Raises:
-        TypeError: non-float inputs, differing dtypes, an integer mask, both
-            ``mask`` and ``attn_mask``, a non-bool ``is_causal``, a bad
-            generator, a non-number ``dropout_p``.
+        TypeError: non-float inputs, differing dtypes, an integer mask.
         ValueError: inputs with fewer than 2 dims or disagreeing shapes
             (the message names them), a mask that does not fit the scores,
-            a mask with ``is_causal=True``, ``dropout_p`` outside ``[0, 1)``.
+            ``dropout_p`` outside ``[0, 1)``.
     """
     q, k, v = _check_qkv(query, key, value)
     qs, ks = q.shape, k.shape
@@ -368,7 +368,7 @@ def scaled_dot_product_attention(
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
     p = probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
-    dropout_mask = _dropout_mask(p, generator, scores_shape, q.dtype) if p > 0.0 else None
+    dropout_mask = _dropout_mask(p, scores_shape, q.dtype, generator) if p > 0.0 else None
     slot = _Slot()
     out = apply(
         SDPA,
