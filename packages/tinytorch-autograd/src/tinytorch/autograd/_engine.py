@@ -168,6 +168,10 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
 
     order = _topological_order(tensor)
     grads = {id(tensor): g}
+    # Keys whose summed gradient is an array this loop allocated: nothing
+    # else references it, so further contributions are added in place
+    # (a tensor used three times costs one new array, not two).
+    owned: set = set()
     pre_hooks, post_hooks = _hooks.pre, _hooks.post
     for t in reversed(order):
         g = grads.pop(id(t), None)
@@ -192,7 +196,13 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
             else:
                 key = id(inp)
                 prev = grads.get(key)
-                grads[key] = gi if prev is None else prev + gi
+                if prev is None:
+                    grads[key] = gi
+                elif key in owned and prev.dtype == np.result_type(prev, gi):
+                    prev += gi
+                else:
+                    grads[key] = prev + gi
+                    owned.add(key)
         if not retain_graph:
             _free(node)
 

@@ -190,7 +190,10 @@ def dropout(x, p: float = 0.5, training: bool = True, generator=None, *, rng=Non
 def _normalized_shape(normalized_shape) -> tuple[int, ...]:
     if (type(normalized_shape) is tuple and len(normalized_shape) == 1
             and type(normalized_shape[0]) is int and normalized_shape[0] > 0):
-        return normalized_shape  # already valid (LayerNorm's own, every call)
+        # Already valid (LayerNorm's own, every call): the general parse
+        # below is a large share of a LayerNorm call on one token, as
+        # benchmarks/bench_core.py prints ("layer_norm shape fast path").
+        return normalized_shape
     if _is_int(normalized_shape):
         normalized_shape = (int(normalized_shape),)
     if not isinstance(normalized_shape, (tuple, list)) or not all(
@@ -259,8 +262,7 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
     arr = _int_array(ids, "ids", "embedding")
     num = weight.shape[0]
     if arr.size:
-        # The ufunc reductions directly: ndarray.min/max add a Python layer each.
-        lo, hi = int(np.minimum.reduce(arr, axis=None)), int(np.maximum.reduce(arr, axis=None))
+        lo, hi = int(arr.min()), int(arr.max())
         bad = lo if lo < 0 else (hi if hi >= num else None)
         if bad is not None:
             raise IndexError(f"embedding: id {bad} is out of range for num_embeddings={num} "

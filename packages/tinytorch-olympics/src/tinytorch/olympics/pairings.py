@@ -31,7 +31,7 @@ import numpy as np
 from tinytorch import nn
 from tinytorch.data import DataLoader, TensorDataset, digits_split, load_shakespeare
 from tinytorch.optim import Adam, AdamW, CosineSchedule, Trainer
-from tinytorch.tensor import manual_seed
+from tinytorch.tensor import Generator, manual_seed
 from tinytorch.text import CharTokenizer
 from tinytorch.transformers import GPT
 
@@ -83,7 +83,8 @@ def _digits(images: bool, split_seed: int = 0):
 
 def _train_classifier(model, x, y, epochs: int, seed: int, lr: float = 3e-3) -> dict[str, Any]:
     start = time.perf_counter()
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, seed=seed)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True,
+                        generator=Generator(seed))
     optimizer = Adam(model.parameters(), lr=lr)
     schedule = CosineSchedule(optimizer, T_max=max(1, epochs * len(loader)))
     trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(), scheduler=schedule,

@@ -112,7 +112,7 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     saved = None
     if op.saves:
         result, saved = result
-    out = _wrap(result if type(result) is np.ndarray else np.asarray(result))
+    out = _wrap(np.asarray(result))
     for hook in _hooks.post:
         hook(op, inputs, out, params, saved)
     return out

@@ -262,8 +262,7 @@ class GPT(Module):
             raise ValueError(
                 f"{where}: tokens must have shape (B, T) or (T,) with T >= 1, got {arr.shape}"
             )
-        # The ufunc reductions directly: ndarray.min/max add a Python layer each.
-        lo, hi = int(np.minimum.reduce(arr, axis=None)), int(np.maximum.reduce(arr, axis=None))
+        lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi >= self.vocab_size:
             bad = lo if lo < 0 else hi
             raise ValueError(
@@ -298,16 +297,12 @@ class GPT(Module):
                 f"{start_pos + t - 1}, beyond max_seq_len={self.max_seq_len} (crop the context "
                 f"to the last {self.max_seq_len} tokens)"
             )
-        # Submodules read from the registry: the same objects as self.tok_emb
-        # etc., without Module.__getattr__'s failed lookup first (this runs
-        # once per generated token).
-        mods = self._modules
-        x = mods["tok_emb"](ids)  # (B, T, E)
-        x = mods["drop"](mods["pos_emb"](x, int(start_pos)))  # (B, T, E)
+        x = self.tok_emb(ids)  # (B, T, E)
+        x = self.drop(self.pos_emb(x, int(start_pos)))  # (B, T, E)
         mask = create_causal_mask(t) if t > 1 else None  # (T, T), True = attend
-        for block in mods["blocks"]:
+        for block in self.blocks:
             x = block(x, mask)  # (B, T, E)
-        logits = mods["head"](mods["ln_f"](x))  # (B, T, V)
+        logits = self.head(self.ln_f(x))  # (B, T, V)
         return logits[0] if unbatched else logits
 
     # ---------------------------------------------------------- generation
