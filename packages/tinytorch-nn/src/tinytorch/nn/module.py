@@ -90,9 +90,17 @@ def _handle(*entries: tuple[OrderedDict, int], pre=None, post=None) -> HookHandl
     return HookHandle(undo, pre, post)
 
 
-def _check_hook(fn, what: str) -> None:
+def _add_hook(registry: OrderedDict, fn, what: str) -> tuple[OrderedDict, int]:
+    """Store ``fn`` under a fresh key; the ``(registry, key)`` entry for a handle.
+
+    Raises:
+        TypeError: ``fn`` is not callable (``what`` names it).
+    """
     if not callable(fn):
         raise TypeError(f"{what} must be callable, got {type(fn).__name__}")
+    key = next(_hook_ids)
+    registry[key] = fn
+    return registry, key
 
 
 def register_module_forward_hooks(pre: Callable | None = None,
@@ -108,17 +116,13 @@ def register_module_forward_hooks(pre: Callable | None = None,
     """
     if pre is None and post is None:
         raise ValueError("register_module_forward_hooks needs pre, post, or both")
+    if post is not None and not callable(post):  # before pre is registered: nothing leaks
+        raise TypeError(f"the post hook must be callable, got {type(post).__name__}")
     entries = []
     if pre is not None:
-        _check_hook(pre, "the pre hook")
-        key = next(_hook_ids)
-        _global_pre_hooks[key] = pre
-        entries.append((_global_pre_hooks, key))
+        entries.append(_add_hook(_global_pre_hooks, pre, "the pre hook"))
     if post is not None:
-        _check_hook(post, "the post hook")
-        key = next(_hook_ids)
-        _global_post_hooks[key] = post
-        entries.append((_global_post_hooks, key))
+        entries.append(_add_hook(_global_post_hooks, post, "the post hook"))
     return _handle(*entries, pre=pre, post=post)
 
 
@@ -209,18 +213,12 @@ class Module:
     def register_forward_pre_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args)`` before ``forward``; a non-None return (a tuple,
         or a single value) replaces the positional arguments."""
-        _check_hook(fn, "a forward pre-hook")
-        key = next(_hook_ids)
-        self._forward_pre_hooks[key] = fn
-        return _handle((self._forward_pre_hooks, key), pre=fn)
+        return _handle(_add_hook(self._forward_pre_hooks, fn, "a forward pre-hook"), pre=fn)
 
     def register_forward_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args, output)`` after ``forward``; a non-None return
         replaces the output."""
-        _check_hook(fn, "a forward hook")
-        key = next(_hook_ids)
-        self._forward_hooks[key] = fn
-        return _handle((self._forward_hooks, key), post=fn)
+        return _handle(_add_hook(self._forward_hooks, fn, "a forward hook"), post=fn)
 
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
@@ -237,21 +235,15 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name, keep=modules)
             modules[name] = value  # a swap keeps the position of the old module
-        elif name in params:
+        elif name in params or name in modules:  # assigning None unregisters
+            registry, what, kind = ((params, "parameter", "Parameter") if name in params
+                                    else (modules, "submodule", "Module"))
             if value is not None:
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} to parameter {name!r} "
-                    f"(expected a Parameter or None)"
+                    f"cannot assign {type(value).__name__} to {what} {name!r} "
+                    f"(expected a {kind} or None)"
                 )
-            del params[name]
-            object.__setattr__(self, name, None)
-        elif name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} to submodule {name!r} "
-                    f"(expected a Module or None)"
-                )
-            del modules[name]
+            del registry[name]
             object.__setattr__(self, name, None)
         elif name in buffers:
             if value is None:

@@ -95,6 +95,22 @@ def _train_classifier(model, x, y, epochs: int, seed: int, lr: float = 3e-3) -> 
             "seconds": time.perf_counter() - start}
 
 
+def _digits_aa_pairing(name: str, model, epochs: int, seed: int, *, images: bool,
+                       description: str) -> Pairing:
+    """Train ``model`` on the digits; pair it with an exact copy (A/A control),
+    judged on the held-out 20%."""
+    x_train, y_train, x_test, y_test = _digits(images=images)
+    training = _train_classifier(model, x_train, y_train, epochs, seed)
+    what = "digits 8x8 images" if images else "digits 8x8"
+    return Pairing(
+        name=name, baseline=model, optimized=copy.deepcopy(model),
+        data=ClassificationData(x_test, y_test, name=f"{what}, held-out 20%"),
+        techniques=[], optimization=NO_CLASSIFIER_OPTIMIZATION,
+        descriptions=(description, "exact copy of the baseline (A/A control)"),
+        training=training,
+    )
+
+
 def _check_count(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
@@ -106,17 +122,9 @@ def digits_mlp(epochs: int = 5, seed: int = 0, hidden: int = 128) -> Pairing:
     Adam; optimized = an exact copy (A/A). Data: the 359 held-out digits."""
     epochs = _check_count(epochs, "epochs", 0)
     manual_seed(seed)
-    x_train, y_train, x_test, y_test = _digits(images=False)
     model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-    training = _train_classifier(model, x_train, y_train, epochs, seed)
-    return Pairing(
-        name="mlp", baseline=model, optimized=copy.deepcopy(model),
-        data=ClassificationData(x_test, y_test, name="digits 8x8, held-out 20%"),
-        techniques=[], optimization=NO_CLASSIFIER_OPTIMIZATION,
-        descriptions=(f"MLP 64-{hidden}-10, {epochs} epochs of Adam",
-                      "exact copy of the baseline (A/A control)"),
-        training=training,
-    )
+    return _digits_aa_pairing("mlp", model, epochs, seed, images=False,
+                              description=f"MLP 64-{hidden}-10, {epochs} epochs of Adam")
 
 
 def digits_cnn(epochs: int = 2, seed: int = 0) -> Pairing:
@@ -124,21 +132,13 @@ def digits_cnn(epochs: int = 2, seed: int = 0) -> Pairing:
     linear layers), trained ``epochs`` epochs; optimized = an exact copy."""
     epochs = _check_count(epochs, "epochs", 0)
     manual_seed(seed)
-    x_train, y_train, x_test, y_test = _digits(images=True)
     model = nn.Sequential(
         nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 16, 4, 4)
         nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 32, 2, 2)
         nn.Flatten(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
     )
-    training = _train_classifier(model, x_train, y_train, epochs, seed)
-    return Pairing(
-        name="cnn", baseline=model, optimized=copy.deepcopy(model),
-        data=ClassificationData(x_test, y_test, name="digits 8x8 images, held-out 20%"),
-        techniques=[], optimization=NO_CLASSIFIER_OPTIMIZATION,
-        descriptions=(f"CNN conv16-conv32-64-10, {epochs} epochs of Adam",
-                      "exact copy of the baseline (A/A control)"),
-        training=training,
-    )
+    return _digits_aa_pairing("cnn", model, epochs, seed, images=True,
+                              description=f"CNN conv16-conv32-64-10, {epochs} epochs of Adam")
 
 
 def tiny_gpt(steps: int = 200, seed: int = 0, *, embed_dim: int = 32, num_layers: int = 2,
