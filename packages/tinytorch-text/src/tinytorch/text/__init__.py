@@ -11,7 +11,7 @@ Everything returns NumPy int64 arrays; ``tinytorch.data.DataLoader`` collates
 them into Tensors. This package depends on NumPy only.
 """
 
-from .bpe import PRETOKENIZE_PATTERN, BPETokenizer, pretokenize
+from .bpe import MAX_TOKEN_BYTES, MAX_VOCAB_SIZE, PRETOKENIZE_PATTERN, BPETokenizer, pretokenize
 from .char import UNK_PLACEHOLDER, UNK_TOKEN, CharTokenizer
 from .dataset import LanguageModelDataset, tokenize_dataset
 from .gpt2 import bytes_to_unicode, gpt2_pattern
@@ -22,6 +22,8 @@ __all__ = [
     "BPETokenizer",
     "CharTokenizer",
     "LanguageModelDataset",
+    "MAX_TOKEN_BYTES",
+    "MAX_VOCAB_SIZE",
     "PRETOKENIZE_PATTERN",
     "UNK_PLACEHOLDER",
     "UNK_TOKEN",

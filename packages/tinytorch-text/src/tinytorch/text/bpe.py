@@ -59,6 +59,16 @@ _PATTERN = re.compile(PRETOKENIZE_PATTERN)
 N_BYTES = 256
 _CACHE_LIMIT = 100_000  # distinct chunks kept by the encoding cache
 
+#: The largest vocabulary a BPETokenizer holds (256 bytes + merges): above
+#: GPT-2's 50,257 and the 200k of the largest byte-level vocabularies in use.
+MAX_VOCAB_SIZE = 262_144
+#: The longest token, in bytes, a tokenizer file may define. A merge's bytes
+#: are its pair's bytes laid end to end, so without a limit a file of a few
+#: hundred bytes whose every merge doubles the last token would ask for
+#: 2 ** (number of merges) bytes. With both limits the decoding table of a
+#: loaded file holds at most MAX_VOCAB_SIZE * MAX_TOKEN_BYTES bytes.
+MAX_TOKEN_BYTES = 1024
+
 
 def pretokenize(text: str) -> list[str]:
     """Split ``text`` into the chunks BPE merges within (never across).
@@ -122,7 +132,7 @@ class BPETokenizer:
 
     Raises:
         TypeError: ``vocab_size`` is not an int.
-        ValueError: ``vocab_size`` < 256.
+        ValueError: ``vocab_size`` < 256 or > ``MAX_VOCAB_SIZE`` (262,144).
     """
 
     def __init__(self, vocab_size: int) -> None:
@@ -131,6 +141,10 @@ class BPETokenizer:
         if vocab_size < N_BYTES:
             raise ValueError(
                 f"vocab_size must be at least {N_BYTES} (one id per byte), got {vocab_size}"
+            )
+        if vocab_size > MAX_VOCAB_SIZE:
+            raise ValueError(
+                f"vocab_size must be at most MAX_VOCAB_SIZE={MAX_VOCAB_SIZE}, got {vocab_size}"
             )
         self.target_vocab_size = int(vocab_size)
         self._pattern = _PATTERN
@@ -378,12 +392,18 @@ class BPETokenizer:
 
         Raises:
             RuntimeError: not trained.
+            ValueError: a token is longer than ``MAX_TOKEN_BYTES`` (such a
+                file could not be loaded back).
             OSError: the file cannot be written (the previous file is kept).
         """
         self._require_trained()
         if self._to_external is not None:
             raise ValueError("a tokenizer read by BPETokenizer.from_gpt2 is stored as its "
                              "vocab.json and merges.txt; keep those two files")
+        longest = int(self._lengths.max())
+        if longest > MAX_TOKEN_BYTES:
+            raise ValueError(f"cannot save: a token is {longest} bytes long, more than "
+                             f"MAX_TOKEN_BYTES={MAX_TOKEN_BYTES} that load() accepts")
         atomic_write_json(
             path,
             {
@@ -403,8 +423,13 @@ class BPETokenizer:
             FileNotFoundError: ``path`` does not exist.
             ValueError: the file is malformed: not JSON, wrong type or
                 version, missing fields, a different pre-tokenization
-                pattern, or a merge that is not a pair of known ids or
-                repeats an earlier merge (the message gives its index).
+                pattern, a target_vocab_size outside [256, MAX_VOCAB_SIZE],
+                more merges than that allows, a merge that is not a pair of
+                known ids, repeats an earlier merge or makes a token longer
+                than ``MAX_TOKEN_BYTES`` (the message gives its index).
+
+        Cost: O(file size + merges); the limits bound the memory a file can
+        ask for, whatever it holds.
         """
         what = "BPETokenizer"
         p = os.fspath(path)
@@ -416,8 +441,15 @@ class BPETokenizer:
             raise ValueError(
                 f"{p!r}: it was trained with a different pre-tokenization pattern {pattern!r}"
             )
+        if not N_BYTES <= target <= MAX_VOCAB_SIZE:
+            raise ValueError(f"{p!r}: target_vocab_size {target} is outside "
+                             f"[{N_BYTES}, MAX_VOCAB_SIZE={MAX_VOCAB_SIZE}]")
+        if N_BYTES + len(merges_raw) > MAX_VOCAB_SIZE:
+            raise ValueError(f"{p!r}: {len(merges_raw)} merges make more than "
+                             f"MAX_VOCAB_SIZE={MAX_VOCAB_SIZE} tokens")
         merges: list[tuple[int, int]] = []
         seen: set[tuple[int, int]] = set()
+        lengths = [1] * N_BYTES  # bytes per token, to refuse a token that grows too long
         for k, m in enumerate(merges_raw):
             known = N_BYTES + k  # ids that exist before merge k
             if (
@@ -434,6 +466,10 @@ class BPETokenizer:
                 raise ValueError(f"{p!r}: merges[{k}] repeats the earlier merge {pair}")
             seen.add(pair)
             merges.append(pair)
+            lengths.append(lengths[pair[0]] + lengths[pair[1]])
+            if lengths[-1] > MAX_TOKEN_BYTES:
+                raise ValueError(f"{p!r}: merges[{k}] makes a token of {lengths[-1]} bytes, "
+                                 f"more than MAX_TOKEN_BYTES={MAX_TOKEN_BYTES}")
         if target < N_BYTES + len(merges):
             raise ValueError(
                 f"{p!r}: target_vocab_size {target} is smaller than 256 + {len(merges)} merges"

@@ -114,31 +114,57 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     ``numpy.random.Generator``, or None for tinytorch's default generator
     (seeded by ``manual_seed``). ``rng=`` is its deprecated alias.
 
+    Edge cases, all defined (never a NaN draw):
+
+    * a tiny temperature (even ``1e-310``) behaves like greedy decoding: the
+      row maximum is subtracted *before* dividing, so the best logit becomes
+      0 and every other one a large negative number or ``-inf``, never
+      ``inf - inf``. Exact ties for the maximum stay equally likely.
+    * ``+inf`` logits mark certain tokens: the draw is uniform among a row's
+      ``+inf`` entries (greedy picks the lowest such id).
+    * ``-inf`` logits are impossible tokens; a row whose logits are all
+      ``-inf`` has nothing to draw and raises ValueError.
+
+    Cost: O(B * V) NumPy work (plus O(B * V) for the ``top_k`` partition).
+
     Raises:
-        ValueError: logits not 2-D or containing NaN, a negative temperature,
-            ``top_k < 1``.  TypeError: a non-int ``top_k``, a bad generator,
-            or both ``generator`` and ``rng``.
+        ValueError: logits not 2-D or containing NaN, a row of only ``-inf``,
+            a negative or non-finite temperature, ``top_k < 1``.
+        TypeError: a temperature that is not a real number, a non-int
+            ``top_k``, a bad generator, or both ``generator`` and ``rng``.
     """
     if rng is not None:
         generator = _deprecated_alias(generator, rng, "generator", "rng", "sample_next_token")
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] == 0:
         raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
-    if np.isnan(z).any():
-        raise ValueError("sample_next_token: the logits contain NaN")
-    if not temperature >= 0:
-        raise ValueError(f"sample_next_token: temperature must be >= 0, got {temperature}")
-    if temperature == 0:
-        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
-    z = z / temperature
-    v = z.shape[1]
+    temperature = non_negative_float(temperature, "temperature", "sample_next_token")
     if top_k is not None:
         top_k = _int_arg(top_k, "top_k", "sample_next_token", 1)
-        if top_k < v:
-            kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
-            z = np.where(z < kth, -np.inf, z)
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
+    if np.isnan(z).any():
+        raise ValueError("sample_next_token: the logits contain NaN")
+    zmax = z.max(axis=-1, keepdims=True)  # (B, 1)
+    if np.isneginf(zmax).any():
+        row = int(np.flatnonzero(np.isneginf(zmax[:, 0]))[0])
+        raise ValueError(f"sample_next_token: every logit of row {row} is -inf: "
+                         "no token can be drawn")
+    if temperature == 0:
+        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
+    # Overflow to -inf is the intended result of a tiny temperature, and the
+    # NaNs of inf - inf in rows with +inf are replaced by np.where: no warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isposinf(zmax).any():
+            # Certain tokens: 0 for the +inf entries of such rows, -inf for the rest.
+            certain = np.isposinf(zmax)
+            z = np.where(certain, np.where(np.isposinf(z), 0.0, -np.inf), z - zmax)
+        else:
+            z = z - zmax  # <= 0 everywhere, 0 at the maximum
+        z /= temperature  # <= 0 stays <= 0: a tiny temperature gives -inf, never NaN
+    v = z.shape[1]
+    if top_k is not None and top_k < v:
+        kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z)  # the maximum is exp(0) = 1, so each row sums to >= 1
     cdf = np.cumsum(p, axis=-1)  # (B, V), unnormalised
     gen = as_numpy_generator(generator, "sample_next_token")
     u = gen.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
@@ -255,7 +281,16 @@ class GPT(Module):
 
     # ------------------------------------------------------------- forward
     def _token_array(self, tokens, where: str) -> tuple[np.ndarray, bool]:
-        arr = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if isinstance(tokens, Tensor):
+            arr = tokens.data
+        else:
+            try:
+                arr = np.asarray(tokens)
+            except ValueError:  # NumPy's "inhomogeneous shape"
+                raise ValueError(
+                    f"{where}: tokens must be a rectangular batch (B, T); the rows have "
+                    "different lengths (pad them to one length, or generate one at a time)"
+                ) from None
         if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
             raise TypeError(f"{where}: tokens must be integer ids, got dtype {arr.dtype}")
         if arr.ndim not in (1, 2) or arr.shape[-1] == 0 or arr.size == 0:
@@ -320,7 +355,9 @@ class GPT(Module):
                 B continuations at once.
             max_new_tokens: how many tokens to add (>= 0).
             temperature: 0 = greedy (argmax); 1 = the model's distribution;
-                higher is more random.
+                higher is more random. Any real number (``numpy.float32``
+                too); see :func:`sample_next_token` for tiny values and
+                infinite logits.
             top_k: keep only the ``top_k`` most likely tokens before sampling.
             generator: the random source (PyTorch's keyword): a
                 ``tinytorch.tensor.Generator``, a ``numpy.random.Generator``,
@@ -343,9 +380,10 @@ class GPT(Module):
 
         Raises:
             TypeError / ValueError: bad prompt (as :meth:`forward`), a
-            non-int ``max_new_tokens`` / ``top_k`` or a bad generator
-            (TypeError); ``max_new_tokens < 0``, ``temperature < 0``,
-            ``top_k < 1`` (ValueError).
+            non-int ``max_new_tokens`` / ``top_k``, a temperature that is not
+            a real number, or a bad generator (TypeError);
+            ``max_new_tokens < 0``, a negative or non-finite temperature,
+            ``top_k < 1`` (ValueError). A tiny temperature decodes greedily.
         """
         if seed is not None:
             generator = _deprecated_alias(generator, seed, "generator", "seed", "GPT.generate")
