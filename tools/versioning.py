@@ -597,6 +597,7 @@ def build_wheel_at(root: Path, candidate: Candidate, outdir: Path, python: str) 
         src = root
         if candidate.commit is not None:
             src = Path(tmp) / "src"
+            git(root, "worktree", "prune")  # forget worktrees of interrupted runs
             git(root, "worktree", "add", "--detach", str(src), candidate.commit)
         try:
             subprocess.run([python, "-m", "pip", "wheel", "--no-deps", "--quiet",

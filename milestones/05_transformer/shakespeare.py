@@ -10,8 +10,8 @@ CPU:
 * model: ``tinytorch.transformers.GPT``;
 * optimiser: ``tinytorch.optim.AdamW`` (betas 0.9/0.99, weight decay 0.1
   on matrices only), learning rate by ``cosine_with_warmup``: linear warm-up,
-  then a cosine decay sized to the time budget (re-estimated from the
-  measured step time), gradient clipping at 1.0;
+  then a cosine decay sized to ``--steps``, or else to the time budget
+  (re-estimated from the measured step time), gradient clipping at 1.0;
 * a progress bar with the loss and tokens/s, the validation loss in
   nats/char at regular intervals, and at the end on the whole held-out split;
 * an atomic checkpoint (model, optimiser, config, vocabulary) and a sample.
@@ -23,8 +23,15 @@ the validation loss falls by at least ``QUICK_MARGIN`` nats instead.
 Usage (from the repository root)::
 
     python milestones/05_transformer/shakespeare.py                 # 10 minutes
-    python milestones/05_transformer/shakespeare.py --minutes 3 --steps 500
+    python milestones/05_transformer/shakespeare.py --steps 600     # exactly 600 steps
     python milestones/05_transformer/shakespeare.py --quick
+
+``--minutes`` trains for a wall-clock budget, so how far it gets depends on
+the machine and on what else runs on it. ``--steps N`` trains exactly N
+steps with the learning-rate schedule sized to N: with the same seed (and
+the default single BLAS thread) it reaches the same loss on any machine,
+only sooner or later. Given both, the schedule follows ``--steps`` and the
+budget only cuts the run short.
 
 ``main(argv) -> dict`` returns the losses, the speed and ``passed``; run as a
 script, the exit status is 0 when the bar is met, 1 otherwise.
@@ -75,8 +82,11 @@ def parse_args(argv):
     p.add_argument("--corpus", default=None,
                    help="a UTF-8 text file (default: tinytorch.data.load_shakespeare())")
     p.add_argument("--minutes", type=float, default=None,
-                   help="training time budget, evaluations included (default 10; quick 0.5)")
-    p.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+                   help="training time budget, evaluations included (default 10 without "
+                        "--steps, none with it; quick 0.5)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train exactly this many steps, the schedule sized to them (the "
+                        "loss then depends on the seed, not on the machine's speed)")
     p.add_argument("--target-loss", type=float, default=TARGET_VAL_LOSS,
                    help=f"the validation loss to beat (default {TARGET_VAL_LOSS}: the milestone's "
                         f"bar for 10 minutes; shorter budgets deserve a looser one)")
@@ -111,7 +121,12 @@ def parse_args(argv):
                 setattr(args, name, value)
         args.steps = args.steps or 200
         args.minutes = args.minutes or 0.5
-    args.minutes = 10.0 if args.minutes is None else args.minutes
+    if args.steps is not None and args.steps < 1:
+        p.error(f"--steps must be a positive number of steps, got {args.steps}")
+    if args.minutes is None:
+        args.minutes = math.inf if args.steps else 10.0
+    if not args.minutes > 0:
+        p.error(f"--minutes must be positive, got {args.minutes:g}")
     args.min_lr = args.lr / 10 if args.min_lr is None else args.min_lr
     return args
 
@@ -156,9 +171,9 @@ def main(argv=None) -> dict:
         return train(args)
 
 
-def train(args) -> dict:
-    manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+def _data(args):
+    """The corpus split 90/10, the tokenizer, the training windows and the
+    fixed validation batches."""
     text = load_corpus(args.corpus)
     tokenizer = CharTokenizer().build_vocab(text)
     ids = tokenizer.encode_array(text)
@@ -168,28 +183,21 @@ def train(args) -> dict:
     val_ds = LanguageModelDataset(val_ids, block_size=args.context)
     val_rng = np.random.default_rng(1234)  # the same validation batches at every evaluation
     val_batches = [val_ds.random_batch(args.batch, val_rng) for _ in range(args.eval_batches)]
-
-    model = GPT(tokenizer.vocab_size, args.embed, args.layers, args.heads, args.context,
-                dropout=args.dropout)
-    opt = AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.99))
-    loss_fn = CrossEntropyLoss()
-    tokens_per_step = args.batch * args.context
-    budget = 60.0 * args.minutes
     print(f"shakespeare: {len(ids):,} characters ({tokenizer.vocab_size} distinct), "
           f"{len(train_ids):,} train / {len(val_ids):,} validation")
-    print(f"model: {args.layers} layers, {args.embed} dims, {args.heads} heads, context "
-          f"{args.context}, {model.num_parameters():,} parameters; batch {args.batch} x "
-          f"{args.context} = {tokens_per_step} tokens/step; budget {args.minutes:g} min"
-          + (f" or {args.steps} steps" if args.steps else ""))
+    return tokenizer, train_ds, val_ids, val_batches
 
-    first_val = evaluate(model, val_batches, loss_fn)
-    print(f"step 0: validation loss {first_val:.3f} nats/char "
-          f"(uniform would be {math.log(tokenizer.vocab_size):.3f})")
-    history = [(0, first_val)]
+
+def _train_loop(args, model, opt, loss_fn, train_ds, val_batches, history):
+    """Train until the time budget (or ``--steps``) is spent; returns
+    ``(steps, seconds)``, or ``(steps, None)`` when the loss diverged."""
+    rng = np.random.default_rng(args.seed)
+    tokens_per_step = args.batch * args.context
+    budget = 60.0 * args.minutes
     max_steps = args.steps or 10**9  # refined from the measured speed below
     bar = _common.Progress(args.steps, "train", every=25, enabled=not args.no_progress)
     t0 = time.perf_counter()
-    step, smooth, val = 0, None, first_val
+    step, smooth, val = 0, None, history[-1][1]
     while step < max_steps:
         elapsed = time.perf_counter() - t0
         if elapsed >= budget:
@@ -214,8 +222,7 @@ def train(args) -> dict:
         if not math.isfinite(value):
             bar.close()
             print(f"shakespeare: the loss became {value} at step {step}; lower --lr")
-            return {"milestone": "05_transformer/shakespeare", "val_loss": float("nan"),
-                    "steps": step, "passed": False}
+            return step, None
         smooth = value if smooth is None else 0.95 * smooth + 0.05 * value
         rate = step * tokens_per_step / (time.perf_counter() - t0)
         bar.update(loss=f"{smooth:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.1e}",
@@ -226,20 +233,11 @@ def train(args) -> dict:
             bar.write(f"step {step:6d}  train loss {smooth:.3f}  validation loss {val:.3f} "
                       f"nats/char  {rate:,.0f} tokens/s  {time.perf_counter() - t0:.0f} s")
     bar.close()
-    train_time = time.perf_counter() - t0
+    return step, time.perf_counter() - t0
 
-    if args.quick:
-        final_val = evaluate(model, val_batches, loss_fn)  # the same batches as step 0
-        where = "the periodic validation batches"
-    else:
-        final_val = evaluate(model, whole_split_batches(val_ids, args.context, args.batch),
-                             loss_fn)
-        where = "the whole held-out 10%"
-    eval_time = time.perf_counter() - t0 - train_time
-    print(f"trained {step} steps ({step * tokens_per_step:,} tokens) in {train_time:.0f} s; "
-          f"final validation loss {final_val:.3f} nats/char on {where} "
-          f"({eval_time:.0f} s to evaluate)")
 
+def _save_and_sample(args, model, opt, tokenizer, step: int, final_val: float) -> str:
+    """Write the checkpoint (``--checkpoint``) and print a sample (``--sample-chars``)."""
     if args.checkpoint:
         path = Path(args.checkpoint)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +250,6 @@ def train(args) -> dict:
             "val_loss": final_val,
         })
         print(f"checkpoint saved to {path}")
-
     sample = ""
     if args.sample_chars > 0:
         prompt = args.prompt if all(c in tokenizer.chars for c in args.prompt) else "\n"
@@ -262,6 +259,44 @@ def train(args) -> dict:
         print("--- sample " + "-" * 60)
         print(sample)
         print("-" * 71)
+    return sample
+
+
+def train(args) -> dict:
+    manual_seed(args.seed)
+    tokenizer, train_ds, val_ids, val_batches = _data(args)
+    model = GPT(tokenizer.vocab_size, args.embed, args.layers, args.heads, args.context,
+                dropout=args.dropout)
+    opt = AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.99))
+    loss_fn = CrossEntropyLoss()
+    tokens_per_step = args.batch * args.context
+    print(f"model: {args.layers} layers, {args.embed} dims, {args.heads} heads, context "
+          f"{args.context}, {model.num_parameters():,} parameters; batch {args.batch} x "
+          f"{args.context} = {tokens_per_step} tokens/step; budget {args.minutes:g} min"
+          + (f" or {args.steps} steps" if args.steps else ""))
+
+    first_val = evaluate(model, val_batches, loss_fn)
+    print(f"step 0: validation loss {first_val:.3f} nats/char "
+          f"(uniform would be {math.log(tokenizer.vocab_size):.3f})")
+    history = [(0, first_val)]
+    step, train_time = _train_loop(args, model, opt, loss_fn, train_ds, val_batches, history)
+    if train_time is None:
+        return {"milestone": "05_transformer/shakespeare", "val_loss": float("nan"),
+                "steps": step, "passed": False}
+
+    t_eval = time.perf_counter()
+    if args.quick:
+        final_val = evaluate(model, val_batches, loss_fn)  # the same batches as step 0
+        where = "the periodic validation batches"
+    else:
+        final_val = evaluate(model, whole_split_batches(val_ids, args.context, args.batch),
+                             loss_fn)
+        where = "the whole held-out 10%"
+    eval_time = time.perf_counter() - t_eval
+    print(f"trained {step} steps ({step * tokens_per_step:,} tokens) in {train_time:.0f} s; "
+          f"final validation loss {final_val:.3f} nats/char on {where} "
+          f"({eval_time:.0f} s to evaluate)")
+    sample = _save_and_sample(args, model, opt, tokenizer, step, final_val)
 
     if args.quick:
         drop = first_val - final_val
@@ -286,7 +321,6 @@ def train(args) -> dict:
         "sample": sample,
         "passed": ok,
     }
-
 
 if __name__ == "__main__":
     sys.exit(0 if main()["passed"] else 1)

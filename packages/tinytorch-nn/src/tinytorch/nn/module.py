@@ -27,7 +27,6 @@ replaces the arguments (pre-hooks) or the output (hooks).
 from __future__ import annotations
 
 import itertools
-import os
 import zipfile
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ import numpy as np
 from tinytorch.tensor import HookHandle, Tensor, atomic_write
 
 from .parameter import Parameter
+from .serialization import read_npz
 
 __all__ = [
     "Module",
@@ -156,6 +156,36 @@ def _write_npz(f, arrays: dict) -> None:
             with zf.open(name + ".npy", mode="w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
 
+
+
+def _cast_problem(arr: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why copying ``arr`` into an array of ``dtype`` would change a value
+    (a finite float that overflows to inf, a fraction or an out-of-range
+    number into an integer or bool), or None when every value survives.
+    Cost: O(n) NumPy passes, only when the dtypes differ."""
+    if arr.dtype == dtype or arr.size == 0:
+        return None
+    if dtype.kind == "f":
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
+            with np.errstate(over="ignore"):
+                overflow = np.isfinite(arr) & ~np.isfinite(arr.astype(dtype))
+            if overflow.any():
+                return f"a value ({arr[overflow].flat[0]!r}) overflows {dtype}"
+        return None
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            return f"NaN or inf cannot be stored in {dtype}"
+        if (arr != np.trunc(arr)).any():
+            return f"a fractional value cannot be stored in {dtype} without truncation"
+    if dtype.kind == "b":
+        if not np.isin(arr, (0, 1)).all():
+            return "a bool buffer takes only 0 and 1"
+        return None
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        return f"values in [{lo}, {hi}] do not fit {dtype}"
+    return None
 
 
 def _as_buffer(value, name: str) -> Tensor:
@@ -530,6 +560,10 @@ class Module:
                 missing or unexpected key; in any mode, a shape mismatch. The
                 message lists every missing, unexpected and mis-shaped key.
             TypeError: ``state`` is not a mapping, or a value is not numeric.
+            ValueError: a value would change on the copy: a finite float64
+                that overflows float32, a fraction, NaN or an out-of-range
+                number into an integer buffer, a value other than 0/1 into a
+                bool one.
         """
         if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
             raise TypeError(f"load_state_dict expects a dict, got {type(state).__name__}")
@@ -546,6 +580,11 @@ class Module:
                 raise TypeError(f"load_state_dict: {key!r} has non-numeric dtype {arr.dtype}")
             if arr.shape != target.data.shape:
                 mismatched.append((key, target.data.shape, arr.shape))
+            else:
+                problem = _cast_problem(arr, target.data.dtype)
+                if problem is not None:
+                    raise ValueError(f"load_state_dict: {key!r} ({arr.dtype}) cannot be loaded "
+                                     f"into a {target.data.dtype} tensor: {problem}")
             values[key] = arr
         problems = []
         if strict and missing:
@@ -579,11 +618,21 @@ class Module:
     def load(self, path, strict: bool = True) -> Module:
         """Fill this module from a file written by ``save``; returns self.
 
+        The file is read with :func:`tinytorch.nn.serialization.read_npz`:
+        each array may hold at most 8 bytes per element this module expects
+        for it (float64 of the right shape), plus a 4 KiB header, and the
+        whole file at most that plus 1 MiB, so a hostile file cannot make
+        the load allocate more than the model's own size.
+
         Raises:
-            FileNotFoundError: no such file. StateDictError: see ``load_state_dict``.
+            FileNotFoundError: no such file. ValueError: the file is empty,
+                truncated, not an ``.npz`` of numeric arrays, or too large
+                (the message names the path). StateDictError /
+                ValueError / TypeError: see ``load_state_dict``.
         """
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            state = {k: data[k] for k in data.files}
+        limits = {name: 8 * t.data.size + 4096 for name, t in self._state_items()}
+        state = read_npz(path, f"state file for {type(self).__name__}",
+                         max_bytes=sum(limits.values()) + 2**20, member_limits=limits)
         self.load_state_dict(state, strict=strict)
         return self
 

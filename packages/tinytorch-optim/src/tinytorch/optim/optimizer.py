@@ -195,6 +195,8 @@ class Optimizer:
                     raise ValueError(f"gradient of shape {g.shape} for a parameter of shape "
                                      f"{p.data.shape}")
                 self._update(p.data, g, self.state.setdefault(p, {}), group)
+                # An in-place write: a graph that saved p must not reuse it.
+                p.bump_version()
         return loss
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
