@@ -243,7 +243,8 @@ def parity(session: nox.Session) -> None:
         session.log("no test_parity_*.py files exist yet: nothing to compare with PyTorch")
         return
     session.log(f"{len(files)} parity test file(s): {', '.join(files)}")
-    install_all(session, TORCH)
+    # transformers and tokenizers: the GPT-2 checkpoint and tokenizer references.
+    install_all(session, TORCH, "transformers", "tokenizers")
     run_pytest(session, *files)
 
 
@@ -273,7 +274,9 @@ def bench(session: nox.Session) -> None:
     if not scripts:
         session.log("benchmarks/ holds no bench_*.py script yet: nothing to run")
         return
-    install_all(session, TORCH, "tqdm", "matplotlib")
+    # threadpoolctl: every benchmark sets BLAS/numexpr/torch threads through it;
+    # transformers: the GPT-2 reference of bench_gpt2.py.
+    install_all(session, TORCH, "transformers", "tqdm", "matplotlib", "threadpoolctl")
     for script in scripts:
         session.log(f"=== {script.relative_to(ROOT)} ===")
         session.run("python", str(script.relative_to(ROOT)), env={"MPLBACKEND": "Agg"})
@@ -285,7 +288,7 @@ def demo(session: nox.Session) -> None:
     script = ROOT / "milestones" / "demo.py"
     if not script.is_file():
         session.error("milestones/demo.py does not exist yet")
-    install_all(session)
+    install_all(session, "threadpoolctl")  # the milestones' --threads goes through it
     session.run("python", "milestones/demo.py", *session.posargs)
 
 

@@ -12,13 +12,15 @@ cache miss); the median of enough runs is stable from one run to the next.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["median_time", "print_table", "format_seconds", "use_source_tree"]
+__all__ = ["median_time", "print_table", "format_seconds", "use_source_tree",
+           "limit_threads", "thread_pools", "load_average"]
 
 
 def use_source_tree() -> None:
@@ -33,6 +35,81 @@ def use_source_tree() -> None:
     except ImportError:
         root = Path(__file__).resolve().parent.parent
         sys.path[:0] = [str(p) for p in sorted(root.glob("packages/*/src"))]
+
+
+class limit_threads:
+    """Run both frameworks with ``n`` threads: NumPy's BLAS (threadpoolctl),
+    numexpr's pool when it is installed, and PyTorch's intra-op pool.
+
+    A context manager (``with limit_threads(2): ...``) that restores every
+    previous setting on exit; ``n=None`` changes nothing. The limits are set
+    at run time, after the imports, so one process can measure 1 and then 2
+    threads with the same loaded libraries.
+
+    Raises:
+        ValueError: ``n < 1``.
+        ImportError: ``n`` is given and threadpoolctl is not installed.
+    """
+
+    def __init__(self, n: int | None) -> None:
+        if n is not None and n < 1:
+            raise ValueError(f"threads must be >= 1, got {n}")
+        self.n = n
+        self._undo: list[Callable[[], object]] = []
+
+    def __enter__(self) -> limit_threads:
+        if self.n is None:
+            return self
+        from threadpoolctl import threadpool_limits
+
+        self._undo.append(threadpool_limits(limits=self.n).restore_original_limits)
+        ne = sys.modules.get("numexpr")
+        if ne is not None:
+            previous = ne.set_num_threads(self.n)  # returns the old count
+            self._undo.append(lambda: ne.set_num_threads(previous))
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+            self._undo.append(lambda: torch.set_num_threads(old))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def thread_pools() -> str:
+    """One line naming every thread pool in use and its size: the BLAS and
+    OpenMP libraries threadpoolctl sees, numexpr's and PyTorch's (if loaded)."""
+    parts = []
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            version = f" {pool['version']}" if pool.get("version") else ""
+            parts.append(f"{pool['internal_api']}{version} ({pool['user_api']}): "
+                         f"{pool['num_threads']}")
+    except ImportError:
+        parts.append("threadpoolctl not installed")
+    ne = sys.modules.get("numexpr")
+    if ne is not None:
+        parts.append(f"numexpr {ne.__version__}: {ne.get_num_threads()}")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        parts.append(f"torch {torch.__version__} intra-op: {torch.get_num_threads()}")
+    return "; ".join(parts)
+
+
+def load_average() -> str:
+    """``os.getloadavg()`` as text: how busy the machine was (other processes
+    compete for the cores, so figures measured under load are inflated)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return "load average unavailable"
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min), " \
+           f"{os.cpu_count()} CPUs"
 
 
 def median_time(fn: Callable[[], object], warmup: int = 5, repeat: int = 30) -> float:

@@ -25,7 +25,6 @@ gives the steadiest comparison of the work each framework does.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -41,15 +40,18 @@ def _parse_args() -> argparse.Namespace:
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
-if ARGS is not None and ARGS.threads:
-    # BLAS reads these when NumPy loads it, so they must be set before the import.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
-from _timing import format_seconds, median_time, print_table, use_source_tree  # noqa: E402
+from _timing import (  # noqa: E402  # noqa: E402
+    format_seconds,
+    limit_threads,
+    median_time,
+    print_table,
+    thread_pools,
+    use_source_tree,
+)
 
 use_source_tree()
 import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
@@ -106,21 +108,20 @@ def main(args: argparse.Namespace) -> None:
     except ImportError:
         print("PyTorch is not installed: pip install torch==2.13.0 to compare")
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"Conv2d forward + backward, float32, 3x3, padding 1 "
-          f"(torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
-    rows = []
-    for label, batch, cin, h, w, cout in CASES:
-        ours_step, torch_step, rel_err = make_steps(batch, cin, h, w, cout, torch)
-        ours_t, torch_t = [], []
-        for _ in range(args.rounds):
-            ours_t.append(median_time(ours_step, warmup=3, repeat=args.repeat))
-            torch_t.append(median_time(torch_step, warmup=3, repeat=args.repeat))
-        ot, tt = statistics.median(ours_t), statistics.median(torch_t)
-        ratio = ot / tt
-        rows.append((f"N={batch} {label}", format_seconds(ot), format_seconds(tt),
-                     f"{ratio:.2f}x", "yes" if ratio <= TARGET else "NO", f"{rel_err:.1e}"))
+    with limit_threads(args.threads):  # BLAS, numexpr and torch alike (threadpoolctl)
+        print(f"Conv2d forward + backward, float32, 3x3, padding 1\nthread pools: "
+              f"{thread_pools()}\n")
+        rows = []
+        for label, batch, cin, h, w, cout in CASES:
+            ours_step, torch_step, rel_err = make_steps(batch, cin, h, w, cout, torch)
+            ours_t, torch_t = [], []
+            for _ in range(args.rounds):
+                ours_t.append(median_time(ours_step, warmup=3, repeat=args.repeat))
+                torch_t.append(median_time(torch_step, warmup=3, repeat=args.repeat))
+            ot, tt = statistics.median(ours_t), statistics.median(torch_t)
+            ratio = ot / tt
+            rows.append((f"N={batch} {label}", format_seconds(ot), format_seconds(tt),
+                         f"{ratio:.2f}x", "yes" if ratio <= TARGET else "NO", f"{rel_err:.1e}"))
     print_table(rows, headers=("case", "tinytorch", "torch", "ratio", f"<= {TARGET:g}x",
                                "max rel grad diff"))
 

@@ -19,6 +19,12 @@ Nothing is asserted: figures are printed. A missed target is reported as
 such, followed by a cProfile summary of the tinytorch step (pass
 ``--profile`` to print it for every workload).
 
+A last table justifies the speed tricks the library keeps although they
+cost some readability: each trick against its plain form, in alternating
+rounds, with the time of the public call it sits in (one token, no_grad)
+and the share of that call the trick saves. A trick that saves nothing
+measurable is not kept in the library.
+
 Usage (from the repository root)::
 
     python benchmarks/bench_core.py [--repeat 200] [--rounds 5] [--profile]
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import numbers
 import pstats
 import sys
 from pathlib import Path
@@ -40,6 +47,11 @@ from _timing import format_seconds, median_time, print_table, use_source_tree  #
 
 use_source_tree()
 import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
+from tinytorch import nn  # noqa: E402
+from tinytorch.autograd import no_grad  # noqa: E402
+from tinytorch.nn import functional as F  # noqa: E402
+from tinytorch.nn._validate import probability  # noqa: E402  (tricks measured below)
+from tinytorch.nn.layers import _param  # noqa: E402
 from tinytorch.tensor import Tensor, log_softmax, relu  # noqa: E402
 
 try:
@@ -169,6 +181,62 @@ def profile_summary(fn, calls: int = 200, top: int = 12) -> str:
     return out.getvalue()
 
 
+# ------------------------------------------------------------------ tricks
+# Each row: (name, trick, plain form, the public call the trick sits in).
+
+
+def _probability_plain(p, name: str, where: str) -> float:
+    # nn._validate.probability without its "type(p) is float" shortcut.
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"{where}: {name} must be a probability")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{where}: {name} must be in [0, 1]")
+    return float(p)
+
+
+def readability_tricks(rng):
+    x = Tensor(rng.standard_normal((1, 64)).astype(np.float32))  # one token
+    lin, ln, emb = nn.Linear(64, 64), nn.LayerNorm(64), nn.Embedding(65, 64)
+    ids = np.array([[7]])
+    a, inv_d = x.data, np.float32(1.0 / 64)
+    w, b = ln.weight, ln.bias
+    return [
+        ("_param: Linear(64, 64) weight+bias lookup",
+         lambda: (_param(lin, "weight"), _param(lin, "bias")),
+         lambda: (lin.weight, lin.bias), lambda: lin(x)),
+        ("_param: LayerNorm(64) weight+bias lookup",
+         lambda: (_param(ln, "weight"), _param(ln, "bias")),
+         lambda: (ln.weight, ln.bias), lambda: ln(x)),
+        ("_param: Embedding(65, 64) weight lookup",
+         lambda: _param(emb, "weight"), lambda: emb.weight, lambda: emb(ids)),
+        ("layer_norm mean: np.add.reduce * 1/D vs ndarray.mean",
+         lambda: np.add.reduce(a, axis=-1, keepdims=True) * inv_d,
+         lambda: a.mean(axis=-1, keepdims=True), lambda: ln(x)),
+        ("probability: type(p) is float before numbers.Real",
+         lambda: probability(0.1, "p", "dropout"),
+         lambda: _probability_plain(0.1, "p", "dropout"),
+         lambda: F.dropout(x, 0.1, training=True)),
+        ("layer_norm shape fast path: (64,) vs [64]",
+         lambda: F.layer_norm(x, (64,), w, b), lambda: F.layer_norm(x, [64], w, b),
+         lambda: F.layer_norm(x, (64,), w, b)),
+    ]
+
+
+def print_tricks(warmup: int, repeat: int, rounds: int) -> None:
+    rows = []
+    with no_grad():
+        for name, trick, plain, call in readability_tricks(np.random.default_rng(0)):
+            t_trick, t_plain = interleaved(trick, plain, warmup, repeat, rounds)
+            t_call = median_time(call, warmup, repeat)
+            saved = t_plain - t_trick
+            rows.append((name, format_seconds(t_trick), format_seconds(t_plain),
+                         format_seconds(saved), format_seconds(t_call),
+                         f"{100.0 * saved / t_call:.1f}%"))
+    print("\nspeed tricks kept in the library, each against its plain form "
+          "(one token, no_grad; 'call' is the public call the trick sits in):")
+    print_table(rows, ("speed trick", "trick", "plain", "saved", "call", "saved / call"))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200, help="timed calls per measurement")
@@ -206,6 +274,7 @@ def main(argv=None) -> int:
         print(f"\n--- {name}: {label} (cProfile, 200 calls, by own time; the NumPy/BLAS "
               f"forward of each op counts as apply's own time) ---")
         print(profile_summary(step))
+    print_tricks(args.warmup, max(args.repeat, 1000), args.rounds)
     return 0
 
 

@@ -53,7 +53,6 @@ import argparse
 import cProfile
 import io
 import math
-import os
 import pstats
 import statistics
 import sys
@@ -61,25 +60,10 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def _threads_from_argv(default: str = "1") -> str:
-    # Read before NumPy is imported: OpenBLAS fixes its thread count at load.
-    for i, arg in enumerate(sys.argv):
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            return sys.argv[i + 1]
-        if arg.startswith("--threads="):
-            return arg.split("=", 1)[1]
-    return default
-
-
-THREADS = _threads_from_argv()
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = THREADS
-
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
-from _timing import print_table, use_source_tree  # noqa: E402
+from _timing import limit_threads, print_table, thread_pools, use_source_tree  # noqa: E402
 
 use_source_tree()
 import tinytorch.autograd  # noqa: E402, F401
@@ -332,9 +316,14 @@ def main() -> None:
         print("PyTorch is not installed: the PyTorch columns are skipped "
               "(pip install torch==2.13.0)")
     else:
-        torch.set_num_threads(args.threads)
         print(f"PyTorch {torch.__version__}")
-    print(f"threads: {args.threads} (NumPy's BLAS and PyTorch alike; --threads N)")
+    with limit_threads(args.threads):  # BLAS, numexpr and torch alike (threadpoolctl)
+        print(f"threads: {args.threads} (--threads N); pools: {thread_pools()}")
+        run(args)
+
+
+def run(args) -> None:
+    """Every measurement of the benchmark, with the thread pools already limited."""
 
     results = {}
     for name, (layers, embed, heads) in {"tiny": (2, 32, 4), "medium": (4, 128, 4)}.items():

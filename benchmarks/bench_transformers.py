@@ -26,7 +26,6 @@ other work, ``--threads 1`` gives the steadiest comparison.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -46,15 +45,17 @@ def _parse_args(argv=None) -> argparse.Namespace:
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
-if ARGS is not None and ARGS.threads:
-    # BLAS reads these when NumPy loads it, so they must be set before the import.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
-from _timing import format_seconds, print_table, use_source_tree  # noqa: E402
+from _timing import (  # noqa: E402
+    format_seconds,
+    limit_threads,
+    print_table,
+    thread_pools,
+    use_source_tree,  # noqa: E402
+)
 
 use_source_tree()
 
@@ -268,14 +269,11 @@ def bench_latency(rounds: int, repeat: int) -> None:
 
 def main(argv=None) -> int:
     args = ARGS if argv is None and ARGS is not None else _parse_args(argv)
-    if torch is not None and args.threads:
-        torch.set_num_threads(args.threads)
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    print(f"numpy {np.__version__} (BLAS threads: {blas})"
-          + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
-             if torch is not None else ", torch not installed"))
-    bench_training(args.steps, args.rounds)
-    bench_latency(args.rounds, args.repeat)
+    with limit_threads(args.threads):  # BLAS, numexpr and torch alike (threadpoolctl)
+        print(f"numpy {np.__version__}; thread pools: {thread_pools()}"
+              + ("" if torch is not None else "; torch not installed"))
+        bench_training(args.steps, args.rounds)
+        bench_latency(args.rounds, args.repeat)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the milestone 5 scripts: imports, BLAS threads, progress.
+"""Helpers shared by the milestone 5 scripts: imports, thread pools, progress.
 
 Kept apart from the scripts so that each script reads as the training
 recipe and nothing else.
@@ -6,13 +6,11 @@ recipe and nothing else.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def use_source_tree() -> None:
@@ -24,18 +22,11 @@ def use_source_tree() -> None:
         sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
 
 
-def threads_from_argv(argv: list[str], default: int) -> int:
-    """Read ``--threads N`` (or ``--threads=N``) before argparse runs."""
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-    return default
-
-
-def set_blas_threads_env(n: int) -> None:
-    """Ask the BLAS library for ``n`` threads; effective only before NumPy loads.
+class blas_threads:
+    """Limit the compute thread pools to ``n`` threads for a block: NumPy's
+    BLAS and any OpenMP runtime (through ``threadpoolctl``), and numexpr's
+    pool when it is loaded (the optional backend of ``tinytorch.tensor.kernels``).
+    The same mechanism as the benchmarks (``benchmarks/_timing.limit_threads``).
 
     Why one thread by default: these models multiply small matrices (a few
     hundred rows), where OpenBLAS's threads mostly wait for each other, and
@@ -43,31 +34,34 @@ def set_blas_threads_env(n: int) -> None:
     descheduled can stall every GEMM by milliseconds (we measured a 10x
     slowdown on a busy 2-core machine). ``--threads 2`` is worth trying on
     an idle machine.
+
+    Without threadpoolctl installed, a note is printed and the libraries
+    keep their defaults.
     """
-    for var in _BLAS_VARS:
-        os.environ.setdefault(var, str(n))
-
-
-class blas_threads:
-    """Context manager limiting BLAS threads at run time when the optional
-    ``threadpoolctl`` is installed (NumPy already loaded); otherwise a no-op."""
 
     def __init__(self, n: int | None) -> None:
         self.n = n
-        self._limits = None
+        self._undo = []
 
     def __enter__(self):
-        if self.n is not None:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:
-                return self
-            self._limits = threadpool_limits(limits=self.n, user_api="blas")
+        if self.n is None:
+            return self
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            print(f"note: --threads {self.n} needs threadpoolctl (pip install threadpoolctl); "
+                  "the thread pools keep their defaults")
+            return self
+        self._undo.append(threadpool_limits(limits=self.n).restore_original_limits)
+        ne = sys.modules.get("numexpr")
+        if ne is not None:
+            previous = ne.set_num_threads(self.n)
+            self._undo.append(lambda: ne.set_num_threads(previous))
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._limits is not None:
-            self._limits.restore_original_limits()
+        while self._undo:
+            self._undo.pop()()
 
 
 class Progress:

@@ -29,8 +29,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-if __name__ == "__main__":  # before NumPy loads: its BLAS reads these once
-    _common.set_blas_threads_env(_common.threads_from_argv(sys.argv[1:], default=1))
 _common.use_source_tree()
 
 import argparse  # noqa: E402

@@ -420,3 +420,10 @@ def test_fused_primitives_are_public_and_are_what_the_layers_run():
         nn.LayerNorm(3)(np.ones((2, 3), np.float32))
         nn.Linear(3, 2)(np.ones((2, 3), np.float32))
     assert seen == [nn.LAYER_NORM, nn.LINEAR]
+
+
+def test_a_bad_global_post_hook_registers_nothing():
+    before = nn.active_module_hooks()
+    with pytest.raises(TypeError, match="post hook must be callable"):
+        nn.register_module_forward_hooks(pre=lambda mod, args: None, post=3)
+    assert nn.active_module_hooks() == before

@@ -15,9 +15,10 @@ import math
 
 import numpy as np
 
+from tinytorch.tensor import kernels
 from tinytorch.tensor import ops as T
 
-from ._engine import register_backward
+from ._engine import mark_shape_only, register_backward
 
 __all__ = ["unbroadcast", "expand_reduced", "scatter_add_rows"]
 
@@ -205,7 +206,6 @@ def _tanh(g, node):
     return (g * (1.0 - y * y),)
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
@@ -213,9 +213,7 @@ def _gelu(g, node):
     x = node.inputs[0].data
     if node.params["approximate"] == "tanh":
         # Derivative of the same tanh formula the forward used (t saved).
-        t = node.saved
-        dt = (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
-        return (g * (0.5 * (1.0 + t) + 0.5 * x * dt),)
+        return (kernels.gelu_tanh_grad(g, x, node.saved),)
     # Exact: d/dx [x Phi(x)] = Phi(x) + x phi(x), with Phi saved by the forward.
     pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
     return (g * (node.saved + x * pdf),)
@@ -257,7 +255,11 @@ def _matmul(g, node):
             gb = unbroadcast(A[:, None] * g[..., None, :], B.shape)
         return ga, gb
     if node.needs[0]:
-        ga = unbroadcast(np.matmul(g, np.swapaxes(B, -1, -2)), A.shape)
+        if B.ndim == 2 and A.ndim > 2 and g.flags.c_contiguous:
+            # (..., m, n) @ (n, k): one GEMM over every row, not one per item.
+            ga = np.matmul(g.reshape(-1, g.shape[-1]), B.T).reshape(A.shape)
+        else:
+            ga = unbroadcast(np.matmul(g, np.swapaxes(B, -1, -2)), A.shape)
     if node.needs[1]:
         if B.ndim == 2 and A.ndim > 2:
             # Shared weight (Linear on a batch of sequences): one big GEMM
@@ -345,7 +347,7 @@ def _getitem(g, node):
     if not any(_is_int_array(i) or isinstance(i, (list,)) for i in items):
         # Basic indexing and boolean masks select each element at most once:
         # a plain assignment is a correct scatter.
-        out = np.zeros_like(x)
+        out = np.zeros(x.shape, x.dtype)  # calloc: pages are zeroed lazily, no fill pass
         out[index] = g
         return (out,)
     first = items[0]
@@ -402,3 +404,9 @@ _TABLE = {
 
 for _op, _rule in _TABLE.items():
     register_backward(_op, _rule)
+
+# Their rules read only the inputs' shapes and dtypes: an in-place write to
+# an input after the forward cannot make their gradients wrong.
+for _op in (T.ADD, T.SUB, T.NEG, T.SUM, T.MEAN, T.RESHAPE, T.PERMUTE, T.GETITEM,
+            T.CONCAT, T.STACK, T.BROADCAST_TO, T.ASTYPE, T.CLONE):
+    mark_shape_only(_op)

@@ -16,7 +16,7 @@ primitives with hand-written, gradchecked backward rules.
 (4, 8)
 """
 
-from . import functional, init
+from . import functional, init, serialization
 from ._fused import (
     AVG_POOL2D,
     BATCH_NORM,
@@ -68,7 +68,7 @@ __all__ = [
     "Sequential", "ModuleList", "Flatten", "Identity", "LayerNorm", "Embedding",
     "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "functional", "init",
+    "functional", "init", "serialization",
     # The fused primitives behind the layers (``tinytorch.tensor.Primitive``):
     # their ``forward`` is the one definition of each formula, for code that
     # computes on arrays (a fused inference kernel) and must agree with the layers.

@@ -89,9 +89,6 @@ register_backward(LINEAR, _linear_bwd)
 # the variance (d var / dx = 2 (x - mean) / D).
 
 
-_add_reduce = np.add.reduce
-
-
 def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     nd = x.ndim
     if n_axes == 1:  # the usual case: no axes tuple to build
@@ -99,23 +96,26 @@ def _layer_norm_fwd(x, *wb, n_axes, eps, has_weight, has_bias):
     else:
         axes = tuple(range(nd - n_axes, nd))
         inv_d = 1.0 / math.prod(x.shape[nd - n_axes:])
+    # Two full-size arrays in all: xc becomes xhat in place (saved for the
+    # backward), and the scratch holding xc^2 becomes the output y.
     # Means as a ufunc reduction times 1/D: the same pairwise sum as np.mean
-    # without its Python wrapper, which dominates on short rows (decoding).
-    # Positional arguments (axis, dtype, out, keepdims): keywords cost more.
-    xc = x - _add_reduce(x, axes, None, None, True) * inv_d
-    var = _add_reduce(xc * xc, axes, None, None, True) * inv_d
+    # without its Python wrapper, which dominates on short rows (decoding;
+    # benchmarks/bench_core.py prints both, "layer_norm mean").
+    xc = x - np.add.reduce(x, axis=axes, keepdims=True) * inv_d
+    y = np.multiply(xc, xc)
+    var = np.add.reduce(y, axis=axes, keepdims=True) * inv_d
     rstd = 1.0 / np.sqrt(var + eps)
-    xhat = xc * rstd
-    y = xhat
-    i = 0
+    xhat = xc
+    xhat *= rstd
     if has_weight:
-        y = y * wb[0]
-        i = 1
-    if has_bias:
-        y = y + wb[i]
-    if y is xhat:
-        y = xhat.copy()
-    return (y if y.dtype == x.dtype else y.astype(x.dtype)), (xhat, rstd)
+        np.multiply(xhat, wb[0], out=y, casting="same_kind")
+        if has_bias:
+            np.add(y, wb[1], out=y, casting="same_kind")
+    elif has_bias:
+        np.add(xhat, wb[0], out=y, casting="same_kind")
+    else:
+        np.copyto(y, xhat)  # xhat is saved: the output must not alias it
+    return y, (xhat, rstd)
 
 
 def _layer_norm_flops(inputs, out, params) -> int:
@@ -126,19 +126,34 @@ def _layer_norm_bwd(g, node):
     p = node.params
     xhat, rstd = node.saved
     n_axes = p["n_axes"]
-    axes = tuple(range(g.ndim - n_axes, g.ndim))
-    lead = tuple(range(g.ndim - n_axes))
+    norm_shape = g.shape[g.ndim - n_axes:]
+    axes = -1 if n_axes == 1 else tuple(range(g.ndim - n_axes, g.ndim))
+    group = math.prod(norm_shape)
+    inv_d = 1.0 / group
     weight = node.inputs[1].data if p["has_weight"] else None
     grads = [None]
+    gx = dweight = None
+    if weight is not None and node.needs[1]:
+        gx = np.multiply(g, xhat)
+        dweight = np.add.reduce(gx.reshape(-1, group), axis=0).reshape(norm_shape)
     if node.needs[0]:
-        dxhat = g * weight if weight is not None else g
-        dx = rstd * (dxhat - dxhat.mean(axis=axes, keepdims=True)
-                     - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
-        grads[0] = dx.astype(g.dtype, copy=False)
+        # dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), in
+        # two full-size buffers: dxhat becomes dx, a scratch holds products.
+        dxhat = g * weight if weight is not None else g.copy()
+        scratch = gx if gx is not None and gx.dtype == dxhat.dtype else np.empty_like(dxhat)
+        m1 = np.add.reduce(dxhat, axis=axes, keepdims=True) * inv_d
+        np.multiply(dxhat, xhat, out=scratch)
+        m2 = np.add.reduce(scratch, axis=axes, keepdims=True) * inv_d
+        np.multiply(xhat, m2, out=scratch)
+        dxhat -= scratch
+        dxhat -= m1
+        dxhat *= rstd
+        grads[0] = dxhat.astype(g.dtype, copy=False)
     if p["has_weight"]:
-        grads.append((g * xhat).sum(axis=lead) if node.needs[1] else None)
+        grads.append(dweight)
     if p["has_bias"]:
-        grads.append(g.sum(axis=lead) if node.needs[len(grads)] else None)
+        grads.append(np.add.reduce(g.reshape(-1, group), axis=0).reshape(norm_shape)
+                     if node.needs[len(grads)] else None)
     return tuple(grads)
 
 

@@ -190,7 +190,10 @@ def dropout(x, p: float = 0.5, training: bool = True, generator=None, *, rng=Non
 def _normalized_shape(normalized_shape) -> tuple[int, ...]:
     if (type(normalized_shape) is tuple and len(normalized_shape) == 1
             and type(normalized_shape[0]) is int and normalized_shape[0] > 0):
-        return normalized_shape  # already valid (LayerNorm's own, every call)
+        # Already valid (LayerNorm's own, every call): the general parse
+        # below is a large share of a LayerNorm call on one token, as
+        # benchmarks/bench_core.py prints ("layer_norm shape fast path").
+        return normalized_shape
     if _is_int(normalized_shape):
         normalized_shape = (int(normalized_shape),)
     if not isinstance(normalized_shape, (tuple, list)) or not all(
@@ -259,8 +262,7 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
     arr = _int_array(ids, "ids", "embedding")
     num = weight.shape[0]
     if arr.size:
-        # The ufunc reductions directly: ndarray.min/max add a Python layer each.
-        lo, hi = int(np.minimum.reduce(arr, axis=None)), int(np.maximum.reduce(arr, axis=None))
+        lo, hi = int(arr.min()), int(arr.max())
         bad = lo if lo < 0 else (hi if hi >= num else None)
         if bad is not None:
             raise IndexError(f"embedding: id {bad} is out of range for num_embeddings={num} "
@@ -303,6 +305,13 @@ def cross_entropy(logits, target, reduction: str = "mean", ignore_index: int | N
     ``(*)`` (e.g. ``(B, T, V)`` with ``(B, T)``); or PyTorch's
     ``(N, C, d1, ...)`` with ``(N, d1, ...)``. When both readings fit, the
     class axis is the last one.
+
+    Deliberate differences from ``torch.nn.functional.cross_entropy``: the
+    class-last layout is accepted too, because a language model's logits are
+    ``(B, T, V)`` and transposing them to ``(B, V, T)`` would copy the
+    largest tensor of the step; and ``ignore_index`` defaults to None
+    (nothing ignored) rather than PyTorch's -100, so a negative id is
+    reported as out of range instead of silently skipped.
 
     One fused, stable log-softmax + NLL primitive (max-shifted
     log-sum-exp; about 5 FLOPs per logit) whose backward is

@@ -25,6 +25,8 @@ import numbers
 
 import numpy as np
 
+from tinytorch.tensor import kernels
+
 from .optimizer import Optimizer, check_hyperparameter
 
 __all__ = ["Adam", "AdamW"]
@@ -43,7 +45,8 @@ class Adam(Optimizer):
 
     State per parameter: ``step`` (int, number of updates made),
     ``exp_avg`` and ``exp_avg_sq`` (same shape and dtype as the parameter).
-    Cost per step: O(P) vectorised NumPy work, 2P extra memory for the moments.
+    Cost per step: O(P) vectorised work in one fused kernel per parameter
+    (:mod:`tinytorch.tensor.kernels`), 2P extra memory for the moments.
 
     Raises:
         ValueError: negative lr/eps/weight_decay, betas outside [0, 1).
@@ -87,18 +90,22 @@ class Adam(Optimizer):
             else:
                 grad = grad + wd * param  # a new array: p.grad stays untouched
 
-        # m += (1 - beta1) * (g - m) is torch's lerp form of beta1*m + (1-beta1)*g.
-        m += (1.0 - beta1) * (grad - m)
-        v *= beta2
-        v += (1.0 - beta2) * (grad * grad)
+        # One fused kernel, in place on param, m and v (no temporaries):
+        # m += (1 - beta1) (g - m) (torch's lerp form of beta1 m + (1 - beta1) g),
+        # v = beta2 v + (1 - beta2) g^2, param -= lr_t m / (sqrt(v) / sqrt(bc2) + eps).
+        kernels.adam_step_(param, grad, m, v, self._scratch(param), beta1=beta1, beta2=beta2,
+                           step_size=lr / (1.0 - beta1**t),
+                           bias2_sqrt=math.sqrt(1.0 - beta2**t), eps=eps)
 
-        step_size = lr / (1.0 - beta1**t)
-        denom = np.sqrt(v)
-        denom /= math.sqrt(1.0 - beta2**t)
-        denom += eps
-        update = m / denom
-        update *= step_size
-        param -= update
+    def _scratch(self, param: np.ndarray) -> np.ndarray:
+        """A work buffer of ``param``'s shape and dtype, shared by every
+        parameter of that shape (updates run one after the other)."""
+        buffers = self.__dict__.setdefault("_scratch_buffers", {})
+        key = (param.shape, param.dtype.str)
+        buf = buffers.get(key)
+        if buf is None:
+            buf = buffers[key] = np.empty_like(param)
+        return buf
 
 
 class AdamW(Adam):

@@ -9,7 +9,7 @@ profiler) plugs into the dispatch path defined here; see :mod:`._dispatch`.
 54.0
 """
 
-from . import ops
+from . import kernels, ops
 from ._dispatch import (
     Primitive,
     active_hooks,
@@ -103,7 +103,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Primitive", "HookHandle", "HookRegistry", "apply", "register_hook", "remove_hook",
     "hooks",
-    "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "PRIMITIVES",
+    "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "kernels",
+    "PRIMITIVES",
     "atomic_write",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",

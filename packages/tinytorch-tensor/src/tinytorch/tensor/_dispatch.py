@@ -108,11 +108,11 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     """
     for hook in _hooks.pre:
         hook(op, inputs, params)
-    result = op.forward(*[t.data for t in inputs], **params)
+    result = op.forward(*[t._data for t in inputs], **params)
     saved = None
     if op.saves:
         result, saved = result
-    out = _wrap(result if type(result) is np.ndarray else np.asarray(result))
+    out = _wrap(np.asarray(result))
     for hook in _hooks.post:
         hook(op, inputs, out, params, saved)
     return out

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from . import kernels as _kernels
 from ._dispatch import Primitive
 from ._special import erf as _erf
 
@@ -29,6 +30,16 @@ def _matmul_flops(inputs, out, params) -> int:
     k = a.shape[-1]
     # One multiply and one add per (output element, k).
     return int(2 * out.size * k)
+
+
+def _matmul_f(a, b):
+    # A stack of rows times one matrix ((..., m, k) @ (k, n), e.g. Linear on
+    # (B, T, E)) is one (rows, k) @ (k, n) GEMM: one BLAS call that its
+    # threads split well, instead of NumPy's loop of one small GEMM per item.
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+        k = a.shape[-1]
+        return np.matmul(a.reshape(-1, k), b).reshape(a.shape[:-1] + b.shape[1:])
+    return np.matmul(a, b)
 
 
 def _reduce_flops(inputs, out, params) -> int:
@@ -125,15 +136,11 @@ def _sigmoid_f(x):
     return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
 def _gelu_f(x, approximate):
     # Saves tanh(...) or Phi(x) so the backward differentiates the very
     # formula used here without recomputing it.
     if approximate == "tanh":
-        t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
-        return 0.5 * x * (1.0 + t), t
+        return _kernels.gelu_tanh(x)  # (y, t): fused, few passes and temporaries
     cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
     return x * cdf, cdf
 
@@ -162,7 +169,7 @@ MUL = Primitive("mul", np.multiply)
 DIV = Primitive("div", np.true_divide)
 POW = Primitive("pow", _pow_f)
 NEG = Primitive("neg", np.negative)
-MATMUL = Primitive("matmul", np.matmul, flops=_matmul_flops)
+MATMUL = Primitive("matmul", _matmul_f, flops=_matmul_flops)
 
 EQ = Primitive("eq", np.equal, differentiable=False)
 NE = Primitive("ne", np.not_equal, differentiable=False)

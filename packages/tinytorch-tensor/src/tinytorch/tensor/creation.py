@@ -69,7 +69,7 @@ def as_numpy_generator(generator=None, where: str = "generator") -> np.random.Ge
     """
     if generator is None:
         return default_generator.numpy
-    if type(generator) is Generator or isinstance(generator, Generator):
+    if isinstance(generator, Generator):
         return generator.numpy
     if isinstance(generator, np.random.Generator):
         return generator

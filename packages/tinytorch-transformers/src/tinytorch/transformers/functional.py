@@ -53,7 +53,7 @@ import math
 import numpy as np
 
 from tinytorch.autograd import register_backward
-from tinytorch.tensor import Primitive, Tensor, apply, as_numpy_generator, wrap
+from tinytorch.tensor import Primitive, Tensor, apply, as_numpy_generator, kernels, wrap
 
 from ._validate import probability
 
@@ -180,8 +180,7 @@ def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
     # A fully blocked query has max -inf, and -inf - (-inf) is NaN: shift it
     # by 0 instead, so that its exps are all exactly 0.
     col_max[~np.isfinite(col_max)] = 0.0
-    st -= col_max
-    np.exp(st, out=st)
+    kernels.exp_sub_(st, col_max)  # in place: st <- exp(st - col_max)
     denom = st.sum(axis=-2, keepdims=True)  # (..., 1, Tq)
     denom[denom == 0] = 1.0  # fully blocked query: weights 0, output 0
     st *= 1.0 / denom
@@ -204,10 +203,13 @@ def _sdpa_backward(g, node):
         dst = np.matmul(v, np.swapaxes(g, -1, -2))  # dL/d(dropped P)^T, (..., Tk, Tq)
         if dropout_mask is not None:
             dst *= np.swapaxes(dropout_mask, -1, -2)
-        # Softmax backward: dS = P * (dP - sum_j dP_j P_j), per query (axis -2
-        # here). Blocked entries have P = 0 and so get 0 (blocked queries too).
-        dst -= np.sum(dst * pt, axis=-2, keepdims=True)
-        dst *= pt
+        # Softmax backward: dS = P * (dP - D), D_i = sum_j dP_ij P_ij per query
+        # (axis -2 here). Since O = dropout(P) V and dP = dO V^T (masked like
+        # P), D_i = dO_i . O_i: a (Tq x Dv) product instead of a (Tk x Tq)
+        # one, and no (Tk x Tq) temporary. Blocked entries have P = 0 and so
+        # get 0 (blocked queries too).
+        d = np.einsum("...qd,...qd->...q", g, node.out)[..., None, :]  # (..., 1, Tq)
+        kernels.softmax_grad_(dst, pt, d)
         # S = (scale Q) K^T: the scale goes onto the (T x D) results.
         if node.needs[0]:
             gq = np.matmul(np.swapaxes(dst, -1, -2), k)  # (..., Tq, D)
@@ -291,6 +293,14 @@ def _mask_arg(mask, attn_mask, is_causal, tq: int, tk: int):
     return mask
 
 
+def _dropout_mask(p: float, shape: tuple, dtype: np.dtype, generator) -> np.ndarray:
+    """Inverted-dropout multipliers of ``shape``: 0 with probability ``p``,
+    else ``1 / (1 - p)``, drawn from ``generator``."""
+    rng = as_numpy_generator(generator, "scaled_dot_product_attention")
+    keep = rng.random(shape) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+
+
 def scaled_dot_product_attention(
     query,
     key,
@@ -358,11 +368,7 @@ def scaled_dot_product_attention(
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
     p = probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
-    dropout_mask = None
-    if p > 0.0:
-        rng = as_numpy_generator(generator, "scaled_dot_product_attention")
-        keep = rng.random(scores_shape) >= p
-        dropout_mask = keep.astype(q.dtype) * q.dtype.type(1.0 / (1.0 - p))
+    dropout_mask = _dropout_mask(p, scores_shape, q.dtype, generator) if p > 0.0 else None
     slot = _Slot()
     out = apply(
         SDPA,

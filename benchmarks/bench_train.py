@@ -1,0 +1,320 @@
+"""Training at real shapes: tinytorch against PyTorch eager, in the same run.
+
+Workloads (float32, the same initial weights and the same batches for both
+frameworks):
+
+1. ``gpt``: the milestone-5 GPT training step: 4 layers x 128 dims, 4 heads,
+   context 128, vocabulary 65, batch 16 x 128 tokens, cross-entropy, AdamW
+   (betas 0.9/0.99, weight decay 0.1), gradient clipping at 1.0. Reported in
+   tokens/s.
+2. ``cnn``: the digits CNN of milestone 4 at CIFAR size: (3, 32, 32) inputs,
+   Conv 3->16, ReLU, MaxPool 2, Conv 16->32, ReLU, MaxPool 2, Linear
+   2048->64, ReLU, Linear 64->10, batch 32, Adam. Reported in images/s.
+3. ``forward``: the GPT above, batch 1, T 128, forward under no_grad
+   (``bench_transformers.bench_latency`` measures it; one place).
+4. ``conv``: Conv2d (32, 3, 32, 32) -> 32 channels, 3x3, padding 1, forward
+   + backward (``bench_conv.make_steps``; one place).
+
+Every workload runs with 1 and with 2 threads for BOTH frameworks (NumPy's
+BLAS and numexpr through ``_timing.limit_threads``, PyTorch through
+``torch.set_num_threads``); the pools are printed. The frameworks alternate
+rounds (``--rounds``, each timing ``--steps`` steps or calls), so a machine
+busy with other work slows both alike; medians over the rounds and their
+ratio tinytorch / PyTorch are printed, with the load average.
+
+After the timing, tinytorch's per-op profile of one training step
+(``tinytorch.perf.Profiler.profile_backward_pass``: forward ops and backward
+rules) shows where the time goes. Nothing is asserted: figures are printed.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_train.py [--threads 1,2] [--rounds 7] [--steps 3]
+                                     [--only gpt,cnn,forward,conv] [--no-profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing and the sibling benchmarks
+from _timing import (  # noqa: E402
+    limit_threads,
+    load_average,
+    print_table,
+    thread_pools,
+    use_source_tree,  # noqa: E402
+)
+
+use_source_tree()
+
+import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
+from tinytorch import nn  # noqa: E402
+from tinytorch.optim import Adam, AdamW, clip_grad_norm_  # noqa: E402
+from tinytorch.perf import Profiler  # noqa: E402
+from tinytorch.tensor import manual_seed  # noqa: E402
+from tinytorch.transformers import GPT  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+WORKLOADS = ("gpt", "cnn", "forward", "conv")
+VOCAB, EMBED, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 128, 16
+CNN_BATCH = 32
+
+
+def _parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="training at real shapes vs PyTorch eager")
+    p.add_argument("--threads", default="1,2", help="thread counts to run, e.g. 1,2")
+    p.add_argument("--rounds", type=int, default=7, help="alternating rounds per workload")
+    p.add_argument("--steps", type=int, default=3, help="steps (or calls) timed per round")
+    p.add_argument("--only", default=",".join(WORKLOADS), help="workloads, comma-separated")
+    p.add_argument("--no-profile", action="store_true", help="skip the per-op profiles")
+    args = p.parse_args(argv)
+    args.threads = [int(t) for t in args.threads.split(",")]
+    args.only = [w for w in args.only.split(",") if w]
+    unknown = set(args.only) - set(WORKLOADS)
+    if unknown or args.rounds < 1 or args.steps < 1 or min(args.threads) < 1:
+        p.error(f"bad arguments (unknown workloads {sorted(unknown)}; rounds, steps and "
+                "threads must be >= 1)")
+    return args
+
+
+# ------------------------------------------------------------- workloads
+#
+# Each builder returns (tinytorch_step, torch_step, units_per_step): two
+# closures that run one training step of their framework on the same data.
+
+
+def _decay_groups(named, weight_decay: float) -> list[dict]:
+    """The milestone's AdamW groups: decay matrices, not biases/norms/embeddings."""
+    decay, no_decay = [], []
+    for name, p in named:
+        (decay if p.ndim >= 2 and "emb" not in name else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def gpt_steps():
+    from bench_transformers import torch_gpt
+
+    manual_seed(0)
+    model = GPT(VOCAB, EMBED, LAYERS, HEADS, CONTEXT)
+    rng = np.random.default_rng(0)
+    stream = rng.integers(0, VOCAB, size=200_000)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = AdamW(_decay_groups(model.named_parameters(), 0.1), lr=1e-3, betas=(0.9, 0.99))
+
+    def batch():
+        starts = rng.integers(0, stream.size - CONTEXT - 1, size=BATCH)
+        w = stream[starts[:, None] + np.arange(CONTEXT + 1)]
+        return w[:, :-1], w[:, 1:]
+
+    def tt_step():
+        x, y = batch()
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    pt_step = None
+    if torch is not None:
+        tmodel = torch_gpt(model)
+        topt = torch.optim.AdamW(_decay_groups(tmodel.named_parameters(), 0.1), lr=1e-3,
+                                 betas=(0.9, 0.99))
+
+        def pt_step():
+            x, y = (torch.from_numpy(a) for a in batch())
+            loss = torch.nn.functional.cross_entropy(tmodel(x).reshape(-1, VOCAB),
+                                                     y.reshape(-1))
+            topt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 1.0)
+            topt.step()
+
+    profile = (model, lambda: batch(), loss_fn)
+    return tt_step, pt_step, BATCH * CONTEXT, "tokens/s", profile
+
+
+def _tt_cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (N, 16, 16, 16)
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 32, 8, 8)
+        nn.Flatten(), nn.Linear(32 * 8 * 8, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def cnn_steps():
+    manual_seed(0)
+    model = _tt_cnn()
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((512, 3, 32, 32)).astype(np.float32)
+    labels = rng.integers(0, 10, size=512)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = Adam(model.parameters(), lr=1e-3)
+
+    def batch():
+        idx = rng.integers(0, len(images), size=CNN_BATCH)
+        return images[idx], labels[idx]
+
+    def tt_step():
+        x, y = batch()
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    pt_step = None
+    if torch is not None:
+        tnn = torch.nn
+        tmodel = tnn.Sequential(
+            tnn.Conv2d(3, 16, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Conv2d(16, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Flatten(), tnn.Linear(32 * 8 * 8, 64), tnn.ReLU(), tnn.Linear(64, 10))
+        with torch.no_grad():  # the same initial weights, whatever layout each stores
+            for p, tp in zip(model.parameters(), tmodel.parameters()):
+                w = p.data if p.data.shape == tuple(tp.shape) else p.data.T
+                tp.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+        topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+
+        def pt_step():
+            x, y = batch()
+            loss = tnn.functional.cross_entropy(tmodel(torch.from_numpy(x)),
+                                                torch.from_numpy(y))
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+    profile = (model, lambda: batch(), loss_fn)
+    return tt_step, pt_step, CNN_BATCH, "images/s", profile
+
+
+def forward_steps():
+    from bench_transformers import torch_gpt
+
+    manual_seed(0)
+    model = GPT(VOCAB, EMBED, LAYERS, HEADS, CONTEXT).eval()
+    tokens = np.random.default_rng(1).integers(0, VOCAB, size=(1, CONTEXT))
+
+    def tt_step():
+        with tinytorch.autograd.no_grad():
+            model(tokens)
+
+    pt_step = None
+    if torch is not None:
+        tmodel = torch_gpt(model).eval()
+        ttok = torch.from_numpy(tokens)
+        with torch.no_grad():
+            np.testing.assert_allclose(tmodel(ttok).numpy(), model(tokens).data,
+                                       rtol=1e-3, atol=1e-4)
+
+        def pt_step():
+            with torch.no_grad():
+                tmodel(ttok)
+
+    return tt_step, pt_step, CONTEXT, "tokens/s", None
+
+
+def conv_steps():
+    from bench_conv import make_steps
+
+    if torch is None:
+        return None
+    tt_step, pt_step, rel_err = make_steps(32, 3, 32, 32, 32, torch)
+    if rel_err > 1e-3:
+        raise RuntimeError(f"conv2d gradients differ from PyTorch's (max rel {rel_err:.1e})")
+    return tt_step, pt_step, 32, "images/s", None
+
+
+BUILDERS = {"gpt": gpt_steps, "cnn": cnn_steps, "forward": forward_steps, "conv": conv_steps}
+TITLES = {
+    "gpt": f"GPT training step ({LAYERS}L x {EMBED}, {HEADS} heads, T {CONTEXT}, batch {BATCH}, "
+           "AdamW, clip 1.0)",
+    "cnn": f"CNN training step at CIFAR size (3x32x32, batch {CNN_BATCH}, Adam)",
+    "forward": f"GPT forward ({LAYERS}L x {EMBED}, T {CONTEXT}, batch 1, no_grad)",
+    "conv": "Conv2d (32, 3, 32, 32) -> 32, 3x3, padding 1, forward + backward",
+}
+TARGETS = {"gpt": 1.2, "forward": 1.2, "conv": 1.3, "cnn": None}
+
+
+# ----------------------------------------------------------------- timing
+
+
+def _timed(step, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+def measure(tt_step, pt_step, rounds: int, steps: int) -> tuple[float, float | None]:
+    """Median seconds per step of each framework over alternating rounds."""
+    for _ in range(2):  # warm-up: caches, optimizer state, thread pools
+        tt_step()
+        if pt_step is not None:
+            pt_step()
+    tt, pt = [], []
+    for _ in range(rounds):
+        tt.append(_timed(tt_step, steps))
+        if pt_step is not None:
+            pt.append(_timed(pt_step, steps))
+    return statistics.median(tt), (statistics.median(pt) if pt else None)
+
+
+def print_profile(model, batch, loss_fn, max_rows: int = 14) -> None:
+    """tinytorch's per-op table of one training step: forward ops, backward rules."""
+    x, y = batch()
+    report = Profiler().profile_backward_pass(model, x, lambda out: loss_fn(out, y),
+                                              warmup=1, iterations=2)
+    for phase in (report.forward, report):
+        wall = phase.wall_time_s
+        print(f"  tinytorch {phase.phase} per op (2 steps, {wall * 1e3:.1f} ms wall, with hooks):")
+        rows = [(o.name, o.calls, f"{o.total_s * 1e3 / 2:.2f}", f"{100 * o.total_s / wall:.1f}%")
+                for o in phase.ops[:max_rows]]
+        print_table(rows, headers=("  op", "calls", "ms/step", "share"))
+
+
+def main(argv=None) -> int:
+    args = _parse_args(argv)
+    print(f"numpy {np.__version__}"
+          + (f", torch {torch.__version__}" if torch is not None else ", torch not installed"))
+    summary = []
+    for name in args.only:
+        built = BUILDERS[name]()
+        if built is None:
+            print(f"\n{name}: skipped (needs torch)")
+            continue
+        tt_step, pt_step, units, unit_name, profile = built
+        for n in args.threads:
+            with limit_threads(n):
+                print(f"\n{TITLES[name]}, {n} thread(s)\n  pools: {thread_pools()}\n"
+                      f"  before: {load_average()}")
+                tt, pt = measure(tt_step, pt_step, args.rounds, args.steps)
+                rows = [("tinytorch", f"{tt * 1e3:.2f} ms", f"{units / tt:,.0f} {unit_name}")]
+                if pt is not None:
+                    rows.append(("pytorch", f"{pt * 1e3:.2f} ms", f"{units / pt:,.0f} {unit_name}"))
+                print_table(rows, headers=("  framework", "median/step", "throughput"))
+                ratio = tt / pt if pt else float("nan")
+                target = TARGETS[name]
+                print(f"  ratio tinytorch / pytorch time: {ratio:.2f}x"
+                      + (f" (target <= {target}x)" if target else "")
+                      + f"   after: {load_average()}")
+                summary.append((name, n, f"{tt * 1e3:.2f}", f"{pt * 1e3:.2f}" if pt else "-",
+                                f"{ratio:.2f}x", f"<= {target}x" if target else "-"))
+                if profile is not None and not args.no_profile and n == args.threads[-1]:
+                    print_profile(*profile)
+    print(f"\nsummary (medians of {args.rounds} alternating rounds of {args.steps} steps):")
+    print_table(summary, headers=("workload", "threads", "tinytorch ms", "pytorch ms", "ratio",
+                                  "target"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Fused elementwise kernels, on two interchangeable backends.
+
+The hot elementwise steps of training (the tanh GELU and its derivative,
+the attention softmax and its backward, the Adam update) are written here
+once, as *kernels* that make as few passes over memory and as few
+full-size temporaries as the math allows. Each kernel has two
+implementations that give the same results to float32 rounding:
+
+* ``"numpy"`` (always available, the default): NumPy ufuncs with ``out=``,
+  updating buffers in place. Each ufunc is one SIMD pass on one core.
+* ``"numexpr"`` (optional: ``pip install tinytorch-tensor[fast]``): each
+  arithmetic expression is compiled once by numexpr and evaluated in one
+  pass over cache-sized blocks, on every core of its thread pool
+  (``numexpr.set_num_threads``). Transcendental functions (``tanh``,
+  ``exp``) still go to NumPy, whose SIMD versions are faster than
+  numexpr's scalar ones.
+
+Which one is faster depends on the machine: numexpr fuses the passes and
+uses every core, NumPy's ufuncs are vectorised more widely per core. The
+``bench_train.py`` benchmark measures both (``TINYTORCH_KERNELS``).
+
+Choosing the backend::
+
+    from tinytorch.tensor import kernels
+    kernels.set_backend("numexpr")          # process-wide
+    with kernels.use_backend("numpy"):      # for a block (tests run both paths)
+        ...
+
+or the environment variable ``TINYTORCH_KERNELS=numexpr`` read at import.
+
+Contract of every kernel: inputs are float ndarrays of one dtype (float32
+or float64) and the result has that dtype; arrays documented as *updated
+in place* are overwritten, every other input is left untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import contextmanager
+
+import numpy as np
+
+try:  # optional: the "fast" extra
+    import numexpr as _ne
+except ImportError:  # pragma: no cover - depends on the environment
+    _ne = None
+
+__all__ = ["BACKENDS", "available_backends", "get_backend", "set_backend", "use_backend",
+           "gelu_tanh", "gelu_tanh_grad", "exp_sub_", "softmax_grad_", "adam_step_"]
+
+BACKENDS = ("numpy", "numexpr")
+GELU_C = math.sqrt(2.0 / math.pi)  # the tanh GELU's sqrt(2 / pi)
+GELU_A = 0.044715  # and its cubic coefficient
+
+
+def available_backends() -> tuple[str, ...]:
+    """The backends usable in this environment (``"numpy"`` always)."""
+    return BACKENDS if _ne is not None else ("numpy",)
+
+
+def _check_backend(name) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"kernel backend must be a str, got {type(name).__name__}")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown kernel backend {name!r}; choose one of {BACKENDS}")
+    if name not in available_backends():
+        raise ValueError(f"kernel backend {name!r} needs numexpr: "
+                         "pip install 'tinytorch-tensor[fast]'")
+    return name
+
+
+_backend = "numpy"
+
+
+def get_backend() -> str:
+    """The backend in use: ``"numpy"`` or ``"numexpr"``."""
+    return _backend
+
+
+def set_backend(name: str) -> None:
+    """Use ``name`` for every kernel from now on.
+
+    Raises:
+        TypeError: ``name`` is not a str.
+        ValueError: an unknown backend, or ``"numexpr"`` without numexpr installed.
+    """
+    global _backend
+    _backend = _check_backend(name)
+
+
+@contextmanager
+def use_backend(name: str):
+    """``with use_backend("numexpr"): ...``: the backend for a block, restored after."""
+    previous = _backend
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
+
+
+_env = os.environ.get("TINYTORCH_KERNELS")
+if _env:
+    set_backend(_env)  # a bad value fails loudly at import, naming the variable's value
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    # Integer or bool input computes in float64, as NumPy's promotion would.
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def _ne_eval(expr: str, out: np.ndarray, **arrays) -> np.ndarray:
+    # casting="same_kind" lets float64 constants evaluate into float32 out.
+    return _ne.evaluate(expr, local_dict=arrays, out=out, casting="same_kind")
+
+
+# ------------------------------------------------------------------ GELU
+#
+# y = 0.5 x (1 + t),  t = tanh(c (x + a x^3))
+# dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
+
+
+def gelu_tanh(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tanh GELU: returns ``(y, t)``, ``t = tanh(c (x + a x^3))`` saved
+    for :func:`gelu_tanh_grad`. Two new arrays of ``x``'s shape; 5 passes."""
+    x = _as_float(x)
+    dt = x.dtype.type
+    t = np.multiply(x, x, out=np.empty_like(x))  # out=: an array even for 0-d input
+    if _backend == "numexpr":
+        _ne_eval("x * (c + ca * t)", t, x=x, t=t, c=dt(GELU_C), ca=dt(GELU_C * GELU_A))
+        np.tanh(t, out=t)
+        y = _ne_eval("h * x * (1 + t)", np.empty_like(x), x=x, t=t, h=dt(0.5))
+        return y, t
+    t *= dt(GELU_C * GELU_A)
+    t += dt(GELU_C)
+    t *= x
+    np.tanh(t, out=t)
+    y = np.add(t, dt(1.0), out=np.empty_like(x))
+    y *= x
+    y *= dt(0.5)
+    return y, t
+
+
+def gelu_tanh_grad(g: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``g * dGELU/dx`` from the saved ``t``: one new array (plus one scratch)."""
+    x = _as_float(x)
+    dt = x.dtype.type
+    if _backend == "numexpr":
+        return _ne_eval("g * (h * (1 + t) + h * x * (1 - t * t) * (c + c3a * x * x))",
+                        np.empty_like(x), g=g, x=x, t=t, h=dt(0.5), c=dt(GELU_C),
+                        c3a=dt(3.0 * GELU_C * GELU_A))
+    d = np.multiply(x, x, out=np.empty_like(x))
+    d *= dt(3.0 * GELU_C * GELU_A)
+    d += dt(GELU_C)  # c (1 + 3 a x^2)
+    u = np.multiply(t, t, out=np.empty_like(t))
+    np.subtract(dt(1.0), u, out=u)  # 1 - t^2
+    d *= u
+    d *= x
+    d += t
+    d += dt(1.0)
+    d *= dt(0.5)
+    d *= g
+    return d
+
+
+# --------------------------------------------------------------- softmax
+
+
+def exp_sub_(s: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``s <- exp(s - m)`` in place (``m`` broadcasts to ``s``); returns ``s``."""
+    if _backend == "numexpr":
+        _ne_eval("s - m", s, s=s, m=m)
+    else:
+        np.subtract(s, m, out=s)
+    return np.exp(s, out=s)
+
+
+def softmax_grad_(dp: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The softmax backward ``dp <- p * (dp - d)``, in place on ``dp``.
+
+    ``d`` is each distribution's ``sum(dp * p)`` over the softmax axis,
+    broadcastable to ``dp``; returns ``dp``.
+    """
+    if _backend == "numexpr":
+        return _ne_eval("p * (dp - d)", dp, p=p, dp=dp, d=d)
+    dp -= d
+    dp *= p
+    return dp
+
+
+# ------------------------------------------------------------------ Adam
+
+
+def adam_step_(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+               scratch: np.ndarray, *, beta1: float, beta2: float, step_size: float,
+               bias2_sqrt: float, eps: float) -> None:
+    """One Adam update, in place on ``param``, ``m``, ``v`` (and ``scratch``)::
+
+        m <- m + (1 - beta1) (g - m)
+        v <- beta2 v + (1 - beta2) g^2
+        param <- param - step_size * m / (sqrt(v) / bias2_sqrt + eps)
+
+    ``step_size = lr / (1 - beta1^t)``, ``bias2_sqrt = sqrt(1 - beta2^t)``;
+    ``scratch`` is a buffer of ``param``'s shape and dtype. No allocation.
+    """
+    dt = param.dtype.type
+    if _backend == "numexpr":
+        _ne_eval("m + b1c * (g - m)", m, m=m, g=grad, b1c=dt(1.0 - beta1))
+        _ne_eval("b2 * v + b2c * g * g", v, v=v, g=grad, b2=dt(beta2), b2c=dt(1.0 - beta2))
+        _ne_eval("p - lr * m / (sqrt(v) / bc + eps)", param, p=param, m=m, v=v,
+                 lr=dt(step_size), bc=dt(bias2_sqrt), eps=dt(eps))
+        return
+    np.subtract(grad, m, out=scratch)
+    scratch *= dt(1.0 - beta1)
+    m += scratch
+    v *= dt(beta2)
+    np.multiply(grad, grad, out=scratch)
+    scratch *= dt(1.0 - beta2)
+    v += scratch
+    np.sqrt(v, out=scratch)
+    scratch /= dt(bias2_sqrt)
+    scratch += dt(eps)
+    np.divide(m, scratch, out=scratch)
+    scratch *= dt(step_size)
+    param -= scratch

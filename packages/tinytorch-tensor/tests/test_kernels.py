@@ -1,0 +1,159 @@
+"""The fused kernels of tinytorch.tensor.kernels, on both backends.
+
+Every kernel is checked against the plain formula it replaces (the form the
+code used before it was fused), in float64 to 1e-12 and in float32 to float32
+rounding, on each backend; numexpr's path is skipped when it is not installed.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinytorch.tensor import Tensor, gelu, kernels
+
+C = math.sqrt(2.0 / math.pi)
+
+
+@pytest.fixture(params=["numpy", "numexpr"])
+def backend(request):
+    if request.param == "numexpr":
+        pytest.importorskip("numexpr")
+    with kernels.use_backend(request.param):
+        yield request.param
+
+
+def _tol(dtype):
+    return dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-6)
+
+
+def _gelu_ref(x):
+    t = np.tanh(C * (x + 0.044715 * x * x * x))
+    return 0.5 * x * (1.0 + t), t
+
+
+def _gelu_grad_ref(g, x, t):  # the unfused rule
+    dt = (1.0 - t * t) * C * (1.0 + 3 * 0.044715 * x * x)
+    return g * (0.5 * (1.0 + t) + 0.5 * x * dt)
+
+
+DTYPES = [np.float64, np.float32]
+SHAPES = [(), (7,), (3, 5, 8)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gelu_tanh_matches_the_formula(backend, dtype, shape):
+    x = (np.random.default_rng(0).standard_normal(shape) * 3).astype(dtype)
+    x_before = x.copy()
+    y, t = kernels.gelu_tanh(x)
+    y_ref, t_ref = _gelu_ref(x.astype(np.float64))
+    assert y.dtype == dtype and t.dtype == dtype and y.shape == shape
+    np.testing.assert_allclose(y, y_ref, **_tol(dtype))
+    np.testing.assert_allclose(t, t_ref, **_tol(dtype))
+    np.testing.assert_array_equal(x, x_before)  # the input is not touched
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gelu_tanh_grad_agrees_with_the_unfused_rule(backend, dtype, shape):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    _, t = kernels.gelu_tanh(x)
+    saved = (g.copy(), x.copy(), t.copy())
+    got = kernels.gelu_tanh_grad(g, x, t)
+    want = _gelu_grad_ref(g.astype(np.float64), x.astype(np.float64), t.astype(np.float64))
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, **_tol(dtype))
+    for before, after in zip(saved, (g, x, t)):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_gelu_of_integers_computes_in_float64(backend):
+    y = gelu(Tensor(np.array([-2, 0, 3])))
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.data, _gelu_ref(np.array([-2.0, 0.0, 3.0]))[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exp_sub_in_place(backend, dtype):
+    rng = np.random.default_rng(2)
+    s = rng.standard_normal((2, 6, 5)).astype(dtype)
+    m = s.max(axis=-2, keepdims=True)
+    want = np.exp(s.astype(np.float64) - m)
+    out = kernels.exp_sub_(s, m)
+    assert out is s
+    np.testing.assert_allclose(s, want, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_grad_in_place(backend, dtype):
+    rng = np.random.default_rng(3)
+    dp = rng.standard_normal((2, 6, 5)).astype(dtype)
+    p = rng.random((2, 6, 5)).astype(dtype)
+    d = (dp * p).sum(axis=-2, keepdims=True)
+    want = p.astype(np.float64) * (dp - d)
+    out = kernels.softmax_grad_(dp, p, d)
+    assert out is dp
+    np.testing.assert_allclose(dp, want, **_tol(dtype))
+
+
+def _adam_ref(param, grad, m, v, beta1, beta2, lr, eps, t):  # the unfused update
+    m = m + (1.0 - beta1) * (grad - m)
+    v = beta2 * v + (1.0 - beta2) * (grad * grad)
+    denom = np.sqrt(v) / math.sqrt(1.0 - beta2**t) + eps
+    return param - (lr / (1.0 - beta1**t)) * (m / denom), m, v
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_step_matches_the_unfused_update(backend, dtype):
+    rng = np.random.default_rng(4)
+    param, m = (rng.standard_normal((4, 3)).astype(dtype) for _ in range(2))
+    v = rng.random((4, 3)).astype(dtype)
+    grad = rng.standard_normal((4, 3)).astype(dtype)
+    hp = dict(beta1=0.9, beta2=0.99, lr=1e-2, eps=1e-8, t=3)
+    want = _adam_ref(*(a.astype(np.float64) for a in (param, grad, m, v)), **hp)
+    grad_before = grad.copy()
+    kernels.adam_step_(param, grad, m, v, np.empty_like(param), beta1=0.9, beta2=0.99,
+                       step_size=1e-2 / (1 - 0.9**3), bias2_sqrt=math.sqrt(1 - 0.99**3),
+                       eps=1e-8)
+    for got, ref in zip((param, m, v), want):
+        np.testing.assert_allclose(got, ref, **_tol(dtype))
+    np.testing.assert_array_equal(grad, grad_before)
+
+
+def test_backends_give_the_same_float32_results():
+    pytest.importorskip("numexpr")
+    x = np.random.default_rng(5).standard_normal((64, 33)).astype(np.float32)
+    results = {}
+    for name in kernels.BACKENDS:
+        with kernels.use_backend(name):
+            y, t = kernels.gelu_tanh(x)
+            results[name] = (y, t, kernels.gelu_tanh_grad(x, x, t))
+    for a, b in zip(results["numpy"], results["numexpr"]):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("name, error", [
+    ("cuda", ValueError), ("", ValueError), (None, TypeError), (3, TypeError),
+])
+def test_set_backend_rejects_bad_names(name, error):
+    before = kernels.get_backend()
+    with pytest.raises(error, match="backend"):
+        kernels.set_backend(name)
+    assert kernels.get_backend() == before
+
+
+def test_use_backend_restores_after_an_error():
+    before = kernels.get_backend()
+    with pytest.raises(RuntimeError), kernels.use_backend("numpy"):
+        raise RuntimeError("boom")
+    assert kernels.get_backend() == before
+    assert "numpy" in kernels.available_backends()
+
+
+def test_numexpr_backend_without_numexpr_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(kernels, "_ne", None)
+    with pytest.raises(ValueError, match="needs numexpr"):
+        kernels.set_backend("numexpr")
