@@ -131,6 +131,9 @@ def _kwargs(helpers, **over):
     ({"github_repo": "http://github.com/ada/tt"}, ValueError),
     ({"github_repo": "https://github.com/ada"}, ValueError),
     ({"athlete_name": "  "}, ValueError),
+    ({"athlete_name": 3}, TypeError),
+    ({"warmup_runs": 1.5}, TypeError),
+    ({"measurement_runs": True}, TypeError),
     ({"techniques": "kv-cache"}, TypeError),
     ({"techniques": ["ok", ""]}, TypeError),
     ({"techniques": None}, TypeError),
@@ -294,3 +297,18 @@ def test_generate_writes_the_file_it_returns(tmp_path, helpers):
                               output_path=path, offline=False,
                               **_kwargs(helpers, honor_code=True))
     assert read_submission(path) == sub
+
+
+@pytest.mark.parametrize("build, kwargs, error", [
+    ("digits_mlp", {"epochs": 1.5}, TypeError),
+    ("digits_mlp", {"epochs": -1}, ValueError),
+    ("digits_cnn", {"epochs": "2"}, TypeError),
+    ("tiny_gpt", {"steps": True}, TypeError),
+    ("tiny_gpt", {"steps": -5}, ValueError),
+])
+def test_pairing_builders_refuse_bad_counts(build, kwargs, error):
+    from tinytorch.olympics import pairings
+
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        getattr(pairings, build)(**kwargs)
