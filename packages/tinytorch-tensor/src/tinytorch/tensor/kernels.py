@@ -133,7 +133,7 @@ def set_num_threads(n: int) -> int:
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
     previous, _threads = _threads, int(n)
-    if _pool is not None and _pool._max_workers != _threads - 1:
+    if _pool is not None and previous != _threads:  # resized on next use
         _pool.shutdown(wait=True)
         _pool = None
     if _ne is not None:
