@@ -19,6 +19,7 @@ from _timing import use_source_tree  # noqa: E402
 
 use_source_tree()
 from tinytorch.data import DataLoader, TensorDataset, default_collate  # noqa: E402
+from tinytorch.tensor import Generator  # noqa: E402
 
 
 def best_of(fn, repeats: int = 3) -> float:
@@ -42,8 +43,9 @@ def main(n: int = 60_000, features: int = 784, batch: int = 128) -> None:
     X = rng.random((n, features), dtype=np.float32)
     y = rng.integers(0, 10, n)
     ds = TensorDataset(X, y)
-    fast = DataLoader(ds, batch_size=batch, shuffle=True, seed=0)
-    slow = DataLoader(ds, batch_size=batch, shuffle=True, seed=0, collate_fn=default_collate)
+    fast = DataLoader(ds, batch_size=batch, shuffle=True, generator=Generator(0))
+    slow = DataLoader(ds, batch_size=batch, shuffle=True, generator=Generator(0),
+                      collate_fn=default_collate)
     t_fast = best_of(lambda: epoch(fast))
     t_slow = best_of(lambda: epoch(slow))
     print(f"one epoch: N={n}, {features} float32 features, batch {batch}, shuffled")

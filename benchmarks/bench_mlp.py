@@ -50,7 +50,7 @@ from tinytorch import nn  # noqa: E402
 from tinytorch.autograd import no_grad  # noqa: E402
 from tinytorch.data import DataLoader, TensorDataset, digits_split  # noqa: E402
 from tinytorch.optim import SGD, Adam, Trainer  # noqa: E402
-from tinytorch.tensor import Tensor, manual_seed  # noqa: E402
+from tinytorch.tensor import Generator, Tensor, manual_seed  # noqa: E402
 
 try:
     import torch
@@ -129,7 +129,7 @@ def train_tinytorch_trainer(data, weights, epochs: int, batch: int, seed: int,
     model = tinytorch_model(weights)
     opt = tinytorch_optimizer(model.parameters(), optimizer, lr)
     loader = DataLoader(TensorDataset(X_train, y_train), batch_size=batch, shuffle=True,
-                        seed=seed)
+                        generator=Generator(seed))
     trainer = Trainer(model, opt, nn.CrossEntropyLoss(), progress=False)
     trainer.fit(loader, epochs)
     return float(trainer.evaluate(DataLoader(TensorDataset(X_test, y_test),

@@ -10,9 +10,14 @@ then prints a summary table of what was learned::
     python -m nox -s demo                          # the same, in a fresh virtualenv
 
 Every step uses only what the packages ship (the digits and the Shakespeare
-plays are bundled), so the demo runs without a network connection. The
-default steps take about two and a half minutes on two CPU cores, nearly all
-of it the GPT's training budget.
+plays are bundled), so the demo runs without a network connection. Every
+step trains a fixed amount (epochs or steps) from a fixed seed, so what it
+learns, and whether it meets its target, does not depend on how fast the
+machine is or how busy: a slower machine only takes longer. The default
+steps take a few minutes on two CPU cores, most of it the GPT's 400 steps,
+with a progress bar (tqdm when installed). A step that takes longer than
+usual says why it may have been slow (the load average from other
+processes, the BLAS thread setting).
 
 Adding a step: write a function ``step(seed) -> Row`` and register it in
 ``STEPS`` (the order of the dict is the order of the table); list its name in
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import tempfile
 import time
@@ -47,6 +53,7 @@ class Row:
         seconds: wall time of the step.
         passed: whether ``result`` met ``target``.
         details: the step's full result dict (for callers and tests).
+        note: why the step was slow, when it was (else "").
     """
 
     step: str
@@ -56,6 +63,7 @@ class Row:
     seconds: float
     passed: bool
     details: dict = field(default_factory=dict, repr=False)
+    note: str = ""
 
 
 def load_milestone(name: str) -> ModuleType:
@@ -99,39 +107,88 @@ def xor_step(seed: int) -> Row:
 def mlp_step(seed: int) -> Row:
     """Milestone 3: an MLP trained by backpropagation, 20 epochs on the digits."""
     r = _run("m03_mlp_digits", ["--seed", str(seed)])
-    return Row("mlp", "1986 backprop MLP, 8x8 digits (held-out 20%)",
-               f"test acc {r['accuracy']:.2%} ({r['epochs']} epochs)",
-               f">= {r['bar']:.0%}, < {r['time_bar']:.0f} s", r["seconds"], r["passed"], r)
+    return _digits_row("mlp", "1986 backprop MLP, 8x8 digits (held-out 20%)", r)
 
 
 def cnn_step(seed: int) -> Row:
-    """Milestone 4: a LeNet-style CNN, 20 epochs on the digits (the slowest step)."""
+    """Milestone 4: a LeNet-style CNN, 20 epochs on the digits."""
     r = _run("m04_cnn_digits", ["--seed", str(seed)])
-    return Row("cnn", "1998 LeNet-style CNN, 8x8 digits (held-out 20%)",
-               f"test acc {r['accuracy']:.2%} ({r['epochs']} epochs)",
-               f">= {r['bar']:.0%}, < {r['time_bar']:.0f} s", r["seconds"], r["passed"], r)
+    return _digits_row("cnn", "1998 LeNet-style CNN, 8x8 digits (held-out 20%)", r)
 
 
-#: The GPT step's budget and bar. Two minutes of training takes the model
-#: from the 4.33 nats/char of a uniform guess past the ~2.5 of letter pairs:
-#: it spells words and lays out speeches. The full milestone (10 minutes)
-#: reaches < 1.8.
-GPT_MINUTES = 2.0
+def _digits_row(step: str, task: str, r: dict) -> Row:
+    # The milestone scripts also hold themselves to a time bar; the demo
+    # judges what was learned (a fixed number of epochs) and explains a slow
+    # run instead of failing it.
+    return Row(step, task, f"test acc {r['accuracy']:.2%} ({r['epochs']} epochs)",
+               f">= {r['bar']:.0%}", r["seconds"], r["accuracy"] >= r["bar"], r,
+               slow_note(r["seconds"], r["time_bar"]))
+
+
+#: The GPT step trains a fixed number of steps from a fixed seed, so its loss
+#: is the same on every machine (one BLAS thread keeps the sums in one
+#: order); only the time changes. 400 steps of a 2-layer, 128-dim model on
+#: 64-character windows take the loss from the 4.33 nats/char of a uniform
+#: guess to about 2.1 (seeds 0 and 1 both gave 2.08), below the ~2.5 of
+#: letter pairs: it spells words and lays out speeches. The full milestone
+#: (10 minutes, a larger model) reaches < 1.8.
+GPT_STEPS = 400
 GPT_BAR = 2.3
+GPT_ARGS = ("--layers", "2", "--embed", "128", "--heads", "4", "--context", "64",
+            "--batch", "32", "--lr", "1e-2", "--warmup", "30", "--threads", "1")
+#: Past this many seconds the GPT step counts as slow and says why (twice
+#: the 86 s its 400 steps took on a 2-core machine shared with other work).
+GPT_SLOW_SECONDS = 180.0
 
 
 def gpt_step(seed: int) -> Row:
-    """Milestone 5: a character-level GPT trains on Shakespeare for 2 minutes and writes."""
+    """Milestone 5: a character-level GPT trains 400 steps on Shakespeare and writes."""
     with tempfile.TemporaryDirectory() as tmp:
         r = _run("05_transformer/shakespeare", [
-            "--minutes", f"{GPT_MINUTES:g}", "--target-loss", f"{GPT_BAR:g}",
-            "--seed", str(seed), "--eval-interval", "100", "--no-progress",
+            "--steps", str(GPT_STEPS), "--target-loss", f"{GPT_BAR:g}", *GPT_ARGS,
+            "--seed", str(seed), "--eval-interval", "100",
             "--sample-chars", "300", "--checkpoint", str(Path(tmp) / "gpt.npz"),
         ])
     return Row("gpt", "2017 character-level GPT, Shakespeare (held-out 10%)",
                f"val loss {r['val_loss']:.2f} nats/char ({r['steps']} steps, "
                f"{r['tokens_per_second']:,.0f} tok/s)",
-               f"< {GPT_BAR} in {GPT_MINUTES:g} min", r["seconds"], r["passed"], r)
+               f"< {GPT_BAR} after {GPT_STEPS} steps", r["seconds"], r["passed"], r,
+               slow_note(r["seconds"], GPT_SLOW_SECONDS))
+
+
+def blas_threads_setting() -> str:
+    """How many threads the BLAS library may use, as far as we can tell."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = None
+    if threadpool_info is not None:
+        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if blas:
+            return ", ".join(f"{p['internal_api']} {p['num_threads']} thread(s)" for p in blas)
+    env = [f"{v}={os.environ[v]}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                           "MKL_NUM_THREADS") if v in os.environ]
+    return ", ".join(env) if env else "the library default (one thread per core)"
+
+
+def slow_note(seconds: float, usual: float) -> str:
+    """Why a step that took ``seconds`` (more than ``usual``) was slow, else ""."""
+    if seconds <= usual:
+        return ""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        load = None
+    if load is None:
+        busy = "the load average is not available here"
+    elif load > cores - 0.5:
+        busy = (f"the machine was busy: load average {load:.1f} over the last minute on "
+                f"{cores} CPU core(s), so other processes took a share of the CPU")
+    else:
+        busy = f"load average {load:.1f} on {cores} CPU core(s) (not busy)"
+    return (f"took {seconds:.0f} s, longer than the {usual:.0f} s expected: {busy}; BLAS threads: "
+            f"{blas_threads_setting()}. What it learned does not depend on the speed.")
 
 
 STEPS: dict[str, Callable[[int], Row]] = {
@@ -189,6 +246,9 @@ def main(argv: list[str] | None = None) -> dict:
     print("\nWhat was learned")
     print(format_table(rows))
     for r in rows:
+        if r.note:
+            print(f"note: the {r.step} step {r.note}")
+    for r in rows:
         if r.details.get("sample"):
             print(f"\nThe {r.step} writes (after {r.seconds / 60:.1f} min of training):\n")
             print(r.details["sample"])
@@ -198,4 +258,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    # One BLAS thread, set before any step loads NumPy: these small matrices
+    # gain nothing from more, and on a busy machine a descheduled BLAS thread
+    # stalls every product (see milestones/05_transformer/_common.py).
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
     sys.exit(0 if main()["passed"] else 1)

@@ -42,7 +42,7 @@ import numpy as np
 from tinytorch import nn
 from tinytorch.data import DataLoader, TensorDataset, digits_split
 from tinytorch.optim import Adam, CosineSchedule, Trainer
-from tinytorch.tensor import manual_seed
+from tinytorch.tensor import Generator, manual_seed
 
 ACCURACY_BAR = 0.98
 TIME_BAR = 120.0  # seconds
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     manual_seed(args.seed)
     train_set, test_set = load_data()
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed)
+                              generator=Generator(args.seed))
     test_loader = DataLoader(test_set, batch_size=512)
 
     model = build_model()

@@ -132,15 +132,44 @@ def test_demo_rejects_an_unknown_step():
 
 
 def test_demo_gpt_step_trains_reports_and_writes_a_sample(capsys, monkeypatch):
-    # The real step trains for GPT_MINUTES; a few seconds with a looser bar
+    # The real step trains GPT_STEPS steps; a few steps with a looser bar
     # exercise the same wiring: training, the held-out loss, the sample.
     demo = load("demo")
-    monkeypatch.setattr(demo, "GPT_MINUTES", 0.08)
+    monkeypatch.setattr(demo, "GPT_STEPS", 20)
     monkeypatch.setattr(demo, "GPT_BAR", 3.9)  # a uniform guess costs 4.33 nats/char
     out = demo.main(["--steps", "gpt"])
     printed = capsys.readouterr().out
     (row,) = out["rows"]
     assert row.step == "gpt" and row.passed, row
-    assert row.details["val_loss"] < 3.9 and row.details["steps"] > 0
+    assert row.details["val_loss"] < 3.9 and row.details["steps"] == 20
     assert row.details["sample"].startswith("ROMEO:") and len(row.details["sample"]) > 100
     assert "The gpt writes" in printed
+
+
+def test_demo_gpt_step_is_the_same_on_a_slow_machine(monkeypatch):
+    # A fixed number of seeded steps: the loss cannot depend on the speed.
+    # Twice the same steps, the second run slowed down by a busy hook.
+    import time as _time
+
+    demo = load("demo")
+    monkeypatch.setattr(demo, "GPT_STEPS", 6)
+    monkeypatch.setattr(demo, "GPT_BAR", 5.0)
+    fast = demo.gpt_step(3).details
+    from tinytorch.tensor import hooks
+
+    delays = []
+    with hooks(pre=lambda *a: delays.append(_time.sleep(0.0002))):
+        slow = demo.gpt_step(3).details
+    assert len(delays) > 1000  # every op of the slow run waited
+    assert slow["steps"] == fast["steps"] == 6
+    assert slow["val_loss"] == fast["val_loss"]
+
+
+def test_slow_note_explains_load_and_threads(monkeypatch):
+    demo = load("demo")
+    assert demo.slow_note(10.0, 60.0) == ""
+    monkeypatch.setattr(demo.os, "getloadavg", lambda: (7.5, 5.0, 3.0))
+    monkeypatch.setattr(demo.os, "cpu_count", lambda: 2)
+    note = demo.slow_note(250.0, 180.0)
+    assert "250 s" in note and "load average 7.5" in note and "2 CPU core" in note
+    assert "busy" in note and "BLAS threads" in note

@@ -141,6 +141,48 @@ TENSOR_CASES += [
     Case("gelu approximate=none", tt.gelu, TF_TORCH.gelu, {"approximate": "none"}, _x(4, 5)),
 ]
 
+
+# Ops without keywords, called positionally on both sides: the same values and
+# gradients complete "every op that both have".
+
+
+def _pos(*shape):
+    return lambda rng: [rng.uniform(0.5, 2.0, shape)]
+
+
+def _pair(shape_a, shape_b):
+    return lambda rng: [rng.standard_normal(shape_a), rng.standard_normal(shape_b)]
+
+
+for name in ("exp", "abs", "neg", "relu", "sigmoid", "tanh", "clone"):
+    TENSOR_CASES.append(Case(name, getattr(tt, name), getattr(torch, name), {}, _x(3, 4)))
+for name in ("log", "sqrt"):
+    TENSOR_CASES.append(Case(name, getattr(tt, name), getattr(torch, name), {}, _pos(3, 4)))
+for name in ("add", "sub", "mul", "div", "maximum", "minimum"):
+    TENSOR_CASES.append(Case(f"{name} broadcast", getattr(tt, name), getattr(torch, name), {},
+                             _pair((3, 4), (4,))))
+for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    TENSOR_CASES.append(Case(name, getattr(tt, name), getattr(torch, name), {},
+                             lambda rng: [rng.integers(0, 3, (3, 4)), rng.integers(0, 3, (4,))],
+                             grad=False))
+TENSOR_CASES += [
+    Case("pow", tt.pow, torch.pow, {}, lambda rng: [rng.uniform(0.5, 2.0, (3, 4)),
+                                                    rng.standard_normal((3, 4))]),
+    Case("matmul batched", tt.matmul, torch.matmul, {}, _pair((2, 3, 4), (4, 5))),
+    Case("where", lambda c, x, y: tt.where(c.data > 0, x, y),
+         lambda c, x, y: torch.where(c > 0, x, y), {}, lambda rng: [
+             rng.integers(-1, 2, (3, 4)), rng.standard_normal((3, 4)), rng.standard_normal(4)]),
+    Case("reshape", lambda x: tt.reshape(x, (4, -1)), lambda x: torch.reshape(x, (4, -1)), {},
+         _x(2, 3, 4)),
+    Case("permute", lambda x: tt.permute(x, (2, 0, 1)), lambda x: torch.permute(x, (2, 0, 1)),
+         {}, _x(2, 3, 4)),
+    Case("broadcast_to", lambda x: tt.broadcast_to(x, (2, 3, 4)),
+         lambda x: torch.broadcast_to(x, (2, 3, 4)), {}, _x(3, 1)),
+    Case("Tensor.expand", lambda x: x.expand(2, -1, 4), lambda x: x.expand(2, -1, 4), {},
+         _x(3, 1)),
+    Case("getitem", lambda x: x[1:, [0, 2, 2]], lambda x: x[1:, [0, 2, 2]], {}, _x(3, 4)),
+]
+
 # ------------------------------------------------ tinytorch.nn.functional
 
 

@@ -68,7 +68,7 @@ def repo(tmp_path, monkeypatch) -> Path:
         monkeypatch.setenv(var, value)
     repo = tmp_path / "repo"
     repo.mkdir()
-    sh(repo, "init", "--quiet", "-b", "main")
+    sh(repo, "init", "--quiet")
     for name, requires in TOY.items():
         write_package(repo, name, requires, unreleased="\n### Fixed\n- A fix.\n")
     example = repo / "examples" / "downstream"

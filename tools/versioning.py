@@ -438,18 +438,19 @@ class Candidate:
     commit: str | None
     requires: tuple[tuple[str, str], ...]  # (tinytorch dependency, its specifier)
     others: tuple[str, ...]  # third-party requirement strings
+    directory: str  # the package's directory relative to the repository root
 
     @property
     def source(self) -> str:
         return f"commit {self.commit[:12]}" if self.commit else "working tree (unreleased)"
 
 
-def _candidate_at(root: Path, release: Release) -> Candidate:
+def _candidate_at(root: Path, release: Release, directory: str) -> Candidate:
     """The Candidate of a recorded release, its requirements read from the
-    pyproject.toml of its own commit."""
-    where = f"{release.commit[:12]}:packages/{release.package}/pyproject.toml"
+    pyproject.toml in ``directory`` (relative to the root) of its own commit."""
+    where = f"{release.commit[:12]}:{directory}/pyproject.toml"
     try:
-        text = git(root, "show", f"{release.commit}:packages/{release.package}/pyproject.toml")
+        text = git(root, "show", where.replace(release.commit[:12], release.commit, 1))
     except VersioningError as exc:
         raise VersioningError(
             f"{RELEASES_FILE} records {release.package} {release.version} at "
@@ -459,7 +460,7 @@ def _candidate_at(root: Path, release: Release) -> Candidate:
     fields = parse_project(text, where)
     requires = tuple((n, spec_text(r.specifier)) for n, r in sorted(fields["requires"].items()))
     return Candidate(release.package, release.version, release.commit, requires,
-                     tuple(fields["others"]))
+                     tuple(fields["others"]), directory)
 
 
 def candidates(root: Path, projects: dict[str, Project]) -> dict[str, list[Candidate]]:
@@ -467,7 +468,12 @@ def candidates(root: Path, projects: dict[str, Project]) -> dict[str, list[Candi
     releases, plus the working tree's version when it was never recorded."""
     found: dict[str, list[Candidate]] = {}
     for release in read_releases(root):
-        found.setdefault(release.package, []).append(_candidate_at(root, release))
+        # A package keeps its directory across releases; one deleted from the
+        # tree is looked for where the layout puts it.
+        project = projects.get(release.package)
+        directory = (project.path.relative_to(root).as_posix() if project
+                     else f"packages/{release.package}")
+        found.setdefault(release.package, []).append(_candidate_at(root, release, directory))
     for project in projects.values():
         if not project.is_package:
             continue
@@ -476,7 +482,7 @@ def candidates(root: Path, projects: dict[str, Project]) -> dict[str, list[Candi
             found.setdefault(project.name, []).append(Candidate(
                 project.name, project.version, None,
                 tuple((n, spec_text(r.specifier)) for n, r in sorted(project.requires.items())),
-                tuple(project.others)))
+                tuple(project.others), project.path.relative_to(root).as_posix()))
     for name in found:
         found[name].sort(key=lambda c: Version(c.version))
     return found
@@ -537,8 +543,15 @@ def _dependents_first(pool: dict[str, list[Candidate]], projects: dict[str, Proj
     return order[::-1]  # ... reversed: dependents first
 
 
-def _resolve(order, i, chosen, constraints, pool, failures):
-    """Depth-first search over ``order[i:]``; returns the choices or None."""
+def _resolve(order: list[str], i: int, chosen: dict[str, Candidate],
+             constraints: dict[str, list[tuple[str, str]]], pool: dict[str, list[Candidate]],
+             failures: list[str]) -> dict[str, Candidate] | None:
+    """Depth-first search over ``order[i:]``: ``constraints`` maps a package to
+    the (range, required by) pairs of the packages chosen so far. Returns the
+    choices, or None (and appends the reason to ``failures``).
+
+    Worst case exponential in the number of packages, in practice a handful
+    of releases per package and almost no backtracking."""
     while i < len(order) and order[i] not in constraints:
         i += 1  # nothing chosen so far requires it
     if i == len(order):
@@ -584,10 +597,11 @@ def build_wheel_at(root: Path, candidate: Candidate, outdir: Path, python: str) 
         src = root
         if candidate.commit is not None:
             src = Path(tmp) / "src"
+            git(root, "worktree", "prune")  # forget worktrees of interrupted runs
             git(root, "worktree", "add", "--detach", str(src), candidate.commit)
         try:
             subprocess.run([python, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                            "--wheel-dir", str(outdir), str(src / "packages" / candidate.package)],
+                            "--wheel-dir", str(outdir), str(src / candidate.directory)],
                            check=True)
         finally:
             if candidate.commit is not None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tinytorch.data import DataLoader, TensorDataset, default_collate
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor
 
 
 class PlainDataset:
@@ -70,7 +70,8 @@ def test_unshuffled_order_is_sequential():
 
 def test_shuffle_every_sample_once_and_new_order_each_epoch():
     n = 103
-    loader = DataLoader(TensorDataset(np.arange(n)), batch_size=10, shuffle=True, seed=0)
+    loader = DataLoader(TensorDataset(np.arange(n)), batch_size=10, shuffle=True,
+                        generator=Generator(0))
     e1, e2, e3 = (_epoch_ids(loader) for _ in range(3))
     for e in (e1, e2, e3):
         np.testing.assert_array_equal(np.sort(e), np.arange(n))
@@ -81,7 +82,8 @@ def test_shuffle_every_sample_once_and_new_order_each_epoch():
 
 def test_drop_last_shuffled_drops_only_the_tail():
     loader = DataLoader(
-        TensorDataset(np.arange(10)), batch_size=4, shuffle=True, drop_last=True, seed=1
+        TensorDataset(np.arange(10)), batch_size=4, shuffle=True, drop_last=True,
+        generator=Generator(1),
     )
     ids = _epoch_ids(loader)
     assert ids.shape == (8,)
@@ -90,9 +92,9 @@ def test_drop_last_shuffled_drops_only_the_tail():
 
 def test_seeded_shuffles_reproduce_across_loaders():
     ds = TensorDataset(np.arange(50))
-    a = DataLoader(ds, batch_size=8, shuffle=True, seed=123)
-    b = DataLoader(ds, batch_size=8, shuffle=True, seed=123)
-    c = DataLoader(ds, batch_size=8, shuffle=True, seed=124)
+    a = DataLoader(ds, batch_size=8, shuffle=True, generator=Generator(123))
+    b = DataLoader(ds, batch_size=8, shuffle=True, generator=Generator(123))
+    c = DataLoader(ds, batch_size=8, shuffle=True, generator=Generator(124))
     seq_a = [_epoch_ids(a) for _ in range(3)]
     seq_b = [_epoch_ids(b) for _ in range(3)]
     seq_c = [_epoch_ids(c) for _ in range(3)]
@@ -110,8 +112,9 @@ def test_fast_path_matches_generic_path():
     X = rng.normal(size=(37, 2, 3))
     y = rng.integers(0, 5, size=37).astype(np.uint8)
     ds = TensorDataset(X, y)
-    fast = DataLoader(ds, batch_size=8, shuffle=True, seed=5)
-    slow = DataLoader(ds, batch_size=8, shuffle=True, seed=5, collate_fn=default_collate)
+    fast = DataLoader(ds, batch_size=8, shuffle=True, generator=Generator(5))
+    slow = DataLoader(ds, batch_size=8, shuffle=True, generator=Generator(5),
+                      collate_fn=default_collate)
     for (xf, yf), (xs, ys) in zip(fast, slow):
         np.testing.assert_array_equal(xf.data, xs.data)
         np.testing.assert_array_equal(yf.data, ys.data)
@@ -121,7 +124,7 @@ def test_fast_path_matches_generic_path():
 
 def test_fast_path_never_calls_getitem():
     ds = NoItemDataset(np.arange(12).reshape(6, 2), np.arange(6))
-    batches = list(DataLoader(ds, batch_size=4, shuffle=True, seed=0))
+    batches = list(DataLoader(ds, batch_size=4, shuffle=True, generator=Generator(0)))
     assert [b[0].shape for b in batches] == [(4, 2), (2, 2)]
 
 
@@ -136,7 +139,7 @@ def test_fast_path_through_subset():
 
 def test_generic_path_calls_each_item_once():
     ds = PlainDataset(10)
-    loader = DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+    loader = DataLoader(ds, batch_size=4, shuffle=True, generator=Generator(0))
     batches = list(loader)
     assert ds.calls == 10
     xb, yb = batches[0]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tinytorch.data import Dataset, Subset, TensorDataset, random_split
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor
 
 
 def test_tensor_dataset_rows_and_len():
@@ -106,19 +106,19 @@ def test_subset_rejects_bad_indices(indices, exc):
 )
 def test_random_split_sizes_partition_and_seed(n, lengths, expected):
     ds = TensorDataset(np.arange(n))
-    parts = random_split(ds, lengths, seed=3)
+    parts = random_split(ds, lengths, generator=Generator(3))
     assert [len(p) for p in parts] == expected
     all_idx = np.concatenate([p.indices for p in parts])
     np.testing.assert_array_equal(np.sort(all_idx), np.arange(n))
-    again = random_split(ds, lengths, seed=3)
+    again = random_split(ds, lengths, generator=Generator(3))
     for a, b in zip(parts, again):
         np.testing.assert_array_equal(a.indices, b.indices)
 
 
 def test_random_split_seeds_differ():
     ds = TensorDataset(np.arange(100))
-    a, _ = random_split(ds, [50, 50], seed=0)
-    b, _ = random_split(ds, [50, 50], seed=1)
+    a, _ = random_split(ds, [50, 50], generator=Generator(0))
+    b, _ = random_split(ds, [50, 50], generator=Generator(1))
     assert not np.array_equal(a.indices, b.indices)
 
 

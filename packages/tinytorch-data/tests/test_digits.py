@@ -5,7 +5,7 @@ import pytest
 
 from tinytorch.data import DataLoader, DigitsDataset, digits_split, load_digits
 from tinytorch.data.datasets import stratified_split_indices
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor
 
 CLASS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
@@ -93,7 +93,7 @@ def test_digits_dataset_samples_and_loader():
     x, label = ds[5]
     assert x.shape == (1, 8, 8) and x.dtype == np.float32 and isinstance(label, int)
     assert ds.label_counts().tolist() == CLASS_COUNTS
-    xb, yb = next(iter(DataLoader(ds, batch_size=32, shuffle=True, seed=0)))
+    xb, yb = next(iter(DataLoader(ds, batch_size=32, shuffle=True, generator=Generator(0))))
     assert xb.shape == (32, 1, 8, 8) and xb.dtype == np.float32 and yb.dtype == np.int64
 
 

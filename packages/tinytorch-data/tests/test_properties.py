@@ -8,6 +8,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tinytorch.data import DataLoader, TensorDataset, default_collate, random_split  # noqa: E402
+from tinytorch.tensor import Generator  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)
@@ -25,7 +26,7 @@ def test_epoch_covers_each_sample_once(n, batch, shuffle, drop_last, seed, fast)
         batch_size=batch,
         shuffle=shuffle,
         drop_last=drop_last,
-        seed=seed,
+        generator=Generator(seed),
         collate_fn=None if fast else default_collate,
     )
     batches = [b[0].data for b in loader]
@@ -45,7 +46,7 @@ def test_random_split_fractions_partition(n, k, seed, data):
     weights = np.array(data.draw(st.lists(st.integers(1, 10), min_size=k, max_size=k)), dtype=float)
     fractions = (weights / weights.sum()).tolist()
     fractions[-1] = 1.0 - sum(fractions[:-1])
-    parts = random_split(TensorDataset(np.arange(n)), fractions, seed=seed)
+    parts = random_split(TensorDataset(np.arange(n)), fractions, generator=Generator(seed))
     sizes = [len(p) for p in parts]
     assert sum(sizes) == n
     assert all(abs(s - f * n) <= 1 for s, f in zip(sizes, fractions))

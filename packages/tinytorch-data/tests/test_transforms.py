@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tinytorch.data import Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToTensor
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor
 
 
 # ----------------------------------------------------------------- ToTensor
@@ -101,7 +101,7 @@ IMG_HWC = np.arange(2 * 3 * 2, dtype=np.uint8).reshape(2, 3, 2)  # H=2, W=3, C=2
     ],
 )
 def test_flip_p1_exact(img, layout, expected):
-    out = RandomHorizontalFlip(p=1.0, layout=layout, seed=0)(img)
+    out = RandomHorizontalFlip(p=1.0, layout=layout, generator=Generator(0))(img)
     data = out.data if isinstance(out, Tensor) else out
     assert type(out) is type(img)
     np.testing.assert_array_equal(data, expected)
@@ -109,12 +109,12 @@ def test_flip_p1_exact(img, layout, expected):
 
 
 def test_flip_p0_identity():
-    out = RandomHorizontalFlip(p=0.0, seed=0)(IMG_HWC)
+    out = RandomHorizontalFlip(p=0.0, generator=Generator(0))(IMG_HWC)
     np.testing.assert_array_equal(out, IMG_HWC)
 
 
 def test_flip_follows_the_seeded_generator():
-    flip = RandomHorizontalFlip(p=0.5, seed=7)
+    flip = RandomHorizontalFlip(p=0.5, generator=Generator(7))
     draws = np.random.default_rng(7).random(40) < 0.5
     for d in draws:
         out = flip(IMG_HWC)
@@ -124,7 +124,7 @@ def test_flip_follows_the_seeded_generator():
 
 def test_flip_shared_rng():
     rng = np.random.default_rng(3)
-    flip = RandomHorizontalFlip(rng=rng)
+    flip = RandomHorizontalFlip(generator=rng)
     assert flip.rng is rng
 
 
@@ -132,8 +132,10 @@ def test_flip_shared_rng():
     "kwargs, exc",
     [
         (dict(p=1.5), ValueError),
-        (dict(seed=1, rng=np.random.default_rng()), ValueError),
-        (dict(rng=3), TypeError),
+        (dict(seed=1, rng=np.random.default_rng()), TypeError),
+        (dict(generator=Generator(1), seed=1), TypeError),
+        (dict(generator=3), TypeError),
+        (dict(p="0.5"), TypeError),
         (dict(layout="NCHW"), ValueError),
     ],
 )
@@ -144,13 +146,13 @@ def test_flip_errors(kwargs, exc):
 
 # --------------------------------------------------------------- RandomCrop
 def test_crop_full_size_without_padding_is_identity():
-    out = RandomCrop((2, 3), seed=0)(IMG_HWC)
+    out = RandomCrop((2, 3), generator=Generator(0))(IMG_HWC)
     np.testing.assert_array_equal(out, IMG_HWC)
 
 
 def test_crop_padded_full_size_is_exact_zero_pad():
     img = np.ones((2, 2), dtype=np.float32)
-    out = RandomCrop(4, padding=1, seed=0)(img)
+    out = RandomCrop(4, padding=1, generator=Generator(0))(img)
     expected = np.zeros((4, 4), dtype=np.float32)
     expected[1:3, 1:3] = 1
     np.testing.assert_array_equal(out, expected)
@@ -162,7 +164,7 @@ def test_crop_window_follows_the_seeded_generator(layout):
     img = rng_img.integers(0, 255, size=(5, 6, 3) if layout == "HWC" else (3, 5, 6)).astype(
         np.uint8
     )
-    crop = RandomCrop((3, 2), padding=1, layout=layout, seed=11)
+    crop = RandomCrop((3, 2), padding=1, layout=layout, generator=Generator(11))
     ref = np.random.default_rng(11)
     for _ in range(10):
         out = crop(img)
@@ -178,7 +180,7 @@ def test_crop_window_follows_the_seeded_generator(layout):
 
 def test_crop_tensor_in_tensor_out():
     t = Tensor(np.ones((3, 4, 4), dtype=np.float32))
-    out = RandomCrop(2, seed=0)(t)
+    out = RandomCrop(2, generator=Generator(0))(t)
     assert isinstance(out, Tensor) and out.shape == (3, 2, 2)
 
 
@@ -217,8 +219,8 @@ def test_compose_rejects_non_callables():
 def test_pipeline_on_cifar_like_image():
     tf = Compose(
         [
-            RandomCrop(32, padding=4, seed=0),
-            RandomHorizontalFlip(seed=1),
+            RandomCrop(32, padding=4, generator=Generator(0)),
+            RandomHorizontalFlip(generator=Generator(1)),
             ToTensor(),
             Normalize((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
         ]

@@ -396,3 +396,10 @@ def test_module_hooks_return_the_stack_handle_class():
         assert not handle.active
         handle.remove()  # idempotent
     assert nn.active_module_hooks() == ((), ())
+
+
+def test_a_bad_global_post_hook_registers_nothing():
+    before = nn.active_module_hooks()
+    with pytest.raises(TypeError, match="post hook must be callable"):
+        nn.register_module_forward_hooks(pre=lambda mod, args: None, post=3)
+    assert nn.active_module_hooks() == before

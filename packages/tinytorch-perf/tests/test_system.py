@@ -6,7 +6,7 @@ import platform
 
 import numpy as np
 
-from tinytorch.perf import THREAD_ENV_VARS, system_info
+from tinytorch.perf import THREAD_ENV_VARS, __version__, system_info
 
 
 def test_system_info_fields():
@@ -19,7 +19,7 @@ def test_system_info_fields():
     assert info["python"] == platform.python_version()
     assert info["numpy"] == np.__version__
     assert info["memory_total_bytes"] is None or info["memory_total_bytes"] > 2**20
-    assert info["tinytorch"]["tinytorch-perf"] == "0.1.0"
+    assert info["tinytorch"]["tinytorch-perf"] == __version__  # whatever the release
     assert "tinytorch-tensor" in info["tinytorch"]
     json.dumps(info)  # JSON-ready as is
 

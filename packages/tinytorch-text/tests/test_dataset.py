@@ -170,6 +170,7 @@ def test_random_batch_is_reproducible_and_covers_every_start():
     [
         (0, np.random.default_rng(0), ValueError, "batch_size must be positive"),
         (2, 0, TypeError, "numpy.random.Generator"),
+        (2, [1], TypeError, "generator must be"),
         (2, np.random.RandomState(0), TypeError, "numpy.random.Generator"),
         (2.0, np.random.default_rng(0), TypeError, "batch_size must be an int"),
     ],
@@ -178,3 +179,16 @@ def test_random_batch_errors(batch_size, rng, exc, pattern):
     ds = LanguageModelDataset(np.arange(12), 4)
     with pytest.raises(exc, match=pattern):
         ds.random_batch(batch_size, rng)
+
+
+def test_random_batch_generator_keyword_and_deprecated_rng():
+    from tinytorch.tensor import Generator
+
+    ds = LanguageModelDataset(np.arange(50), 4)
+    new = ds.random_batch(8, generator=Generator(5))
+    np.testing.assert_array_equal(new[0], ds.random_batch(8, np.random.default_rng(5))[0])
+    with pytest.warns(DeprecationWarning, match="generator="):
+        old = ds.random_batch(8, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(old[0], new[0])
+    with pytest.raises(TypeError, match="generator= and rng="):
+        ds.random_batch(8, generator=Generator(5), rng=np.random.default_rng(5))

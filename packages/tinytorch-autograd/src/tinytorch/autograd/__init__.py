@@ -30,6 +30,7 @@ from ._engine import (
     active_backward_hooks,
     backward,
     get_backward,
+    mark_shape_only,
     record,
     register_backward,
     register_backward_hook,
@@ -44,7 +45,7 @@ __all__ = [
     "enable_autograd", "disable_autograd", "is_autograd_enabled",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "backward", "register_backward", "get_backward", "register_backward_hook",
-    "active_backward_hooks",
+    "active_backward_hooks", "mark_shape_only",
     "BackwardHookHandle", "Node", "gradcheck", "GradcheckError", "numerical_gradient",
     "unbroadcast", "expand_reduced", "scatter_add_rows", "missing_rules",
 ]

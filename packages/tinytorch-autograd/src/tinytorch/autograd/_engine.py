@@ -12,6 +12,14 @@ its output have been summed. Leaf tensors accumulate into ``.grad``.
 Afterwards the graph is freed (inputs and saved arrays dropped) unless
 ``retain_graph=True``.
 
+In-place writes: a node records the :attr:`~tinytorch.tensor.Tensor.version`
+of each input it may read in backward. If an input was written in place
+since (``x[...] = 0``, ``x.data = ...``, an optimizer step), its backward
+would use the new values and silently return a wrong gradient, so the
+engine raises RuntimeError instead, as PyTorch's version counters do. Ops
+whose backward needs only the inputs' shapes (add, sum, reshape, ...) record
+no versions and are never refused.
+
 Cost: O(nodes + edges) Python steps; the arithmetic inside the rules is NumPy.
 """
 
@@ -55,17 +63,20 @@ class Node:
     ``out`` (the output ndarray), ``params`` (the op's keyword params),
     ``saved`` (what the forward saved, or None), ``needs`` (per input: does
     it require grad).
+    ``versions`` (per input: its version when the op ran, or None when the
+    backward rule never reads that input's values).
     """
 
-    __slots__ = ("op", "inputs", "out", "params", "saved", "needs")
+    __slots__ = ("op", "inputs", "out", "params", "saved", "needs", "versions")
 
-    def __init__(self, op, inputs, out, params, saved, needs) -> None:
+    def __init__(self, op, inputs, out, params, saved, needs, versions=None) -> None:
         self.op = op
         self.inputs = inputs
         self.out = out
         self.params = params
         self.saved = saved
         self.needs = needs
+        self.versions = versions
 
     @property
     def name(self) -> str:
@@ -83,7 +94,34 @@ def record(op, inputs, out, params, saved) -> None:
     if True not in needs:
         return
     out.requires_grad = True
-    out.grad_fn = Node(op, inputs, out.data, params, saved, needs)
+    versions = None if op in _SHAPE_ONLY else tuple([t.version for t in inputs])
+    out.grad_fn = Node(op, inputs, out.data, params, saved, needs, versions)
+
+
+# Primitives whose backward rule reads only the inputs' shapes, never their
+# values: an in-place write to one of their inputs cannot change a gradient.
+_SHAPE_ONLY: set = set()
+
+
+def mark_shape_only(op) -> None:
+    """Declare that ``op``'s backward rule never reads its inputs' values
+    (only shapes and params), so in-place writes to them are harmless and the
+    version check skips it. Without this, every input is checked."""
+    _SHAPE_ONLY.add(op)
+
+
+def _check_versions(node: Node) -> None:
+    """RuntimeError when an input of ``node`` was written in place after the
+    op ran (its backward would read the new values)."""
+    for i, (t, then) in enumerate(zip(node.inputs, node.versions)):
+        now = t.version
+        if now != then:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified "
+                f"by an inplace operation: input {i} of '{node.op.name}' (a {t.dtype} tensor "
+                f"of shape {t.shape}) is at version {now}; expected version {then} instead. "
+                "Write into a copy (.clone()) or do the in-place change before the forward."
+            )
 
 
 # Backward hooks (the profiler's view of the backward pass).
@@ -183,6 +221,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         rule = _RULES.get(node.op)
         if rule is None:
             raise RuntimeError(f"no backward rule is registered for the op '{node.op.name}'")
+        if node.versions is not None:
+            _check_versions(node)
         for h in pre_hooks:
             h(node)
         in_grads = rule(g, node)

@@ -18,7 +18,7 @@ import numpy as np
 from tinytorch.tensor import kernels
 from tinytorch.tensor import ops as T
 
-from ._engine import register_backward
+from ._engine import mark_shape_only, register_backward
 
 __all__ = ["unbroadcast", "expand_reduced", "scatter_add_rows"]
 
@@ -404,3 +404,9 @@ _TABLE = {
 
 for _op, _rule in _TABLE.items():
     register_backward(_op, _rule)
+
+# Their rules read only the inputs' shapes and dtypes: an in-place write to
+# an input after the forward cannot make their gradients wrong.
+for _op in (T.ADD, T.SUB, T.NEG, T.SUM, T.MEAN, T.RESHAPE, T.PERMUTE, T.GETITEM,
+            T.CONCAT, T.STACK, T.BROADCAST_TO, T.ASTYPE, T.CLONE):
+    mark_shape_only(_op)

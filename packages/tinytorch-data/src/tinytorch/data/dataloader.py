@@ -28,7 +28,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Generator, Tensor
+
+from ._validate import int_at_least, random_source
 
 __all__ = ["DataLoader", "default_collate"]
 
@@ -128,13 +130,17 @@ class DataLoader:
             (every ``iter(loader)``); otherwise go through ``0..N-1``.
         drop_last: drop the last batch if it has fewer than ``batch_size``
             samples.
-        seed: seed of the loader's ``numpy.random.Generator``. The same seed
-            gives the same sequence of epoch orders on every run (epoch 1
-            order, epoch 2 order, ...), while successive epochs differ.
-            ``None`` draws fresh entropy.
+        seed: deprecated alias: ``seed=s`` is ``generator=Generator(s)``.
         collate_fn: ``list of samples -> batch``; default
             :func:`default_collate`. Giving one always uses the generic
             per-item path, since it expects a list of samples.
+        generator: the random source of the shuffles (keyword-only,
+            PyTorch's name): a ``tinytorch.tensor.Generator`` or a
+            ``numpy.random.Generator``, drawn from for the loader's whole
+            life, so the same seed gives the same sequence of epoch orders
+            on every run (epoch 1 order, epoch 2 order, ...) while successive
+            epochs differ. None draws from tinytorch's default generator
+            (seeded by ``manual_seed``), as PyTorch uses its global one.
 
     ``len(loader)`` is the number of batches per epoch:
     ``N // batch_size`` with ``drop_last``, else ``ceil(N / batch_size)``.
@@ -145,7 +151,8 @@ class DataLoader:
 
     Raises:
         TypeError: a dataset without ``__len__``/``__getitem__``, a
-            non-int batch size, or a non-callable collate_fn.
+            non-int batch size, a non-callable collate_fn, a bad generator
+            or both ``generator`` and ``seed``.
         ValueError: ``batch_size < 1``.
     """
 
@@ -157,27 +164,26 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         collate_fn: Callable | None = None,
+        *,
+        generator=None,
     ) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(
                 "DataLoader needs a dataset with __len__ and __getitem__, "
                 f"got {type(dataset).__name__}"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-            raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = int_at_least(batch_size, "batch_size", "DataLoader", 1)
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"collate_fn must be callable, got {type(collate_fn).__name__}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.seed = seed
         self.collate_fn = collate_fn
         # One generator for the loader's life: each epoch draws the next
         # permutation from it, so epochs differ but the sequence is fixed by seed.
-        self._rng = np.random.default_rng(seed)
+        self._rng = random_source(generator, "DataLoader", seed=seed)
+        self.generator = generator if seed is None else Generator(seed)
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -233,5 +239,5 @@ class DataLoader:
     def __repr__(self) -> str:
         return (
             f"DataLoader({type(self.dataset).__name__}, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed})"
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}, generator={self.generator!r})"
         )

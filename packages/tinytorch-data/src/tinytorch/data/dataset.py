@@ -23,6 +23,8 @@ import numpy as np
 
 from tinytorch.tensor import Tensor
 
+from ._validate import random_source
+
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split"]
 
 
@@ -199,7 +201,8 @@ def _split_lengths(n: int, lengths: Sequence) -> list[int]:
     return counts
 
 
-def random_split(dataset, lengths: Sequence, seed: int | None = None) -> list[Subset]:
+def random_split(dataset, lengths: Sequence, seed: int | None = None, *,
+                 generator=None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random :class:`Subset` s.
 
     Args:
@@ -207,21 +210,24 @@ def random_split(dataset, lengths: Sequence, seed: int | None = None) -> list[Su
         lengths: either ints summing to ``len(dataset)``, or fractions in
             ``[0, 1]`` summing to 1 (each share is floored, the remainder is
             given one sample at a time to the first subsets).
-        seed: seed of the ``numpy.random.Generator`` drawing the permutation;
-            the same seed gives the same split on every run. ``None`` draws
-            fresh entropy.
+        seed: deprecated alias: ``seed=s`` is ``generator=Generator(s)``.
+        generator: the random source of the permutation (keyword-only,
+            PyTorch's name): a ``tinytorch.tensor.Generator`` or a
+            ``numpy.random.Generator``; the same seed gives the same split on
+            every run. None draws from tinytorch's default generator.
 
     Returns:
         One :class:`Subset` per length; together they hold every index of
         ``dataset`` exactly once. O(N) for the permutation.
 
     Raises:
-        TypeError: lengths that are not a sequence of numbers.
+        TypeError: lengths that are not a sequence of numbers, a bad
+            generator, or both ``generator`` and ``seed``.
         ValueError: negative lengths, ints not summing to ``len(dataset)``,
             fractions not summing to 1.
     """
     n = len(dataset)
     counts = _split_lengths(n, lengths)
-    perm = np.random.default_rng(seed).permutation(n)
+    perm = random_source(generator, "random_split", seed=seed).permutation(n)
     bounds = np.cumsum([0, *counts])
     return [Subset(dataset, perm[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]

@@ -4,8 +4,8 @@ A transform is a callable ``image -> image`` applied by a dataset to one
 sample in ``__getitem__``. They chain with :class:`Compose`::
 
     train_tf = Compose([
-        RandomCrop(32, padding=4, seed=0),   # HWC uint8 -> HWC uint8
-        RandomHorizontalFlip(seed=1),        # HWC uint8 -> HWC uint8
+        RandomCrop(32, padding=4, generator=Generator(0)),  # HWC uint8 -> HWC uint8
+        RandomHorizontalFlip(generator=Generator(1)),       # HWC uint8 -> HWC uint8
         ToTensor(),                          # HWC uint8 [0,255] -> CHW float32 Tensor [0,1]
         Normalize((0.49, 0.48, 0.45), (0.25, 0.24, 0.26)),
     ])
@@ -18,9 +18,11 @@ Tensors are CHW"; pass ``layout="CHW"`` or ``layout="HWC"`` to say otherwise.
 2-D inputs are always ``(H, W)``. A Tensor input gives a Tensor output, an
 ndarray input an ndarray output.
 
-Randomness comes from a ``numpy.random.Generator``: pass ``rng=`` to share
-one, or ``seed=`` to create one; the same seed gives the same sequence of
-flips and crops on every run.
+Randomness comes from ``generator=`` (PyTorch's keyword): a
+``tinytorch.tensor.Generator`` (``Generator(seed)``: the same seed gives the
+same sequence of flips and crops on every run) or a
+``numpy.random.Generator`` to share; None draws from tinytorch's default
+generator. ``seed=`` and ``rng=`` are deprecated aliases.
 """
 
 from __future__ import annotations
@@ -32,19 +34,11 @@ import numpy as np
 
 from tinytorch.tensor import Tensor
 
+from ._validate import int_at_least, probability, random_source
+
 __all__ = ["Compose", "Normalize", "RandomHorizontalFlip", "RandomCrop", "ToTensor"]
 
 _LAYOUTS = ("CHW", "HWC")
-
-
-def _make_rng(seed, rng) -> np.random.Generator:
-    if seed is not None and rng is not None:
-        raise ValueError("pass either seed or rng, not both")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return rng
-    return np.random.default_rng(seed)
 
 
 def _check_layout(layout) -> str | None:
@@ -165,21 +159,23 @@ class RandomHorizontalFlip:
     Args:
         p: flip probability in ``[0, 1]``.
         layout: ``None`` (Tensor: CHW, ndarray: HWC), ``"CHW"`` or ``"HWC"``.
-        seed, rng: the source of randomness (one of them, or neither for
-            fresh entropy).
+        seed, rng: deprecated aliases of ``generator`` (``seed=s`` is
+            ``generator=Generator(s)``).
+        generator: the source of randomness (keyword-only; see the module
+            docstring).
 
     Output has the input's shape, dtype and kind (a copy). O(H*W*C).
 
     Raises:
-        ValueError: ``p`` outside ``[0, 1]``, both seed and rng.
+        TypeError: ``p`` not a number, a bad generator, or more than one of
+            ``generator``, ``seed``, ``rng``.  ValueError: ``p`` outside ``[0, 1]``.
     """
 
-    def __init__(self, p: float = 0.5, layout: str | None = None, seed=None, rng=None) -> None:
-        if not 0.0 <= float(p) <= 1.0:
-            raise ValueError(f"RandomHorizontalFlip: p must be in [0, 1], got {p}")
-        self.p = float(p)
+    def __init__(self, p: float = 0.5, layout: str | None = None, seed=None, rng=None, *,
+                 generator=None) -> None:
+        self.p = probability(p, "p", "RandomHorizontalFlip")
         self.layout = _check_layout(layout)
-        self.rng = _make_rng(seed, rng)
+        self.rng = random_source(generator, "RandomHorizontalFlip", seed=seed, rng=rng)
 
     def __call__(self, img):
         arr, was_tensor, layout = _unwrap(img, self.layout, "RandomHorizontalFlip")
@@ -198,31 +194,36 @@ class RandomCrop:
         size: output ``(h, w)``, or one int for a square.
         padding: zeros added on each of the four sides first (int >= 0).
         layout: ``None`` (Tensor: CHW, ndarray: HWC), ``"CHW"`` or ``"HWC"``.
-        seed, rng: the source of randomness.
+        seed, rng: deprecated aliases of ``generator``.
+        generator: the source of randomness (keyword-only; see the module
+            docstring).
 
     The top-left corner is uniform over every position where the window fits
     in the padded image. Output: ``(h, w)`` spatial size, input dtype and
     kind. O(h*w*C).
 
     Raises:
-        ValueError: non-positive size, negative padding, or a window larger
-            than the padded image (the message gives both sizes).
+        TypeError: a size or padding that is not an int (or a pair of ints),
+            a bad generator.  ValueError: non-positive size, negative padding,
+            or a window larger than the padded image (the message gives both
+            sizes).
     """
 
     def __init__(
-        self, size, padding: int = 0, layout: str | None = None, seed=None, rng=None
+        self, size, padding: int = 0, layout: str | None = None, seed=None, rng=None, *,
+        generator=None,
     ) -> None:
-        if isinstance(size, numbers.Integral):
-            size = (int(size), int(size))
-        size = tuple(int(s) for s in size)
-        if len(size) != 2 or min(size) < 1:
-            raise ValueError(f"RandomCrop: size must be a positive int or (h, w), got {size}")
-        if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
-            raise ValueError(f"RandomCrop: padding must be an int >= 0, got {padding!r}")
-        self.size = size
-        self.padding = int(padding)
+        pair = (size, size) if isinstance(size, numbers.Integral) else size
+        msg = f"RandomCrop: size must be a positive int or (h, w), got {size!r}"
+        if not isinstance(pair, (tuple, list)) or not all(
+                isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in pair):
+            raise TypeError(msg)
+        if len(pair) != 2 or min(pair) < 1:
+            raise ValueError(msg)
+        self.size = (int(pair[0]), int(pair[1]))
+        self.padding = int_at_least(padding, "padding", "RandomCrop", 0)
         self.layout = _check_layout(layout)
-        self.rng = _make_rng(seed, rng)
+        self.rng = random_source(generator, "RandomCrop", seed=seed, rng=rng)
 
     def __call__(self, img):
         arr, was_tensor, layout = _unwrap(img, self.layout, "RandomCrop")

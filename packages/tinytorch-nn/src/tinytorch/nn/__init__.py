@@ -16,7 +16,7 @@ primitives with hand-written, gradchecked backward rules.
 (4, 8)
 """
 
-from . import functional, init
+from . import functional, init, serialization
 from .conv import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d
 from .layers import (
     GELU,
@@ -57,5 +57,5 @@ __all__ = [
     "Sequential", "ModuleList", "Flatten", "Identity", "LayerNorm", "Embedding",
     "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "functional", "init",
+    "functional", "init", "serialization",
 ]

@@ -97,7 +97,14 @@ class Tanh(Module):
 
 
 class GELU(Module):
-    """GELU with ``approximate='tanh'`` (default, GPT-2's) or ``'none'`` (exact)."""
+    """GELU with ``approximate='tanh'`` (default, GPT-2's) or ``'none'`` (exact).
+
+    Deliberate difference from ``torch.nn.GELU``, whose default is
+    ``'none'``: GPT-2, the model this stack trains and loads, was trained
+    with the tanh form, so its checkpoints reproduce their logits only with
+    it (and it needs no ``erf``). Pass ``approximate='none'`` for PyTorch's
+    default.
+    """
 
     def __init__(self, approximate: str = "tanh") -> None:
         super().__init__()
@@ -112,28 +119,37 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A module applying ``_fn(x, dim)`` along one dimension."""
+
+    _fn: staticmethod
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x) -> Tensor:
-        return F.softmax(x, self.dim)
+        return self._fn(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
+class Softmax(_AlongDim):
+    """``softmax(x, dim)``: probabilities along ``dim`` (default the last).
 
-    def forward(self, x) -> Tensor:
-        return F.log_softmax(x, self.dim)
+    Deliberate difference from ``torch.nn.Softmax`` (``dim=None``, a guess
+    from the number of dims, with a warning): the default is the last dim,
+    the class or key dim in every use here. ``LogSoftmax`` likewise.
+    """
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.softmax)
+
+
+class LogSoftmax(_AlongDim):
+    """``log_softmax(x, dim)``: log-probabilities along ``dim`` (default the last)."""
+
+    _fn = staticmethod(F.log_softmax)
 
 
 class Dropout(Module):
@@ -202,7 +218,50 @@ class Identity(Module):
 # --------------------------------------------------------------- containers
 
 
-class Sequential(Module):
+class _IndexedModules(Module):
+    """Children named ``"0"``, ``"1"``, ... and used by position: the list
+    protocol (``len``, iteration, ``c[i]``, ``c[i:j]``, ``c[i] = m``,
+    ``append``) that :class:`Sequential` and :class:`ModuleList` share."""
+
+    def _index(self, idx: int) -> str:
+        n = len(self._modules)
+        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
+            raise TypeError(f"{type(self).__name__} indices must be ints or slices, "
+                            f"got {type(idx).__name__}")
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for {type(self).__name__} "
+                             f"of length {n}")
+        return list(self._modules)[idx % n]
+
+    def _slice(self, idx: slice) -> Module:
+        raise NotImplementedError
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return self._slice(idx)
+        return self._modules[self._index(idx)]
+
+    def __setitem__(self, idx, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"can only assign a Module, got {type(module).__name__}")
+        setattr(self, self._index(idx), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end, named by its position; returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.append: expected a Module, "
+                            f"got {type(module).__name__}")
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class Sequential(_IndexedModules):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Children are named ``"0"``, ``"1"``, ... (or by the keys of a single
@@ -223,37 +282,8 @@ class Sequential(Module):
                                     f"not a Module")
                 self.add_module(str(i), m)
 
-    def _index(self, idx: int) -> str:
-        n = len(self._modules)
-        if not isinstance(idx, (int, np.integer)) or isinstance(idx, bool):
-            raise TypeError(f"{type(self).__name__} indices must be ints or slices, "
-                            f"got {type(idx).__name__}")
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for {type(self).__name__} "
-                             f"of length {n}")
-        return list(self._modules)[idx % n]
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return self._modules[self._index(idx)]
-
-    def __setitem__(self, idx, module: Module) -> None:
-        if not isinstance(module, Module):
-            raise TypeError(f"can only assign a Module, got {type(module).__name__}")
-        setattr(self, self._index(idx), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        if not isinstance(module, Module):
-            raise TypeError(f"append: expected a Module, got {type(module).__name__}")
-        self.add_module(str(len(self._modules)), module)
-        return self
+    def _slice(self, idx: slice) -> Sequential:
+        return type(self)(OrderedDict(list(self._modules.items())[idx]))  # names kept
 
     def forward(self, x):
         for module in self._modules.values():
@@ -261,7 +291,7 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_IndexedModules):
     """A list of modules, registered as children ``"0"``, ``"1"``, ...
 
     Holds modules (for a ``for`` loop in the parent's forward); it has no
@@ -274,29 +304,8 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    _index = Sequential._index
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        return self._modules[self._index(idx)]
-
-    def __setitem__(self, idx, module: Module) -> None:
-        if not isinstance(module, Module):
-            raise TypeError(f"can only assign a Module, got {type(module).__name__}")
-        setattr(self, self._index(idx), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
-        self.add_module(str(len(self._modules)), module)
-        return self
+    def _slice(self, idx: slice) -> ModuleList:
+        return ModuleList(list(self._modules.values())[idx])
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for m in modules:

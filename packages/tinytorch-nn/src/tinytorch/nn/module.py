@@ -27,7 +27,6 @@ replaces the arguments (pre-hooks) or the output (hooks).
 from __future__ import annotations
 
 import itertools
-import os
 import zipfile
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ import numpy as np
 from tinytorch.tensor import HookHandle, Tensor, atomic_write
 
 from .parameter import Parameter
+from .serialization import read_npz
 
 __all__ = [
     "Module",
@@ -90,9 +90,17 @@ def _handle(*entries: tuple[OrderedDict, int], pre=None, post=None) -> HookHandl
     return HookHandle(undo, pre, post)
 
 
-def _check_hook(fn, what: str) -> None:
+def _add_hook(registry: OrderedDict, fn, what: str) -> tuple[OrderedDict, int]:
+    """Store ``fn`` under a fresh key; the ``(registry, key)`` entry for a handle.
+
+    Raises:
+        TypeError: ``fn`` is not callable (``what`` names it).
+    """
     if not callable(fn):
         raise TypeError(f"{what} must be callable, got {type(fn).__name__}")
+    key = next(_hook_ids)
+    registry[key] = fn
+    return registry, key
 
 
 def register_module_forward_hooks(pre: Callable | None = None,
@@ -108,17 +116,13 @@ def register_module_forward_hooks(pre: Callable | None = None,
     """
     if pre is None and post is None:
         raise ValueError("register_module_forward_hooks needs pre, post, or both")
+    if post is not None and not callable(post):  # before pre is registered: nothing leaks
+        raise TypeError(f"the post hook must be callable, got {type(post).__name__}")
     entries = []
     if pre is not None:
-        _check_hook(pre, "the pre hook")
-        key = next(_hook_ids)
-        _global_pre_hooks[key] = pre
-        entries.append((_global_pre_hooks, key))
+        entries.append(_add_hook(_global_pre_hooks, pre, "the pre hook"))
     if post is not None:
-        _check_hook(post, "the post hook")
-        key = next(_hook_ids)
-        _global_post_hooks[key] = post
-        entries.append((_global_post_hooks, key))
+        entries.append(_add_hook(_global_post_hooks, post, "the post hook"))
     return _handle(*entries, pre=pre, post=post)
 
 
@@ -152,6 +156,36 @@ def _write_npz(f, arrays: dict) -> None:
             with zf.open(name + ".npy", mode="w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
 
+
+
+def _cast_problem(arr: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why copying ``arr`` into an array of ``dtype`` would change a value
+    (a finite float that overflows to inf, a fraction or an out-of-range
+    number into an integer or bool), or None when every value survives.
+    Cost: O(n) NumPy passes, only when the dtypes differ."""
+    if arr.dtype == dtype or arr.size == 0:
+        return None
+    if dtype.kind == "f":
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
+            with np.errstate(over="ignore"):
+                overflow = np.isfinite(arr) & ~np.isfinite(arr.astype(dtype))
+            if overflow.any():
+                return f"a value ({arr[overflow].flat[0]!r}) overflows {dtype}"
+        return None
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            return f"NaN or inf cannot be stored in {dtype}"
+        if (arr != np.trunc(arr)).any():
+            return f"a fractional value cannot be stored in {dtype} without truncation"
+    if dtype.kind == "b":
+        if not np.isin(arr, (0, 1)).all():
+            return "a bool buffer takes only 0 and 1"
+        return None
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        return f"values in [{lo}, {hi}] do not fit {dtype}"
+    return None
 
 
 def _as_buffer(value, name: str) -> Tensor:
@@ -209,18 +243,12 @@ class Module:
     def register_forward_pre_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args)`` before ``forward``; a non-None return (a tuple,
         or a single value) replaces the positional arguments."""
-        _check_hook(fn, "a forward pre-hook")
-        key = next(_hook_ids)
-        self._forward_pre_hooks[key] = fn
-        return _handle((self._forward_pre_hooks, key), pre=fn)
+        return _handle(_add_hook(self._forward_pre_hooks, fn, "a forward pre-hook"), pre=fn)
 
     def register_forward_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args, output)`` after ``forward``; a non-None return
         replaces the output."""
-        _check_hook(fn, "a forward hook")
-        key = next(_hook_ids)
-        self._forward_hooks[key] = fn
-        return _handle((self._forward_hooks, key), post=fn)
+        return _handle(_add_hook(self._forward_hooks, fn, "a forward hook"), post=fn)
 
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
@@ -237,21 +265,15 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name, keep=modules)
             modules[name] = value  # a swap keeps the position of the old module
-        elif name in params:
+        elif name in params or name in modules:  # assigning None unregisters
+            registry, what, kind = ((params, "parameter", "Parameter") if name in params
+                                    else (modules, "submodule", "Module"))
             if value is not None:
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} to parameter {name!r} "
-                    f"(expected a Parameter or None)"
+                    f"cannot assign {type(value).__name__} to {what} {name!r} "
+                    f"(expected a {kind} or None)"
                 )
-            del params[name]
-            object.__setattr__(self, name, None)
-        elif name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} to submodule {name!r} "
-                    f"(expected a Module or None)"
-                )
-            del modules[name]
+            del registry[name]
             object.__setattr__(self, name, None)
         elif name in buffers:
             if value is None:
@@ -538,6 +560,10 @@ class Module:
                 missing or unexpected key; in any mode, a shape mismatch. The
                 message lists every missing, unexpected and mis-shaped key.
             TypeError: ``state`` is not a mapping, or a value is not numeric.
+            ValueError: a value would change on the copy: a finite float64
+                that overflows float32, a fraction, NaN or an out-of-range
+                number into an integer buffer, a value other than 0/1 into a
+                bool one.
         """
         if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
             raise TypeError(f"load_state_dict expects a dict, got {type(state).__name__}")
@@ -554,6 +580,11 @@ class Module:
                 raise TypeError(f"load_state_dict: {key!r} has non-numeric dtype {arr.dtype}")
             if arr.shape != target.data.shape:
                 mismatched.append((key, target.data.shape, arr.shape))
+            else:
+                problem = _cast_problem(arr, target.data.dtype)
+                if problem is not None:
+                    raise ValueError(f"load_state_dict: {key!r} ({arr.dtype}) cannot be loaded "
+                                     f"into a {target.data.dtype} tensor: {problem}")
             values[key] = arr
         problems = []
         if strict and missing:
@@ -587,11 +618,21 @@ class Module:
     def load(self, path, strict: bool = True) -> Module:
         """Fill this module from a file written by ``save``; returns self.
 
+        The file is read with :func:`tinytorch.nn.serialization.read_npz`:
+        each array may hold at most 8 bytes per element this module expects
+        for it (float64 of the right shape), plus a 4 KiB header, and the
+        whole file at most that plus 1 MiB, so a hostile file cannot make
+        the load allocate more than the model's own size.
+
         Raises:
-            FileNotFoundError: no such file. StateDictError: see ``load_state_dict``.
+            FileNotFoundError: no such file. ValueError: the file is empty,
+                truncated, not an ``.npz`` of numeric arrays, or too large
+                (the message names the path). StateDictError /
+                ValueError / TypeError: see ``load_state_dict``.
         """
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            state = {k: data[k] for k in data.files}
+        limits = {name: 8 * t.data.size + 4096 for name, t in self._state_items()}
+        state = read_npz(path, f"state file for {type(self).__name__}",
+                         max_bytes=sum(limits.values()) + 2**20, member_limits=limits)
         self.load_state_dict(state, strict=strict)
         return self
 

@@ -31,7 +31,7 @@ import numpy as np
 from tinytorch import nn
 from tinytorch.data import DataLoader, TensorDataset, digits_split, load_shakespeare
 from tinytorch.optim import Adam, AdamW, CosineSchedule, Trainer
-from tinytorch.tensor import manual_seed
+from tinytorch.tensor import Generator, manual_seed
 from tinytorch.text import CharTokenizer
 from tinytorch.transformers import GPT
 
@@ -83,7 +83,8 @@ def _digits(images: bool, split_seed: int = 0):
 
 def _train_classifier(model, x, y, epochs: int, seed: int, lr: float = 3e-3) -> dict[str, Any]:
     start = time.perf_counter()
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, seed=seed)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True,
+                        generator=Generator(seed))
     optimizer = Adam(model.parameters(), lr=lr)
     schedule = CosineSchedule(optimizer, T_max=max(1, epochs * len(loader)))
     trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(), scheduler=schedule,
@@ -92,6 +93,22 @@ def _train_classifier(model, x, y, epochs: int, seed: int, lr: float = 3e-3) -> 
     losses = history["train_loss"]
     return {"epochs": epochs, "final_train_loss": float(losses[-1]) if losses else None,
             "seconds": time.perf_counter() - start}
+
+
+def _digits_aa_pairing(name: str, model, epochs: int, seed: int, *, images: bool,
+                       description: str) -> Pairing:
+    """Train ``model`` on the digits; pair it with an exact copy (A/A control),
+    judged on the held-out 20%."""
+    x_train, y_train, x_test, y_test = _digits(images=images)
+    training = _train_classifier(model, x_train, y_train, epochs, seed)
+    what = "digits 8x8 images" if images else "digits 8x8"
+    return Pairing(
+        name=name, baseline=model, optimized=copy.deepcopy(model),
+        data=ClassificationData(x_test, y_test, name=f"{what}, held-out 20%"),
+        techniques=[], optimization=NO_CLASSIFIER_OPTIMIZATION,
+        descriptions=(description, "exact copy of the baseline (A/A control)"),
+        training=training,
+    )
 
 
 def _check_count(value, name: str, minimum: int) -> int:
@@ -105,17 +122,9 @@ def digits_mlp(epochs: int = 5, seed: int = 0, hidden: int = 128) -> Pairing:
     Adam; optimized = an exact copy (A/A). Data: the 359 held-out digits."""
     epochs = _check_count(epochs, "epochs", 0)
     manual_seed(seed)
-    x_train, y_train, x_test, y_test = _digits(images=False)
     model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-    training = _train_classifier(model, x_train, y_train, epochs, seed)
-    return Pairing(
-        name="mlp", baseline=model, optimized=copy.deepcopy(model),
-        data=ClassificationData(x_test, y_test, name="digits 8x8, held-out 20%"),
-        techniques=[], optimization=NO_CLASSIFIER_OPTIMIZATION,
-        descriptions=(f"MLP 64-{hidden}-10, {epochs} epochs of Adam",
-                      "exact copy of the baseline (A/A control)"),
-        training=training,
-    )
+    return _digits_aa_pairing("mlp", model, epochs, seed, images=False,
+                              description=f"MLP 64-{hidden}-10, {epochs} epochs of Adam")
 
 
 def digits_cnn(epochs: int = 2, seed: int = 0) -> Pairing:
@@ -123,21 +132,13 @@ def digits_cnn(epochs: int = 2, seed: int = 0) -> Pairing:
     linear layers), trained ``epochs`` epochs; optimized = an exact copy."""
     epochs = _check_count(epochs, "epochs", 0)
     manual_seed(seed)
-    x_train, y_train, x_test, y_test = _digits(images=True)
     model = nn.Sequential(
         nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 16, 4, 4)
         nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 32, 2, 2)
         nn.Flatten(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
     )
-    training = _train_classifier(model, x_train, y_train, epochs, seed)
-    return Pairing(
-        name="cnn", baseline=model, optimized=copy.deepcopy(model),
-        data=ClassificationData(x_test, y_test, name="digits 8x8 images, held-out 20%"),
-        techniques=[], optimization=NO_CLASSIFIER_OPTIMIZATION,
-        descriptions=(f"CNN conv16-conv32-64-10, {epochs} epochs of Adam",
-                      "exact copy of the baseline (A/A control)"),
-        training=training,
-    )
+    return _digits_aa_pairing("cnn", model, epochs, seed, images=True,
+                              description=f"CNN conv16-conv32-64-10, {epochs} epochs of Adam")
 
 
 def tiny_gpt(steps: int = 200, seed: int = 0, *, embed_dim: int = 32, num_layers: int = 2,

@@ -29,7 +29,7 @@ from .schedule import (
     cosine_with_warmup,
 )
 from .sgd import SGD
-from .trainer import NonFiniteLossError, Trainer
+from .trainer import NonFiniteGradientError, NonFiniteLossError, Trainer
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,6 @@ __all__ = [
     "clip_grad_norm", "clip_grad_norm_", "clip_grad_value_",
     "LRSchedule", "StepSchedule", "CosineSchedule", "LinearWarmup", "LambdaSchedule",
     "cosine_with_warmup",
-    "Trainer", "NonFiniteLossError",
+    "Trainer", "NonFiniteLossError", "NonFiniteGradientError",
     "save_state", "load_state", "atomic_write",
 ]

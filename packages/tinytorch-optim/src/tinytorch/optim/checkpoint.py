@@ -29,6 +29,7 @@ import os
 
 import numpy as np
 
+from tinytorch.nn.serialization import read_npz
 from tinytorch.tensor import atomic_write
 
 __all__ = ["save_state", "load_state", "atomic_write", "FORMAT", "FORMAT_VERSION"]
@@ -68,19 +69,29 @@ def _encode(obj, arrays: dict, where: str):
 
 
 def _decode(obj, arrays):
+    """The state tree back from JSON; ValueError for anything ``_encode``
+    cannot have written (a marker with the wrong shape, an unknown array)."""
     if isinstance(obj, list):
         return [_decode(v, arrays) for v in obj]
     if isinstance(obj, dict):
         if len(obj) == 1:
             (key, value), = obj.items()
             if key == "__array__":
-                if value not in arrays:
-                    raise ValueError(f"corrupt state file: array {value!r} is missing")
+                if not isinstance(value, str) or value not in arrays:
+                    raise ValueError(f"array {value!r} is missing")
                 return arrays[value]
             if key == "__tuple__":
+                if not isinstance(value, list):
+                    raise ValueError(f"a tuple must be stored as a list, got {value!r}")
                 return tuple(_decode(v, arrays) for v in value)
             if key == "__items__":
-                return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
+                if not isinstance(value, list) or not all(
+                        isinstance(kv, list) and len(kv) == 2 for kv in value):
+                    raise ValueError("dict items must be stored as [key, value] pairs")
+                items = [(_decode(k, arrays), _decode(v, arrays)) for k, v in value]
+                if not all(k is None or isinstance(k, (bool, int, float, str)) for k, _ in items):
+                    raise ValueError("a dict key must be a number, a string, a bool or None")
+                return dict(items)
         return {k: _decode(v, arrays) for k, v in obj.items()}
     return obj
 
@@ -108,33 +119,38 @@ def load_state(path):
     """Read a state written by :func:`save_state`; arrays come back as new
     ndarrays with their saved dtype and shape.
 
+    The archive is read with :func:`tinytorch.nn.serialization.read_npz`
+    (every member checked before it is read; the arrays may hold at most 64
+    times the file's size), so a damaged or hostile file costs bounded work.
+
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not such a state file (not an ``.npz``, no
-            ``__meta__`` entry, another format or a newer version, a
-            missing array).
+        ValueError: the file is not such a state file: empty, truncated, not
+            an ``.npz``, no ``__meta__`` entry, metadata that is not UTF-8
+            JSON or is nested too deeply, another format or a newer version,
+            a malformed tree or a missing array. The message names the path.
     """
+    where = os.fspath(path)
+    arrays = read_npz(path, "TinyTorch state file")
+    meta = arrays.pop(_META, None)
+    if meta is None:
+        raise ValueError(f"{where!r} is not a TinyTorch state file: no {_META!r} entry")
     try:
-        archive = np.load(os.fspath(path), allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{os.fspath(path)!r} is not a TinyTorch state file (.npz): {exc}") \
-            from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy holds one array
-        raise ValueError(f"{os.fspath(path)!r} is a .npy array, not a TinyTorch state file")
-    with archive:
-        if _META not in archive.files:
-            raise ValueError(f"{os.fspath(path)!r} is not a TinyTorch state file: no "
-                             f"{_META!r} entry")
-        try:
-            meta = json.loads(archive[_META].tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"corrupt state file {os.fspath(path)!r}: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ValueError(f"{os.fspath(path)!r} is not a {FORMAT!r} file")
-        if meta.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{os.fspath(path)!r} has format version {meta.get('version')!r}; "
-                             f"this tinytorch-optim reads version {FORMAT_VERSION}")
-        arrays = {name: np.array(archive[name]) for name in archive.files if name != _META}
-    return _decode(meta["tree"], arrays)
+        meta = json.loads(meta.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"corrupt state file {where!r}: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"corrupt state file {where!r}: metadata nested too deeply") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{where!r} is not a {FORMAT!r} file")
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{where!r} has format version {meta.get('version')!r}; "
+                         f"this tinytorch-optim reads version {FORMAT_VERSION}")
+    if "tree" not in meta:
+        raise ValueError(f"corrupt state file {where!r}: the metadata has no 'tree'")
+    try:
+        return _decode(meta["tree"], arrays)
+    except ValueError as exc:
+        raise ValueError(f"corrupt state file {where!r}: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"corrupt state file {where!r}: the tree is nested too deeply") from None

@@ -22,7 +22,6 @@ class does everything else the same way for every rule:
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable
 
@@ -31,34 +30,11 @@ import numpy as np
 from tinytorch.autograd import enable_grad
 from tinytorch.tensor import Tensor
 
+from ._validate import check_hyperparameter
+
 __all__ = ["Optimizer", "check_hyperparameter"]
 
 _REQUIRED = object()  # marks a default the caller must supply (SGD's lr)
-
-
-def check_hyperparameter(name: str, value, *, low: float = 0.0, high: float | None = None,
-                         low_open: bool = False, high_open: bool = True) -> float:
-    """Validate one real hyperparameter and return it as a float.
-
-    ``value`` must be a finite real number (not bool) with
-    ``low <= value`` (``low < value`` if ``low_open``) and, when ``high`` is
-    given, ``value < high`` (``value <= high`` if not ``high_open``).
-
-    Raises:
-        TypeError: ``value`` is not a real number.
-        ValueError: ``value`` is NaN/inf or outside the range; the message
-            names the hyperparameter, its value and the allowed range.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    lo_ok = value > low if low_open else value >= low
-    hi_ok = True if high is None else (value < high if high_open else value <= high)
-    if not math.isfinite(value) or not lo_ok or not hi_ok:
-        lo = f"{'(' if low_open else '['}{low}"
-        hi = "inf)" if high is None else f"{high}{')' if high_open else ']'}"
-        raise ValueError(f"invalid {name}: {value!r} (must be in {lo}, {hi})")
-    return value
 
 
 class Optimizer:
@@ -219,6 +195,8 @@ class Optimizer:
                     raise ValueError(f"gradient of shape {g.shape} for a parameter of shape "
                                      f"{p.data.shape}")
                 self._update(p.data, g, self.state.setdefault(p, {}), group)
+                # An in-place write: a graph that saved p must not reuse it.
+                p.bump_version()
         return loss
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:

@@ -23,20 +23,13 @@ so that a warm-up and the schedule it hands over to share it.
 from __future__ import annotations
 
 import math
-import numbers
 
-from .optimizer import Optimizer, check_hyperparameter
+from ._validate import check_hyperparameter
+from ._validate import check_int as _check_int
+from .optimizer import Optimizer
 
 __all__ = ["LRSchedule", "StepSchedule", "CosineSchedule", "LinearWarmup", "LambdaSchedule",
            "cosine_with_warmup"]
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 class LRSchedule:

@@ -4,6 +4,7 @@
         loss = loss_fn(model(inputs), targets)          # model.train()
         (loss / accumulation_steps).backward()           # grads add up over the group
         every accumulation_steps batches (and at the epoch's end):
+            every gradient finite? (else NonFiniteGradientError)
             clip_grad_norm(params, grad_clip_norm)       # optional
             optimizer.step(); optimizer.zero_grad()
             scheduler.step()                             # per step (or per epoch)
@@ -29,7 +30,7 @@ from tinytorch.tensor import Tensor
 from .checkpoint import load_state, save_state
 from .clip import clip_grad_norm
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "NonFiniteGradientError"]
 
 _CHECKPOINT_KIND = "tinytorch.optim.Trainer"
 _HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "time")
@@ -58,6 +59,43 @@ class NonFiniteLossError(FloatingPointError):
             "(lower the learning rate, clip gradients with grad_clip_norm=..., or check "
             "that batch's inputs and targets); the parameters were not updated with it"
         )
+
+
+class NonFiniteGradientError(FloatingPointError):
+    """A parameter's gradient held NaN or inf before an optimizer step (the
+    loss itself may be finite). No parameter was updated with it.
+
+    Attributes: ``parameter`` (its name, e.g. ``"blocks.0.attn.qkv.weight"``),
+    ``epoch`` (1-based), ``batch`` (1-based, the batch that closed the
+    accumulation group).
+    """
+
+    def __init__(self, parameter: str, epoch: int, batch: int) -> None:
+        self.parameter, self.epoch, self.batch = parameter, epoch, batch
+        super().__init__(
+            f"the gradient of parameter {parameter!r} is not finite (NaN or inf) at epoch "
+            f"{epoch}, batch {batch}, although the loss was: the step was skipped and the "
+            "gradients dropped (look for a log, sqrt or division at 0 in the model or loss, "
+            "or lower the learning rate)"
+        )
+
+
+def _first_non_finite(named_params) -> str | None:
+    """The name of the first parameter whose gradient has a NaN or inf.
+
+    Cost: one sum per gradient (no temporary array); only a non-finite sum,
+    which an overflow of finite values can also give, is confirmed with
+    ``np.isfinite``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, p in named_params:
+            g = p.grad
+            if g is None:
+                continue
+            g = g.data
+            if not np.isfinite(np.add.reduce(g, axis=None)) and not np.isfinite(g).all():
+                return name
+    return None
 
 
 def _loss_value(loss) -> float:
@@ -225,7 +263,17 @@ class Trainer:
     def _params(self) -> list:
         return list(self.model.parameters())
 
-    def _optimizer_step(self) -> None:
+    def _named_params(self) -> list:
+        named = getattr(self.model, "named_parameters", None)
+        if callable(named):
+            return list(named())
+        return [(f"parameter {i}", p) for i, p in enumerate(self._params())]
+
+    def _optimizer_step(self, epoch: int, batch: int) -> None:
+        bad = _first_non_finite(self._named_params())
+        if bad is not None:
+            self.optimizer.zero_grad()
+            raise NonFiniteGradientError(bad, epoch, batch)
         if self.grad_clip_norm is not None:
             self.last_grad_norm = clip_grad_norm(self._params(), self.grad_clip_norm)
         groups = getattr(self.optimizer, "param_groups", None)
@@ -252,6 +300,9 @@ class Trainer:
         Raises:
             NonFiniteLossError (a FloatingPointError): a batch's loss is NaN
                 or inf; it names the epoch and batch, and that batch's
+                gradients are discarded before any update.
+            NonFiniteGradientError (a FloatingPointError): the loss is
+                finite but a gradient is not; it names the parameter, and the
                 gradients are discarded before any update.
             TypeError: a batch that is not an ``(inputs, targets)`` pair.
             ValueError: the loader yields no batch.
@@ -287,7 +338,7 @@ class Trainer:
                 count += n
                 pending += 1
                 if pending >= group:
-                    self._optimizer_step()
+                    self._optimizer_step(epoch, index + 1)
                     pending = 0
                 if bar is not None:
                     bar.set_postfix(loss=f"{value:.4f}", refresh=False)
@@ -297,7 +348,7 @@ class Trainer:
         if index < 0:
             raise ValueError("the training loader yielded no batches")
         if pending:
-            self._optimizer_step()
+            self._optimizer_step(epoch, index + 1)
         self.epoch = epoch
         if self.scheduler is not None and self.schedule_every == "epoch":
             self.scheduler.step()
@@ -423,15 +474,40 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a :meth:`state_dict`. All or nothing: if the model,
-        optimizer or scheduler rejects its part, the parts already loaded
-        are rolled back.
+        """Restore a :meth:`state_dict`. All or nothing: every plain field
+        (kind, epoch, global_step, last_lr, history, the scheduler's
+        presence) is checked before anything changes, and if the model,
+        optimizer or scheduler then rejects its part, the parts already
+        loaded are rolled back.
 
         Raises:
-            KeyError: a missing entry. ValueError: not a Trainer state, a
+            KeyError: a missing entry. ValueError: not a Trainer state, an
+                epoch or global_step that is not an int >= 0, a last_lr that
+                is not None or a finite number, a malformed history, a
                 scheduler state without a scheduler (or the reverse), or
                 whatever the model/optimizer/scheduler loaders raise.
         """
+        epoch, global_step, last_lr, history = self._checked_state(state)
+        backup_model = self.model.state_dict()
+        backup_optim = self.optimizer.state_dict()
+        backup_sched = None if self.scheduler is None else self.scheduler.state_dict()
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except BaseException:
+            self.model.load_state_dict(backup_model)
+            self.optimizer.load_state_dict(backup_optim)
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(backup_sched)
+            raise
+        self.epoch, self.global_step, self._last_lr, self.history = (
+            epoch, global_step, last_lr, history)
+
+    def _checked_state(self, state) -> tuple:
+        """Validate the plain fields of a Trainer state; returns
+        ``(epoch, global_step, last_lr, history)`` ready to assign."""
         if not isinstance(state, dict) or state.get("kind") != _CHECKPOINT_KIND:
             raise ValueError("not a Trainer checkpoint (missing kind "
                              f"{_CHECKPOINT_KIND!r})")
@@ -443,25 +519,31 @@ class Trainer:
             raise ValueError("the checkpoint was saved " + (
                 "without a scheduler, but this Trainer has one" if state["scheduler"] is None
                 else "with a scheduler, but this Trainer has none (pass scheduler=...)"))
+        counts = {}
+        for key in ("epoch", "global_step"):
+            value = state[key]
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+                    or value < 0:
+                raise ValueError(f"Trainer checkpoint: {key} must be an int >= 0, got {value!r}")
+            counts[key] = int(value)
+        last_lr = state.get("last_lr")
+        if last_lr is not None:
+            if isinstance(last_lr, (bool, np.bool_)) or not isinstance(last_lr, numbers.Real) \
+                    or not math.isfinite(last_lr):
+                raise ValueError(f"Trainer checkpoint: last_lr must be None or a finite "
+                                 f"number, got {last_lr!r}")
+            last_lr = float(last_lr)
         history = state["history"]
         if not isinstance(history, dict) or set(history) != set(_HISTORY_KEYS):
             raise ValueError(f"checkpoint history must have the keys {list(_HISTORY_KEYS)}")
-
-        backup_model = self.model.state_dict()
-        backup_optim = self.optimizer.state_dict()
-        try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.scheduler is not None:
-                self.scheduler.load_state_dict(state["scheduler"])
-        except BaseException:
-            self.model.load_state_dict(backup_model)
-            self.optimizer.load_state_dict(backup_optim)
-            raise
-        self.epoch = int(state["epoch"])
-        self.global_step = int(state["global_step"])
-        self._last_lr = state.get("last_lr")
-        self.history = {k: list(history[k]) for k in _HISTORY_KEYS}
+        bad = [k for k in _HISTORY_KEYS if not isinstance(history[k], (list, tuple))]
+        if bad:
+            raise ValueError(f"checkpoint history entries {bad} must be lists")
+        lengths = {len(history[k]) for k in _HISTORY_KEYS}
+        if len(lengths) != 1:
+            raise ValueError("checkpoint history lists must all have one entry per epoch")
+        return (counts["epoch"], counts["global_step"], last_lr,
+                {k: list(history[k]) for k in _HISTORY_KEYS})
 
     def save_checkpoint(self, path) -> None:
         """Write :meth:`state_dict` to ``path`` as one ``.npz`` file with a

@@ -108,7 +108,7 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     """
     for hook in _hooks.pre:
         hook(op, inputs, params)
-    result = op.forward(*[t.data for t in inputs], **params)
+    result = op.forward(*[t._data for t in inputs], **params)
     saved = None
     if op.saves:
         result, saved = result

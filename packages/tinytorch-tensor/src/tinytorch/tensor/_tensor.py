@@ -9,9 +9,20 @@ The autograd slots (``requires_grad``, ``grad``, ``grad_fn``) live here so
 that a Tensor has one fixed layout (``__slots__``), but this package never
 fills ``grad`` or ``grad_fn``: ``tinytorch.autograd`` does, through the
 dispatch hook and the backward-engine registry.
+
+Version counter: every Tensor counts the in-place writes made to it
+(``Tensor.version``, PyTorch's ``_version``). ``__setitem__``, the in-place
+methods (``zero_``, ``fill_``, ``copy_``, ``add_``, ``mul_``), assigning
+``.data`` and :meth:`Tensor.bump_version` (for code that writes into
+``.data``'s array directly, such as optimizers) add one. Autograd records the
+versions of an op's inputs and refuses to run a backward rule on an input
+that was written in place since. A tensor made by slicing another one shares
+its memory but not its counter: write through the original, not the slice.
 """
 
 from __future__ import annotations
+
+from operator import attrgetter
 
 import numpy as np
 
@@ -73,7 +84,7 @@ class Tensor:
             or ``requires_grad=True`` on an integer/bool tensor.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "__weakref__")
+    __slots__ = ("_data", "_version", "requires_grad", "grad", "grad_fn", "__weakref__")
 
     # Make NumPy defer to Tensor's reflected operators (ndarray + Tensor).
     __array_ufunc__ = None
@@ -82,7 +93,8 @@ class Tensor:
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
+        self._version = 0
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -90,6 +102,49 @@ class Tensor:
             self.requires_grad_(True)
 
     # ------------------------------------------------------------------ basics
+    def _set_data(self, value) -> None:
+        if not isinstance(value, np.ndarray):
+            if not isinstance(value, np.generic):
+                raise TypeError(
+                    f"Tensor.data must be a numpy.ndarray, got {type(value).__name__} "
+                    "(wrap it with numpy.asarray first)"
+                )
+            value = np.asarray(value)
+        if value.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(
+                f"Tensor data must be numeric (bool, int or float), got dtype {value.dtype}"
+            )
+        if self.requires_grad and value.dtype.kind != "f":
+            raise TypeError(
+                f"this tensor requires grad, so its data must be floating-point, "
+                f"got dtype {value.dtype}"
+            )
+        self._data = value
+        self._version += 1
+
+    # A C-level getter: ``.data`` is read on every op, so reading it must cost
+    # no Python frame; writing validates and counts as an in-place write.
+    data = property(
+        attrgetter("_data"),
+        _set_data,
+        doc="The underlying ``numpy.ndarray``. Assigning it checks the dtype as the "
+        "constructor does (TypeError) and bumps :attr:`version`.",
+    )
+
+    version = property(
+        attrgetter("_version"),
+        doc="How many in-place writes this tensor has had (PyTorch's ``_version``); "
+        "read-only, starts at 0.",
+    )
+
+    def bump_version(self) -> Tensor:
+        """Count one in-place write made directly into ``.data``'s array
+        (``t.data[...] = v``, ``np.add(t.data, g, out=t.data)``), so that a
+        graph which saved this tensor refuses to backpropagate through the
+        stale value. Returns self. O(1)."""
+        self._version += 1
+        return self
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -279,14 +334,64 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        """In-place write into ``data``. Not recorded by autograd, so it is
-        refused on tensors that take part in a graph."""
+        """In-place write into ``data`` (bumps :attr:`version`). Not recorded
+        by autograd, so it is refused on tensors that take part in a graph."""
+        self._check_inplace("in-place assignment")
+        self._data[_ops._normalize_index(index)] = (
+            value._data if isinstance(value, Tensor) else value
+        )
+        self._version += 1
+
+    # ------------------------------------------------------- in-place methods
+    # Each writes into ``data`` and bumps ``version``; like ``__setitem__`` it
+    # is refused on a tensor that requires grad or has a ``grad_fn``. The
+    # other operand broadcasts to this tensor's shape and is cast with
+    # NumPy's "same_kind" rule (a float into an int tensor is a TypeError).
+    def _check_inplace(self, what: str) -> None:
         if self.requires_grad or self.grad_fn is not None:
             raise RuntimeError(
-                "in-place assignment into a tensor that requires grad would corrupt "
-                "its gradients; use .detach() or work on .data explicitly"
+                f"{what} on a tensor that requires grad would corrupt its gradients; "
+                "use .detach() or work on .data explicitly"
             )
-        self.data[_ops._normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    def _inplace(self, what: str, ufunc, other) -> Tensor:
+        self._check_inplace(what)
+        other = other._data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self._data, other, out=self._data, casting="same_kind")
+        except ValueError as exc:
+            raise ValueError(
+                f"{what}: the operand of shape {np.shape(other)} does not broadcast to "
+                f"this tensor's shape {self.shape}"
+            ) from exc
+        except TypeError as exc:
+            raise TypeError(f"{what}: cannot write into a {self.dtype} tensor: {exc}") from exc
+        self._version += 1
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        """``self += alpha * other`` in place; returns self."""
+        if alpha != 1:
+            other = (other._data if isinstance(other, Tensor) else np.asarray(other)) * alpha
+        return self._inplace("add_", np.add, other)
+
+    def mul_(self, other) -> Tensor:
+        """``self *= other`` in place; returns self."""
+        return self._inplace("mul_", np.multiply, other)
+
+    def copy_(self, src) -> Tensor:
+        """Copy ``src`` (broadcast to this shape) into this tensor; returns self."""
+        return self._inplace("copy_", _copy_into, src)
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to the scalar ``value``; returns self."""
+        if np.ndim(value) != 0:
+            raise ValueError(f"fill_ takes a scalar, got an array of shape {np.shape(value)}")
+        return self._inplace("fill_", _copy_into, value)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0; returns self."""
+        return self._inplace("zero_", _copy_into, 0)
 
     # ----------------------------------------------------------------- methods
     def matmul(self, other):
@@ -418,10 +523,16 @@ class Tensor:
         return _ops.clone(self)
 
 
+def _copy_into(dst: np.ndarray, src, out, casting) -> None:
+    # np.copyto with the ufunc calling convention used by Tensor._inplace.
+    np.copyto(out, src, casting=casting)
+
+
 def _wrap(array: np.ndarray) -> Tensor:
     """Wrap an ndarray without any checks (the hot path of every op)."""
     t = object.__new__(Tensor)
-    t.data = array
+    t._data = array
+    t._version = 0
     t.requires_grad = False
     t.grad = None
     t.grad_fn = None

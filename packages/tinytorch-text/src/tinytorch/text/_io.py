@@ -18,6 +18,9 @@ from typing import Any
 from tinytorch.tensor import atomic_write
 
 FORMAT_VERSION = 1
+#: The largest tokenizer file read (64 MiB): a BPE file of MAX_VOCAB_SIZE
+#: merges is about 4 MB, a character vocabulary far less.
+MAX_FILE_BYTES = 64 * 2**20
 
 
 def atomic_write_json(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
@@ -46,18 +49,34 @@ def read_json_document(path: str | os.PathLike[str], expected_type: str) -> dict
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not valid JSON, is not a JSON object, was
-            written by another tokenizer class, or has an unknown format
+        ValueError: the file is larger than ``MAX_FILE_BYTES``, is not UTF-8
+            JSON (or is nested too deeply to parse), is not a JSON object,
+            was written by another tokenizer class, or has an unknown format
             version. The message names the file.
     """
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
-        raw = f.read()
+    size = os.stat(path).st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{path!r} is not a valid {expected_type} file: {size:,} bytes, more "
+                         f"than the {MAX_FILE_BYTES:,} a tokenizer file may have")
+    with open(path, "rb") as f:
+        raw = f.read(MAX_FILE_BYTES + 1)  # a file that grew since the stat is still bounded
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(f"{path!r} is not a valid {expected_type} file: more than "
+                         f"{MAX_FILE_BYTES:,} bytes")
     try:
-        document = json.loads(raw)
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path!r} is not a valid {expected_type} file: not UTF-8 text ({exc})"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"{path!r} is not a valid {expected_type} file: invalid JSON ({exc})"
+        ) from None
+    except RecursionError:
+        raise ValueError(
+            f"{path!r} is not a valid {expected_type} file: JSON nested too deeply"
         ) from None
     if not isinstance(document, dict):
         raise ValueError(

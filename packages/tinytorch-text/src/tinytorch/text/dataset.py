@@ -13,18 +13,15 @@ target is the window without its first::
 from __future__ import annotations
 
 import operator
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from tinytorch.tensor import as_numpy_generator
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return int(value)
+from ._validate import positive_int as _positive_int
 
 
 def tokenize_dataset(
@@ -152,7 +149,7 @@ class LanguageModelDataset:
         return self.tokens[s : s + t], self.tokens[s + 1 : s + t + 1]
 
     def random_batch(
-        self, batch_size: int, rng: np.random.Generator
+        self, batch_size: int, generator=None, *, rng=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``batch_size`` windows at uniformly random offsets (the nanoGPT way).
 
@@ -162,8 +159,12 @@ class LanguageModelDataset:
 
         Args:
             batch_size: B, the number of windows.
-            rng: a ``numpy.random.Generator`` (``np.random.default_rng(seed)``),
-                so batches are reproducible.
+            generator: the random source (PyTorch's keyword): a
+                ``tinytorch.tensor.Generator`` (``Generator(seed)``) or a
+                ``numpy.random.Generator`` (``np.random.default_rng(seed)``),
+                so batches are reproducible; None draws from tinytorch's
+                default generator.
+            rng: deprecated alias of ``generator``.
 
         Returns:
             ``(x, y)``, int64 arrays of shape ``(B, T)`` with
@@ -171,15 +172,19 @@ class LanguageModelDataset:
             array, not of the stream.
 
         Raises:
-            TypeError: ``rng`` is not a Generator, ``batch_size`` not an int.
+            TypeError: ``generator`` is not a Generator, ``batch_size`` not an
+                int, or both ``generator`` and ``rng`` given.
             ValueError: ``batch_size`` <= 0.
         """
         b = _positive_int(batch_size, "batch_size")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(
-                "rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                f"got {type(rng).__name__}"
-            )
+        if rng is not None:
+            if generator is not None:
+                raise TypeError("random_batch: got both generator= and rng=; pass only "
+                                "generator= (rng= is its deprecated alias)")
+            warnings.warn("random_batch(rng=...) is deprecated; pass generator=",
+                          DeprecationWarning, stacklevel=2)
+            generator = rng
+        rng = as_numpy_generator(generator, "LanguageModelDataset.random_batch")
         t = self.block_size
         starts = rng.integers(0, self.tokens.size - t, size=b)  # (B,), last start n - T - 1
         index = starts[:, None] + np.arange(t + 1)  # (B, T + 1)

@@ -293,6 +293,14 @@ def _mask_arg(mask, attn_mask, is_causal, tq: int, tk: int):
     return mask
 
 
+def _dropout_mask(p: float, shape: tuple, dtype: np.dtype, generator) -> np.ndarray:
+    """Inverted-dropout multipliers of ``shape``: 0 with probability ``p``,
+    else ``1 / (1 - p)``, drawn from ``generator``."""
+    rng = as_numpy_generator(generator, "scaled_dot_product_attention")
+    keep = rng.random(shape) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+
+
 def scaled_dot_product_attention(
     query,
     key,
@@ -360,11 +368,7 @@ def scaled_dot_product_attention(
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
     p = probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
-    dropout_mask = None
-    if p > 0.0:
-        rng = as_numpy_generator(generator, "scaled_dot_product_attention")
-        keep = rng.random(scores_shape) >= p
-        dropout_mask = keep.astype(q.dtype) * q.dtype.type(1.0 / (1.0 - p))
+    dropout_mask = _dropout_mask(p, scores_shape, q.dtype, generator) if p > 0.0 else None
     slot = _Slot()
     out = apply(
         SDPA,

@@ -75,6 +75,18 @@ class GPTConfig:
     max_seq_len: int
     dropout: float = 0.0
     mlp_ratio: float = 4
+    # GPT-2's options; the defaults are this GPT's original architecture.
+    bias: bool = True  # biases in the attention and MLP Linears
+    layer_norm_eps: float = 1e-5
+    gelu_approximate: str = "tanh"  # "tanh" (GPT-2's gelu_new) or "none" (exact erf)
+    tie_embeddings: bool = False  # head.weight is tok_emb.weight (GPT-2: True)
+    head_bias: bool = True  # GPT-2's lm_head has none
+
+
+def _flag(value, name: str, where: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def _deprecated_alias(new, old, new_name: str, old_name: str, where: str):
@@ -102,31 +114,57 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     ``numpy.random.Generator``, or None for tinytorch's default generator
     (seeded by ``manual_seed``). ``rng=`` is its deprecated alias.
 
+    Edge cases, all defined (never a NaN draw):
+
+    * a tiny temperature (even ``1e-310``) behaves like greedy decoding: the
+      row maximum is subtracted *before* dividing, so the best logit becomes
+      0 and every other one a large negative number or ``-inf``, never
+      ``inf - inf``. Exact ties for the maximum stay equally likely.
+    * ``+inf`` logits mark certain tokens: the draw is uniform among a row's
+      ``+inf`` entries (greedy picks the lowest such id).
+    * ``-inf`` logits are impossible tokens; a row whose logits are all
+      ``-inf`` has nothing to draw and raises ValueError.
+
+    Cost: O(B * V) NumPy work (plus O(B * V) for the ``top_k`` partition).
+
     Raises:
-        ValueError: logits not 2-D or containing NaN, a negative temperature,
-            ``top_k < 1``.  TypeError: a non-int ``top_k``, a bad generator,
-            or both ``generator`` and ``rng``.
+        ValueError: logits not 2-D or containing NaN, a row of only ``-inf``,
+            a negative or non-finite temperature, ``top_k < 1``.
+        TypeError: a temperature that is not a real number, a non-int
+            ``top_k``, a bad generator, or both ``generator`` and ``rng``.
     """
     if rng is not None:
         generator = _deprecated_alias(generator, rng, "generator", "rng", "sample_next_token")
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] == 0:
         raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
-    if np.isnan(z).any():
-        raise ValueError("sample_next_token: the logits contain NaN")
-    if not temperature >= 0:
-        raise ValueError(f"sample_next_token: temperature must be >= 0, got {temperature}")
-    if temperature == 0:
-        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
-    z = z / temperature
-    v = z.shape[1]
+    temperature = non_negative_float(temperature, "temperature", "sample_next_token")
     if top_k is not None:
         top_k = _int_arg(top_k, "top_k", "sample_next_token", 1)
-        if top_k < v:
-            kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
-            z = np.where(z < kth, -np.inf, z)
-    z -= z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
+    if np.isnan(z).any():
+        raise ValueError("sample_next_token: the logits contain NaN")
+    zmax = z.max(axis=-1, keepdims=True)  # (B, 1)
+    if np.isneginf(zmax).any():
+        row = int(np.flatnonzero(np.isneginf(zmax[:, 0]))[0])
+        raise ValueError(f"sample_next_token: every logit of row {row} is -inf: "
+                         "no token can be drawn")
+    if temperature == 0:
+        return z.argmax(axis=-1).astype(np.int64)  # the method: np.argmax adds a wrapper layer
+    # Overflow to -inf is the intended result of a tiny temperature, and the
+    # NaNs of inf - inf in rows with +inf are replaced by np.where: no warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isposinf(zmax).any():
+            # Certain tokens: 0 for the +inf entries of such rows, -inf for the rest.
+            certain = np.isposinf(zmax)
+            z = np.where(certain, np.where(np.isposinf(z), 0.0, -np.inf), z - zmax)
+        else:
+            z = z - zmax  # <= 0 everywhere, 0 at the maximum
+        z /= temperature  # <= 0 stays <= 0: a tiny temperature gives -inf, never NaN
+    v = z.shape[1]
+    if top_k is not None and top_k < v:
+        kth = np.partition(z, v - top_k, axis=-1)[:, v - top_k : v - top_k + 1]  # (B, 1)
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z)  # the maximum is exp(0) = 1, so each row sums to >= 1
     cdf = np.cumsum(p, axis=-1)  # (B, V), unnormalised
     gen = as_numpy_generator(generator, "sample_next_token")
     u = gen.random((z.shape[0], 1)) * cdf[:, -1:]  # uniform in [0, total)
@@ -154,6 +192,15 @@ class GPT(Module):
         max_seq_len: the longest context (positions 0 .. max_seq_len - 1).
         dropout: on embeddings, attention weights and residual branches.
         mlp_ratio: MLP width multiplier (default 4).
+        bias: biases in every attention and MLP Linear (default True).
+        layer_norm_eps: the ``eps`` of every LayerNorm (default 1e-5).
+        gelu_approximate: the MLP's GELU, ``"tanh"`` (default) or ``"none"``.
+        tie_embeddings: the head shares ``tok_emb.weight`` (one ``(V, E)``
+            parameter, as GPT-2; default False: a separate head matrix).
+        head_bias: whether the head has a bias (default True; GPT-2: False).
+
+    GPT-2 is ``tie_embeddings=True, head_bias=False`` with the other defaults
+    (``tinytorch.interop.load_gpt2`` builds it from a Hugging Face folder).
 
     Children: ``tok_emb`` (Embedding V x E), ``pos_emb``
     (:class:`PositionalEncoding`), ``drop``, ``blocks`` (a ModuleList of
@@ -173,7 +220,10 @@ class GPT(Module):
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, num_layers: int, num_heads: int,
-                 max_seq_len: int, dropout: float = 0.0, mlp_ratio: float = 4) -> None:
+                 max_seq_len: int, dropout: float = 0.0, mlp_ratio: float = 4, *,
+                 bias: bool = True, layer_norm_eps: float = 1e-5,
+                 gelu_approximate: str = "tanh", tie_embeddings: bool = False,
+                 head_bias: bool = True) -> None:
         super().__init__()
         where = "GPT"
         self.config = GPTConfig(
@@ -184,6 +234,11 @@ class GPT(Module):
             max_seq_len=_positive_int(max_seq_len, "max_seq_len", where),
             dropout=_probability(dropout, where),
             mlp_ratio=mlp_ratio,
+            bias=_flag(bias, "bias", where),
+            layer_norm_eps=layer_norm_eps,
+            gelu_approximate=gelu_approximate,
+            tie_embeddings=_flag(tie_embeddings, "tie_embeddings", where),
+            head_bias=_flag(head_bias, "head_bias", where),
         )
         c = self.config
         if c.embed_dim % c.num_heads:
@@ -194,11 +249,14 @@ class GPT(Module):
         self.pos_emb = PositionalEncoding(c.max_seq_len, c.embed_dim)
         self.drop = Dropout(c.dropout)
         self.blocks = ModuleList(
-            TransformerBlock(c.embed_dim, c.num_heads, c.mlp_ratio, c.dropout)
+            TransformerBlock(c.embed_dim, c.num_heads, c.mlp_ratio, c.dropout, c.bias,
+                             c.layer_norm_eps, c.gelu_approximate)
             for _ in range(c.num_layers)
         )
-        self.ln_f = LayerNorm(c.embed_dim)
-        self.head = Linear(c.embed_dim, c.vocab_size)
+        self.ln_f = LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
+        self.head = Linear(c.embed_dim, c.vocab_size, bias=c.head_bias)
+        if c.tie_embeddings:  # one (V, E) parameter: Embedding rows = Linear (out, in)
+            self.head.weight = self.tok_emb.weight
         self.generation_cache = None  # the KV-cache extension point
         self._init_weights()
 
@@ -223,7 +281,16 @@ class GPT(Module):
 
     # ------------------------------------------------------------- forward
     def _token_array(self, tokens, where: str) -> tuple[np.ndarray, bool]:
-        arr = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if isinstance(tokens, Tensor):
+            arr = tokens.data
+        else:
+            try:
+                arr = np.asarray(tokens)
+            except ValueError:  # NumPy's "inhomogeneous shape"
+                raise ValueError(
+                    f"{where}: tokens must be a rectangular batch (B, T); the rows have "
+                    "different lengths (pad them to one length, or generate one at a time)"
+                ) from None
         if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
             raise TypeError(f"{where}: tokens must be integer ids, got dtype {arr.dtype}")
         if arr.ndim not in (1, 2) or arr.shape[-1] == 0 or arr.size == 0:
@@ -288,7 +355,9 @@ class GPT(Module):
                 B continuations at once.
             max_new_tokens: how many tokens to add (>= 0).
             temperature: 0 = greedy (argmax); 1 = the model's distribution;
-                higher is more random.
+                higher is more random. Any real number (``numpy.float32``
+                too); see :func:`sample_next_token` for tiny values and
+                infinite logits.
             top_k: keep only the ``top_k`` most likely tokens before sampling.
             generator: the random source (PyTorch's keyword): a
                 ``tinytorch.tensor.Generator``, a ``numpy.random.Generator``,
@@ -311,9 +380,10 @@ class GPT(Module):
 
         Raises:
             TypeError / ValueError: bad prompt (as :meth:`forward`), a
-            non-int ``max_new_tokens`` / ``top_k`` or a bad generator
-            (TypeError); ``max_new_tokens < 0``, ``temperature < 0``,
-            ``top_k < 1`` (ValueError).
+            non-int ``max_new_tokens`` / ``top_k``, a temperature that is not
+            a real number, or a bad generator (TypeError);
+            ``max_new_tokens < 0``, a negative or non-finite temperature,
+            ``top_k < 1`` (ValueError). A tiny temperature decodes greedily.
         """
         if seed is not None:
             generator = _deprecated_alias(generator, seed, "generator", "seed", "GPT.generate")
@@ -369,4 +439,5 @@ class GPT(Module):
         c = self.config
         return (f"vocab_size={c.vocab_size}, embed_dim={c.embed_dim}, "
                 f"num_layers={c.num_layers}, num_heads={c.num_heads}, "
-                f"max_seq_len={c.max_seq_len}")
+                f"max_seq_len={c.max_seq_len}"
+                + (", tie_embeddings=True" if c.tie_embeddings else ""))

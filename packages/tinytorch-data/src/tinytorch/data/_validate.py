@@ -1,0 +1,71 @@
+"""Argument checks shared by the loaders, datasets and transforms of ``tinytorch.data``.
+
+One policy for bad arguments, in one place (the stack's): ``TypeError`` for
+a wrong type (a float where an int is needed, a list for a generator),
+``ValueError`` for a bad value (a batch size of 0, a probability of 1.5).
+Messages start with the public name that was called and name the argument.
+
+The random source of every shuffling or augmenting object is ``generator=``,
+PyTorch's keyword, resolved by :func:`random_source`; the older ``seed=`` /
+``rng=`` keywords are deprecated aliases.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from tinytorch.tensor import Generator, as_numpy_generator
+
+__all__ = ["int_at_least", "probability", "random_source"]
+
+
+def int_at_least(value, name: str, where: str, minimum: int) -> int:
+    """``value`` as an int ``>= minimum`` (TypeError for a non-int, bools
+    included; ValueError below ``minimum``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def probability(p, name: str, where: str) -> float:
+    """``p`` as a float in ``[0, 1]`` (TypeError for a non-number, ValueError outside)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number in [0, 1], got "
+                        f"{type(p).__name__} {p!r}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{where}: {name} must be in [0, 1], got {p!r}")
+    return float(p)
+
+
+def random_source(generator, where: str, *, seed=None, rng=None) -> np.random.Generator:
+    """The NumPy generator behind ``generator=`` and its deprecated aliases.
+
+    ``generator``: a ``tinytorch.tensor.Generator``, a
+    ``numpy.random.Generator``, or None for tinytorch's default generator
+    (seeded by ``manual_seed``), as PyTorch falls back on its global one.
+    ``seed=s`` (deprecated) means ``generator=Generator(s)``; ``rng=g``
+    (deprecated) means ``generator=g``. Each deprecated keyword warns.
+
+    Raises:
+        TypeError: more than one of the three given, or a generator of
+            another type.
+    """
+    given = [k for k, v in (("generator", generator), ("seed", seed), ("rng", rng))
+             if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"{where}: got {' and '.join(k + '=' for k in given)}; pass only "
+                        "generator= (seed= and rng= are its deprecated aliases)")
+    if seed is not None:
+        warnings.warn(f"{where}(seed=...) is deprecated; pass generator=Generator(seed)",
+                      DeprecationWarning, stacklevel=3)
+        generator = Generator(seed)
+    elif rng is not None:
+        warnings.warn(f"{where}(rng=...) is deprecated; pass generator=", DeprecationWarning,
+                      stacklevel=3)
+        generator = rng
+    return as_numpy_generator(generator, where)

@@ -1,0 +1,257 @@
+"""The quantized primitives: forward math on NumPy arrays, FLOP counts.
+
+Each is a :class:`tinytorch.tensor.Primitive`, so it goes through the one
+dispatch path and the profiler times it and counts its FLOPs. The quantized
+inference ops are not differentiable (a quantized model is for inference;
+training goes through fake quantization, :mod:`.qat`).
+
+Exact integer accumulation on a float GEMM
+------------------------------------------
+Activations are uint8 with a zero point, so ``q - zp`` lies in [-255, 255];
+int8 weights lie in [-128, 127]. Every product is an integer of magnitude at
+most ``255 * 128 = 32640`` and a sum of K of them at most ``K * 32640``.
+float32 represents every integer up to ``2**24`` exactly, so as long as
+``K * 32640 < 2**24`` (K <= 514) every product, every partial sum in any
+order, and every fused multiply-add of a float32 GEMM is exact: the BLAS
+result IS the int32 result. Above that bound we use a float64 GEMM, exact up
+to ``2**53 / 32640`` (K < 2.7e11). :func:`int_matmul` returns the int32
+array and ``test_kernels.py`` compares it with NumPy's integer matmul.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.tensor import Primitive
+
+__all__ = ["int_matmul", "exact_float_dtype", "quantize_activation", "pack_groups",
+           "unpack_groups", "QUANTIZED_LINEAR", "QUANTIZED_CONV2D", "QUANTIZED_EMBEDDING",
+           "WEIGHT_ONLY_LINEAR", "WEIGHT_ONLY_EMBEDDING", "PRODUCT_BOUND"]
+
+#: Largest |(q_x - zp_x) * q_w|: uint8 activations centred, int8 weights.
+PRODUCT_BOUND = 255 * 128
+_F32_EXACT = 2 ** 24
+_F64_EXACT = 2 ** 53
+
+
+def exact_float_dtype(k: int) -> type:
+    """The cheapest float dtype whose GEMM sums ``k`` bounded products exactly.
+
+    Raises: ValueError if even float64 could round (k >= 2**53 / 32640)."""
+    if k * PRODUCT_BOUND < _F32_EXACT:
+        return np.float32
+    if k * PRODUCT_BOUND < _F64_EXACT:
+        return np.float64
+    raise ValueError(f"a reduction over {k} terms could round even in float64")
+
+
+def _exact_gemm(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``a @ w.T`` for integer-valued ``a`` (R, K) and int8 ``w`` (N, K), exact,
+    as a float array (float32 when K <= 514, else float64). One BLAS GEMM."""
+    dt = exact_float_dtype(w.shape[1])
+    return a.astype(dt, copy=False) @ w.astype(dt).T
+
+
+def int_matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The int32 product ``a @ w.T`` of centred activations ``a`` (R, K)
+    (integers in [-255, 255]) and int8 weights ``w`` (N, K), computed by the
+    same float GEMM as the quantized layers. Returns int32 (R, N).
+
+    Raises: ValueError if ``a`` leaves [-255, 255] or ``w`` is not int8."""
+    if w.dtype != np.int8:
+        raise ValueError(f"int_matmul: w must be int8, got {w.dtype}")
+    if a.size and (a.min() < -255 or a.max() > 255 or np.any(a != np.round(a))):
+        raise ValueError("int_matmul: a must hold integers in [-255, 255]")
+    return _exact_gemm(a, w).astype(np.int32)
+
+
+def quantize_activation(x: np.ndarray, scale, zero_point) -> np.ndarray:
+    """Centred uint8 codes ``q - zp = clamp(rint(fl32(x / s)), -zp, 255 - zp)`` as
+    float32 (``x / s`` computed as ``x * fl32(1 / s)``, rounded half to even);
+    scale and zero point are scalars or broadcast against ``x`` (per row).
+
+    Rounding before adding the integer zero point gives the same codes as
+    rounding after, except where float32 would round ``x / s + zp`` onto a
+    tie; this form needs three passes over ``x`` instead of five. O(n)."""
+    inv = np.float32(1.0) / np.asarray(scale, np.float32)
+    zp = np.asarray(zero_point, np.float32)
+    q = np.multiply(x, inv, dtype=np.float32)  # the one new array; the rest in place
+    np.rint(q, out=q)
+    np.clip(q, -zp, np.float32(255) - zp, out=q)
+    return q
+
+
+def dynamic_qparams(x: np.ndarray, per_row: bool = False):
+    """Affine uint8 parameters from the min and max (with 0) of the whole
+    batch, or of each row of a 2-D ``x`` (``per_row``: ``(R, 1)`` arrays).
+
+    Per row, a token's codes do not depend on the other tokens of the batch,
+    so a KV-cached decode quantizes each token exactly as the full forward does."""
+    axis, keep = (1, True) if per_row else (None, False)
+    lo = np.minimum(np.minimum.reduce(x, axis=axis, keepdims=keep), 0).astype(np.float64)
+    hi = np.maximum(np.maximum.reduce(x, axis=axis, keepdims=keep), 0).astype(np.float64)
+    scale = np.maximum((hi - lo) / 255.0, float(np.finfo(np.float32).eps))
+    zp = np.clip(np.round(-lo / scale), 0, 255)
+    return scale.astype(np.float32), zp.astype(np.float32)
+
+
+# ------------------------------------------------------------- linear (int8)
+
+
+def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp):
+    """x (*, K) float32, w (N, K) int8, w_scale (N,) -> (*, N) float32.
+
+    Dynamic (``act_scale`` None): each row (token, sample) gets its own
+    activation scale from its min and max."""
+    rows = x.reshape(-1, x.shape[-1])
+    s, zp = dynamic_qparams(rows, per_row=True) if act_scale is None else (act_scale, act_zp)
+    y = _exact_gemm(quantize_activation(rows, s, zp), w)  # exact int32 values, a new array
+    if y.dtype != np.float32:
+        y = y.astype(np.float32)
+    y *= np.asarray(s, np.float32) * w_scale  # (R, 1) or () activation scales x (N,)
+    if b:
+        y += b[0]
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _qlinear_flops(inputs, out, params) -> int:
+    x, w = inputs[0], inputs[1]
+    rows = x.size // x.shape[-1]
+    # quantize x (~4/elem), the GEMM (2 per MAC), rescale and bias (2 per output)
+    return int(2 * rows * w.shape[0] * w.shape[1] + 4 * x.size + 2 * rows * w.shape[0])
+
+
+QUANTIZED_LINEAR = Primitive("quantized_linear", _qlinear_fwd, differentiable=False,
+                             flops=_qlinear_flops)
+
+
+# ------------------------------------------------------------- conv2d (int8)
+
+
+def _im2col(x: np.ndarray, kh: int, kw: int, stride, padding) -> tuple[np.ndarray, int, int]:
+    """(N, C, H, W) -> columns (N*OH*OW, C*KH*KW), zero padding. One copy."""
+    (sh, sw), (ph, pw) = stride, padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    n, c, oh, ow = win.shape[:4]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    return cols, oh, ow
+
+
+def _qconv2d_fwd(x, w, w_scale, *b, stride, padding, act_scale, act_zp):
+    """x (N, C, H, W) float32, w (OC, C, KH, KW) int8 -> (N, OC, OH, OW) float32.
+
+    The input is quantized and centred first, so zero padding is the real 0."""
+    s, zp = dynamic_qparams(x) if act_scale is None else (act_scale, act_zp)
+    xc = quantize_activation(x, s, zp)
+    oc, _, kh, kw = w.shape
+    cols, oh, ow = _im2col(xc, kh, kw, stride, padding)
+    y = _exact_gemm(cols, w.reshape(oc, -1))  # (N*OH*OW, OC), exact
+    if y.dtype != np.float32:
+        y = y.astype(np.float32)
+    y *= np.asarray(s, np.float32) * w_scale
+    if b:
+        y += b[0]
+    return np.ascontiguousarray(y.reshape(x.shape[0], oh, ow, oc).transpose(0, 3, 1, 2))
+
+
+def _qconv2d_flops(inputs, out, params) -> int:
+    w = inputs[1]
+    n, oc, oh, ow = out.shape
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    return int(2 * n * oc * oh * ow * k + 4 * inputs[0].size + 2 * out.size)
+
+
+QUANTIZED_CONV2D = Primitive("quantized_conv2d", _qconv2d_fwd, differentiable=False,
+                             flops=_qconv2d_flops)
+
+
+# ---------------------------------------------------------- embedding (int8)
+
+
+def _qembedding_fwd(w, w_scale, *, ids):
+    """Rows ``ids`` of int8 ``w`` (V, E) times their scale: (*ids.shape, E) float32."""
+    return w[ids].astype(np.float32) * w_scale[ids][..., None]
+
+
+QUANTIZED_EMBEDDING = Primitive("quantized_embedding", _qembedding_fwd, differentiable=False,
+                                flops=lambda inputs, out, params: int(out.size))
+
+
+# ------------------------------------------- grouped weight-only (int4/int8)
+#
+# Q4_0-like layout: each row of W (N, K) is cut into groups of ``gs`` values
+# (the row is zero-padded to a multiple of gs). A group has one float16 scale
+# d = absmax / -8 taken with the sign of the value of largest magnitude, and
+# codes q = clamp(round(x / d) + 8, 0, 15), so x ~ (q - 8) * d. The 4-bit
+# codes of a group are packed two per byte: byte j holds code j in its low
+# nibble and code j + gs/2 in its high nibble. 8-bit groups store int8 codes
+# round(x / d) with d = absmax / 127.
+
+
+def pack_groups(w: np.ndarray, bits: int, gs: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, scales)`` of ``w`` (N, K): codes uint8 (N, G*gs/2) for 4 bits or
+    int8 (N, G*gs) for 8 bits, scales float16 (N, G), G = ceil(K / gs). O(N*K)."""
+    n, k = w.shape
+    g = -(-k // gs)
+    wp = np.zeros((n, g * gs), np.float32)
+    wp[:, :k] = w
+    grp = wp.reshape(n, g, gs)
+    if bits == 4:
+        idx = np.abs(grp).argmax(axis=2)[..., None]
+        d = (np.take_along_axis(grp, idx, axis=2)[..., 0] / -8.0).astype(np.float16)
+    else:
+        d = (np.abs(grp).max(axis=2) / 127.0).astype(np.float16)
+    d32 = d.astype(np.float32)
+    inv = np.divide(1.0, d32, out=np.zeros_like(d32), where=d32 != 0)[..., None]
+    if bits == 4:
+        q = np.clip(np.rint(grp * inv + 8), 0, 15).astype(np.uint8)
+        half = gs // 2
+        packed = q[..., :half] | (q[..., half:] << 4)
+        return packed.reshape(n, g * half), d
+    q = np.clip(np.rint(grp * inv), -127, 127).astype(np.int8)
+    return q.reshape(n, g * gs), d
+
+
+def unpack_groups(codes: np.ndarray, scales: np.ndarray, bits: int, gs: int,
+                  k: int) -> np.ndarray:
+    """Float32 weights (..., K) from ``pack_groups`` output (leading dims kept). O(N*K)."""
+    lead, g = scales.shape[:-1], scales.shape[-1]
+    if bits == 4:
+        c = codes.reshape(*lead, g, gs // 2)
+        q = np.concatenate([c & 0x0F, c >> 4], axis=-1).astype(np.float32) - 8.0
+    else:
+        q = codes.reshape(*lead, g, gs).astype(np.float32)
+    w = q * scales.astype(np.float32)[..., None]
+    return w.reshape(*lead, g * gs)[..., :k]
+
+
+def _wo_linear_fwd(x, codes, scales, *b, bits, group_size, in_features):
+    w = unpack_groups(codes, scales, bits, group_size, in_features)  # (N, K) float32
+    rows = x.reshape(-1, x.shape[-1])
+    y = rows @ w.T
+    if b:
+        y += b[0]
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _wo_linear_flops(inputs, out, params) -> int:
+    x, scales = inputs[0], inputs[2]
+    k = params["in_features"]
+    n = scales.shape[0]
+    rows = x.size // x.shape[-1]
+    return int(2 * rows * n * k + 2 * n * k + (rows * n if len(inputs) == 4 else 0))
+
+
+WEIGHT_ONLY_LINEAR = Primitive("weight_only_linear", _wo_linear_fwd, differentiable=False,
+                               flops=_wo_linear_flops)
+
+
+def _wo_embedding_fwd(codes, scales, *, ids, bits, group_size, dim):
+    return unpack_groups(codes[ids], scales[ids], bits, group_size, dim)
+
+
+WEIGHT_ONLY_EMBEDDING = Primitive("weight_only_embedding", _wo_embedding_fwd,
+                                  differentiable=False,
+                                  flops=lambda inputs, out, params: int(2 * out.size))

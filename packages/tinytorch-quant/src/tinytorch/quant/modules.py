@@ -1,0 +1,309 @@
+"""Quantized layers: ordinary Modules whose state is integers plus scales.
+
+Each layer keeps, as buffers (so ``state_dict``/``save``/``load`` and
+``model_size_bytes`` see them), only what inference needs:
+
+    QuantizedLinear      weight_int8 (N, K) int8, weight_scale (N,) float32, bias (N,)
+                         [+ input_scale () float32, input_zero_point () int32 if static]
+    QuantizedConv2d      weight_int8 (OC, C, KH, KW) int8, weight_scale (OC,), bias (OC,) [+ ...]
+    QuantizedEmbedding   weight_int8 (V, E) int8, weight_scale (V,) float32
+    WeightOnlyLinear     weight_codes (N, G*gs/2) uint8 (4 bits) or (N, G*gs) int8 (8 bits),
+                         weight_scale (N, G) float16, bias (N,)
+    WeightOnlyEmbedding  the same, one row per token
+
+Nothing of the float weights is kept. Forward signatures are those of the
+float layers (``(*, in) -> (*, out)`` for Linear), so a quantized layer drops
+into any model by a module swap (``Module.set_submodule``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.nn import Conv2d, Embedding, Linear, Module
+from tinytorch.tensor import Tensor, apply
+
+from . import _kernels as K
+from .observers import PerChannelMinMaxObserver
+from .qtensor import quantize_per_channel
+
+__all__ = ["QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "WeightOnlyLinear",
+           "WeightOnlyEmbedding", "quantize_weight_per_channel"]
+
+
+def quantize_weight_per_channel(w: np.ndarray, axis: int = 0):
+    """Symmetric int8 per-channel quantization of a float weight (PyTorch's
+    default ``per_channel_symmetric`` qint8 recipe): ``(int8 codes, (C,) float32 scales)``."""
+    obs = PerChannelMinMaxObserver(axis=axis, dtype="int8", symmetric=True)
+    obs.observe(w)
+    scale, zp = obs.calculate_qparams()
+    q = quantize_per_channel(w, scale, zp, axis, "int8")
+    return q.int_repr(), q.scale
+
+
+def _float_input(x, who: str, last: int | None = None, ndim: int | None = None) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who}: input must be a Tensor, got {type(x).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{who}: input must be floating point, got {x.data.dtype}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{who}: input must be {ndim}-D, got shape {x.shape}")
+    if last is not None and (x.ndim == 0 or x.shape[-1 if ndim is None else 1] != last):
+        raise ValueError(f"{who}: expected {last} input features/channels, got shape {x.shape}")
+    if x.data.dtype != np.float32:
+        x = Tensor(x.data.astype(np.float32))
+    return x
+
+
+class _Int8Layer(Module):
+    """Shared state of the int8 layers: codes, scales, optional bias and
+    static activation parameters."""
+
+    def _init_state(self, wshape, out: int, bias: bool, static: bool) -> None:
+        self.register_buffer("weight_int8", np.zeros(wshape, np.int8))
+        self.register_buffer("weight_scale", np.ones((out,), np.float32))
+        self.register_buffer("bias", np.zeros((out,), np.float32) if bias else None)
+        self.static = bool(static)
+        if self.static:
+            self.register_buffer("input_scale", np.ones((), np.float32))
+            self.register_buffer("input_zero_point", np.zeros((), np.int32))
+
+    def _set_weights(self, w: np.ndarray, b, act_qparams) -> None:
+        q, s = quantize_weight_per_channel(w, axis=0)
+        self.weight_int8.data[...] = q
+        self.weight_scale.data[...] = s
+        if b is not None:
+            self.bias.data[...] = b
+        if self.static:
+            if act_qparams is None:
+                raise ValueError(f"{type(self).__name__}: a static layer needs input qparams")
+            self.input_scale.data[...] = act_qparams[0]
+            self.input_zero_point.data[...] = act_qparams[1]
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 weights the int8 codes stand for, computed on access
+        (nothing float is stored); read by code that only wants the dtype/shape."""
+        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
+        return Tensor(self.weight_int8.data.astype(np.float32) * s)
+
+    def _act_params(self) -> dict:
+        if not self.static:
+            return {"act_scale": None, "act_zp": None}
+        return {"act_scale": np.float32(self.input_scale.data),
+                "act_zp": int(self.input_zero_point.data)}
+
+    def _inputs(self) -> tuple:
+        b = () if self.bias is None else (self.bias,)
+        return (self.weight_int8, self.weight_scale, *b)
+
+
+class QuantizedLinear(_Int8Layer):
+    """``y = (s_x * s_w) * (Q(x) - zp_x) @ W_int8^T + b``: int8 per-output-channel
+    weights, uint8 activations quantized per call (dynamic) or with calibrated
+    parameters (``static=True``); exact int32 accumulation (see ``_kernels``).
+
+    Shapes: ``(*, in_features) -> (*, out_features)`` float32.
+    Cost: one GEMM (2*R*N*K FLOPs) plus O(R*K + N*K) to quantize the input and
+    widen the weights. Not differentiable (use :func:`prepare_qat` to train).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 static: bool = False) -> None:
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self._init_state((self.out_features, self.in_features), self.out_features, bias, static)
+
+    @classmethod
+    def from_float(cls, linear: Linear, act_qparams=None) -> QuantizedLinear:
+        """Quantize a float :class:`Linear` (its weights are read, not changed)."""
+        q = cls(linear.in_features, linear.out_features, linear.bias is not None,
+                static=act_qparams is not None)
+        q._set_weights(linear.weight.data, None if linear.bias is None else linear.bias.data,
+                       act_qparams)
+        return q
+
+    def forward(self, x) -> Tensor:
+        x = _float_input(x, "QuantizedLinear", self.in_features)
+        return apply(K.QUANTIZED_LINEAR, (x, *self._inputs()), self._act_params())
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
+                f"{'static' if self.static else 'dynamic'}")
+
+
+class QuantizedConv2d(_Int8Layer):
+    """Int8 convolution: the input is quantized (dynamic or static) and centred,
+    im2col builds (N*OH*OW, C*KH*KW) columns, one exact GEMM with the int8
+    weights (OC, C*KH*KW), then the rescale. ``(N, C, H, W) -> (N, OC, OH, OW)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=(1, 1),
+                 padding=(0, 0), bias: bool = True, static: bool = False) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride, self.padding = (tuple(kernel_size), tuple(stride),
+                                                       tuple(padding))
+        self._init_state((self.out_channels, self.in_channels, *self.kernel_size),
+                         self.out_channels, bias, static)
+
+    @classmethod
+    def from_float(cls, conv: Conv2d, act_qparams=None) -> QuantizedConv2d:
+        q = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                conv.padding, conv.bias is not None, static=act_qparams is not None)
+        q._set_weights(conv.weight.data, None if conv.bias is None else conv.bias.data,
+                       act_qparams)
+        return q
+
+    def forward(self, x) -> Tensor:
+        x = _float_input(x, "QuantizedConv2d", self.in_channels, ndim=4)
+        params = {"stride": self.stride, "padding": self.padding, **self._act_params()}
+        return apply(K.QUANTIZED_CONV2D, (x, *self._inputs()), params)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"{'static' if self.static else 'dynamic'}")
+
+
+def _ids(ids, num: int, who: str) -> np.ndarray:
+    arr = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{who}: ids must be integers, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= num):
+        raise IndexError(f"{who}: ids must be in [0, {num - 1}], got "
+                         f"{int(arr.min() if arr.min() < 0 else arr.max())}")
+    return arr
+
+
+class QuantizedEmbedding(Module):
+    """Int8 embedding table with one scale per row (per token):
+    ``(*ids.shape) -> (*ids.shape, E)`` float32, O(len(ids) * E)."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.register_buffer("weight_int8", np.zeros((num_embeddings, embedding_dim), np.int8))
+        self.register_buffer("weight_scale", np.ones((num_embeddings,), np.float32))
+
+    @classmethod
+    def from_float(cls, emb: Embedding) -> QuantizedEmbedding:
+        q = cls(emb.num_embeddings, emb.embedding_dim)
+        codes, scale = quantize_weight_per_channel(emb.weight.data, axis=0)
+        q.weight_int8.data[...] = codes
+        q.weight_scale.data[...] = scale
+        return q
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 weights the int8 codes stand for, computed on access
+        (nothing float is stored); read by code that only wants the dtype/shape."""
+        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
+        return Tensor(self.weight_int8.data.astype(np.float32) * s)
+
+    def forward(self, ids) -> Tensor:
+        arr = _ids(ids, self.num_embeddings, "QuantizedEmbedding")
+        return apply(K.QUANTIZED_EMBEDDING, (self.weight_int8, self.weight_scale), {"ids": arr})
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, int8"
+
+
+def _check_bits(bits, group_size) -> None:
+    if isinstance(bits, bool) or bits not in (4, 8):
+        raise ValueError(f"bits must be 4 or 8, got {bits!r}")
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2 or (
+            group_size % 2):
+        raise ValueError(f"group_size must be an even int >= 2, got {group_size!r}")
+
+
+class WeightOnlyLinear(Module):
+    """Weight-only grouped quantization (llama.cpp Q4_0-like for 4 bits): the
+    weights are stored as 4- or 8-bit codes with a float16 scale per group of
+    ``group_size`` inputs and widened to float32 on each call; activations stay
+    float. ``(*, in) -> (*, out)``; cost one GEMM plus O(N*K) to unpack."""
+
+    def __init__(self, in_features: int, out_features: int, bits: int = 4,
+                 group_size: int = 32, bias: bool = True) -> None:
+        super().__init__()
+        _check_bits(bits, group_size)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.bits, self.group_size = bits, group_size
+        g = -(-self.in_features // group_size)
+        width = g * group_size // 2 if bits == 4 else g * group_size
+        self.register_buffer("weight_codes", np.zeros((self.out_features, width),
+                                                      np.uint8 if bits == 4 else np.int8))
+        self.register_buffer("weight_scale", np.zeros((self.out_features, g), np.float16))
+        self.register_buffer("bias", np.zeros((self.out_features,), np.float32) if bias
+                             else None)
+
+    @classmethod
+    def from_float(cls, linear: Linear, bits: int = 4, group_size: int = 32):
+        q = cls(linear.in_features, linear.out_features, bits, group_size,
+                linear.bias is not None)
+        codes, scales = K.pack_groups(linear.weight.data, bits, group_size)
+        q.weight_codes.data[...] = codes
+        q.weight_scale.data[...] = scales
+        if linear.bias is not None:
+            q.bias.data[...] = linear.bias.data
+        return q
+
+    def dequantized_weight(self) -> np.ndarray:
+        """The float32 (out, in) weights the codes stand for."""
+        return K.unpack_groups(self.weight_codes.data, self.weight_scale.data, self.bits,
+                               self.group_size, self.in_features)
+
+    @property
+    def weight(self) -> Tensor:
+        """``dequantized_weight()`` as a Tensor, computed on access (not stored)."""
+        return Tensor(self.dequantized_weight())
+
+    def forward(self, x) -> Tensor:
+        x = _float_input(x, "WeightOnlyLinear", self.in_features)
+        b = () if self.bias is None else (self.bias,)
+        return apply(K.WEIGHT_ONLY_LINEAR, (x, self.weight_codes, self.weight_scale, *b),
+                     {"bits": self.bits, "group_size": self.group_size,
+                      "in_features": self.in_features})
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_features}, {self.out_features}, bits={self.bits}, "
+                f"group_size={self.group_size}")
+
+
+class WeightOnlyEmbedding(Module):
+    """Grouped 4- or 8-bit embedding table; only the looked-up rows are unpacked."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, bits: int = 4,
+                 group_size: int = 32) -> None:
+        super().__init__()
+        _check_bits(bits, group_size)
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.bits, self.group_size = bits, group_size
+        g = -(-self.embedding_dim // group_size)
+        width = g * group_size // 2 if bits == 4 else g * group_size
+        self.register_buffer("weight_codes", np.zeros((self.num_embeddings, width),
+                                                      np.uint8 if bits == 4 else np.int8))
+        self.register_buffer("weight_scale", np.zeros((self.num_embeddings, g), np.float16))
+
+    @classmethod
+    def from_float(cls, emb: Embedding, bits: int = 4, group_size: int = 32):
+        q = cls(emb.num_embeddings, emb.embedding_dim, bits, group_size)
+        codes, scales = K.pack_groups(emb.weight.data, bits, group_size)
+        q.weight_codes.data[...] = codes
+        q.weight_scale.data[...] = scales
+        return q
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 table the codes stand for, computed on access (not stored)."""
+        return Tensor(K.unpack_groups(self.weight_codes.data, self.weight_scale.data, self.bits,
+                                      self.group_size, self.embedding_dim))
+
+    def forward(self, ids) -> Tensor:
+        arr = _ids(ids, self.num_embeddings, "WeightOnlyEmbedding")
+        return apply(K.WEIGHT_ONLY_EMBEDDING, (self.weight_codes, self.weight_scale),
+                     {"ids": arr, "bits": self.bits, "group_size": self.group_size,
+                      "dim": self.embedding_dim})
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_embeddings}, {self.embedding_dim}, bits={self.bits}, "
+                f"group_size={self.group_size}")

@@ -1,0 +1,185 @@
+"""Three ways to quantize a model, and what it really weighs.
+
+Each function deep-copies the model, swaps layers for their quantized
+versions (``Module.set_submodule``, the module-swap extension point) and
+returns the copy: the input model is never touched.
+
+    quantize_dynamic(model)                 int8 weights, activations quantized per call
+    quantize_static(model, calibration)     int8 weights, activation ranges calibrated
+    quantize_weights(model, bits=4, gs=32)  weight-only grouped codes (Q4_0-like)
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from tinytorch.autograd import no_grad
+from tinytorch.nn import Conv2d, Embedding, Linear, Module
+from tinytorch.tensor import Tensor
+
+from .modules import (
+    QuantizedConv2d,
+    QuantizedEmbedding,
+    QuantizedLinear,
+    WeightOnlyEmbedding,
+    WeightOnlyLinear,
+    _check_bits,
+)
+from .observers import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver
+
+__all__ = ["quantize_dynamic", "quantize_static", "quantize_weights", "model_size_bytes",
+           "OBSERVERS"]
+
+#: Activation observers ``quantize_static`` accepts by name (uint8, affine).
+OBSERVERS = {
+    "minmax": lambda: MinMaxObserver(dtype="uint8"),
+    "moving_average": lambda: MovingAverageMinMaxObserver(0.1, dtype="uint8"),
+    "histogram": lambda: HistogramObserver(99.99, dtype="uint8"),
+}
+
+
+def _check_model(model, fn: str) -> None:
+    if not isinstance(model, Module):
+        raise TypeError(f"{fn}: model must be a tinytorch.nn.Module, got {type(model).__name__}")
+
+
+def _targets(model: Module, types: tuple, fn: str) -> list[tuple[str, Module]]:
+    found = [(n, m) for n, m in model.named_modules() if n and type(m) in types]
+    if not found:
+        names = ", ".join(t.__name__ for t in types)
+        raise ValueError(f"{fn}: the model has nothing to quantize (no {names} layer)")
+    return found
+
+
+def _swap(model: Module, fn: str, types: tuple, make) -> Module:
+    """A deep copy of ``model`` with ``make(name, layer)`` in place of every
+    layer of one of ``types`` (the root module itself is never swapped)."""
+    _check_model(model, fn)
+    _targets(model, types, fn)
+    new = copy.deepcopy(model)
+    for name, layer in _targets(new, types, fn):
+        new.set_submodule(name, make(name, layer))
+    return new
+
+
+def quantize_dynamic(model: Module, *, embeddings: bool = True) -> Module:
+    """int8 per-channel weights for every ``Linear`` and ``Conv2d`` (and, with
+    ``embeddings``, every ``Embedding``); activations are quantized to uint8
+    per call from the batch's own min and max. Returns a new model.
+
+    Raises: TypeError (not a Module), ValueError (nothing to quantize)."""
+    types = (Linear, Conv2d, Embedding) if embeddings else (Linear, Conv2d)
+
+    def make(name, layer):
+        if type(layer) is Embedding:
+            return QuantizedEmbedding.from_float(layer)
+        cls = QuantizedLinear if type(layer) is Linear else QuantizedConv2d
+        return cls.from_float(layer)
+    return _swap(model, "quantize_dynamic", types, make)
+
+
+def _batches(calibration_data, fn: str) -> list[Tensor]:
+    if isinstance(calibration_data, (Tensor, np.ndarray)):
+        raise TypeError(f"{fn}: calibration_data must be an iterable of batches "
+                        "(a list of Tensors, or a DataLoader), not a single tensor")
+    try:
+        items = list(calibration_data)
+    except TypeError:
+        raise TypeError(f"{fn}: calibration_data must be an iterable of batches, got "
+                        f"{type(calibration_data).__name__}") from None
+    if not items:
+        raise ValueError(f"{fn}: calibration_data is empty: at least one batch is needed")
+    batches = []
+    for i, item in enumerate(items):
+        x = item[0] if isinstance(item, (tuple, list)) else item
+        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if arr.dtype.kind != "f":
+            raise TypeError(f"{fn}: calibration batch {i} must be floating point, got "
+                            f"{arr.dtype}")
+        if arr.ndim == 0 or arr.shape[0] == 0:
+            raise ValueError(f"{fn}: calibration batch {i} is empty (shape {arr.shape})")
+        if batches and arr.shape[1:] != batches[0].shape[1:]:
+            raise ValueError(f"{fn}: calibration batch {i} has shape {arr.shape}, but batch 0 "
+                             f"has {batches[0].shape}: batches must differ only in size")
+        batches.append(Tensor(arr.astype(np.float32, copy=False)))
+    return batches
+
+
+def quantize_static(model: Module, calibration_data, *, observer: str = "histogram",
+                    ) -> Module:
+    """int8 per-channel weights and uint8 activations whose ranges are
+    calibrated on real batches: each ``Linear``/``Conv2d`` input is observed
+    over ``calibration_data`` (an iterable of float batches, or of
+    ``(x, y)`` pairs such as a DataLoader), then fixed.
+
+    Args:
+        observer: ``"minmax"``, ``"moving_average"`` or ``"histogram"``
+            (99.99th percentile: clips outliers; the default).
+
+    Raises:
+        TypeError: not a Module, calibration data not an iterable of float batches.
+        ValueError: an empty calibration set, a batch of the wrong shape (the
+            message names the batch and the model's complaint), nothing to
+            quantize, an unknown observer.
+    """
+    fn = "quantize_static"
+    _check_model(model, fn)
+    if observer not in OBSERVERS:
+        raise ValueError(f"{fn}: observer must be one of {sorted(OBSERVERS)}, got {observer!r}")
+    targets = _targets(model, (Linear, Conv2d), fn)
+    batches = _batches(calibration_data, fn)
+    work = copy.deepcopy(model).eval()
+    observers = {name: OBSERVERS[observer]() for name, _ in targets}
+    handles = [work.get_submodule(name).register_forward_pre_hook(
+        lambda mod, args, obs=observers[name]: obs.observe(args[0])) for name, _ in targets]
+    try:
+        with no_grad():
+            for i, x in enumerate(batches):
+                try:
+                    work(x)
+                except (ValueError, TypeError, IndexError) as exc:
+                    raise ValueError(f"{fn}: calibration batch {i} of shape {x.shape} does "
+                                     f"not fit the model: {exc}") from exc
+    finally:
+        for h in handles:
+            h.remove()
+
+    def make(name, layer):
+        qparams = observers[name].calculate_qparams()
+        cls = QuantizedLinear if type(layer) is Linear else QuantizedConv2d
+        return cls.from_float(layer, act_qparams=qparams)
+    return _swap(model, fn, (Linear, Conv2d), make).eval()
+
+
+def quantize_weights(model: Module, bits: int = 4, group_size: int = 32, *,
+                     embeddings: bool = True) -> Module:
+    """Weight-only grouped quantization of every ``Linear`` (and ``Embedding``):
+    ``bits`` 4 (two codes per byte, Q4_0-like) or 8, one float16 scale per
+    ``group_size`` weights. Activations stay float32. Returns a new model.
+
+    Raises: ValueError (bits not 4 or 8, a bad group size, nothing to quantize)."""
+    _check_bits(bits, group_size)
+    types = (Linear, Embedding) if embeddings else (Linear,)
+
+    def make(name, layer):
+        cls = WeightOnlyEmbedding if type(layer) is Embedding else WeightOnlyLinear
+        return cls.from_float(layer, bits, group_size)
+    return _swap(model, "quantize_weights", types, make)
+
+
+def model_size_bytes(model: Module) -> int:
+    """Bytes really held by ``model``: every parameter and every buffer
+    (quantized codes, scales, zero points, biases), each counted once even if
+    shared. A file written by ``Module.save`` holds these bytes plus a small
+    per-array header.
+
+    Raises: TypeError if ``model`` is not a Module."""
+    _check_model(model, "model_size_bytes")
+    seen, total = set(), 0
+    for t in (*model.parameters(), *model.buffers()):
+        if id(t) not in seen:
+            seen.add(id(t))
+            total += t.data.nbytes
+    return int(total)

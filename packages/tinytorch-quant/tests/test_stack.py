@@ -1,0 +1,87 @@
+"""Composition with the rest of the stack: KV cache, profiler, Trainer.
+
+These need packages above tinytorch-quant's own dependencies; each test
+skips when its package is absent (the ``stack`` session installs them all).
+"""
+
+import numpy as np
+import pytest
+
+from tinytorch import nn
+from tinytorch.quant import (
+    QuantizedLinear,
+    WeightOnlyLinear,
+    convert,
+    prepare_qat,
+    quantize_dynamic,
+    quantize_static,
+    quantize_weights,
+)
+from tinytorch.tensor import Tensor, manual_seed
+
+
+def gpt():
+    transformers = pytest.importorskip("tinytorch.transformers")
+    manual_seed(0)
+    return transformers.GPT(vocab_size=23, embed_dim=32, num_layers=2, num_heads=4,
+                            max_seq_len=32).eval()
+
+
+@pytest.mark.parametrize("how", ["dynamic", "int4"])
+def test_kv_cache_on_a_quantized_gpt_gives_the_uncached_tokens(how):
+    kvcache = pytest.importorskip("tinytorch.kvcache")
+    model = gpt()
+    q = quantize_dynamic(model) if how == "dynamic" else quantize_weights(model, bits=4)
+    assert any(isinstance(m, (QuantizedLinear, WeightOnlyLinear)) for m in q.modules())
+    prompt = np.array([[1, 5, 7, 2]])
+    uncached = q.generate(prompt, 12, temperature=0, use_cache=False)
+    cached = kvcache.generate(q, prompt, 12, temperature=0)
+    assert np.array_equal(cached.data, uncached.data)
+    # and the cached logits equal the uncached ones (dynamic activations are
+    # quantized per token, so a token's codes do not depend on the others)
+    kvcache.enable_kv_cache(q)
+    try:
+        from tinytorch.autograd import no_grad
+        with no_grad():
+            full = q(Tensor(np.array([[1, 5, 7, 2, 9]]))).data
+            q.generation_cache.reset()
+            q(Tensor(np.array([[1, 5, 7, 2]])))
+            last = q(Tensor(np.array([[9]])), start_pos=4).data
+        assert np.allclose(last[0, -1], full[0, -1], atol=1e-4)
+    finally:
+        kvcache.disable_kv_cache(q)
+
+
+def test_profiler_counts_the_quantized_ops_flops():
+    perf = pytest.importorskip("tinytorch.perf")
+    manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    x = Tensor(np.random.default_rng(0).normal(size=(8, 64)).astype(np.float32))
+    prof = perf.Profiler()
+    float_flops = prof.count_flops(model, x)
+    q8 = prof.count_flops(quantize_static(model, [x]), x)
+    q4 = prof.count_flops(quantize_weights(model, bits=4), x)
+    gemm = 2 * 8 * (64 * 32 + 32 * 10)
+    assert float_flops >= gemm and q8 >= gemm and q4 >= gemm
+    assert q8 > float_flops  # quantizing the activations and rescaling cost work too
+
+
+def test_trainer_fine_tunes_a_qat_model():
+    optim = pytest.importorskip("tinytorch.optim")
+    data = pytest.importorskip("tinytorch.data")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 16)).astype(np.float32)
+    y = (x[:, :4].sum(axis=1) > 0).astype(np.int64)
+    manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))
+    qat = prepare_qat(model, bits=4, group_size=16)
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=32, shuffle=True)
+    trainer = optim.Trainer(qat, optim.Adam(qat.parameters(), lr=1e-2),
+                            nn.CrossEntropyLoss())
+    before = trainer.evaluate(loader)["loss"]
+    trainer.fit(loader, epochs=5)
+    after = trainer.evaluate(loader)["loss"]
+    assert after < 0.6 * before
+    q = convert(qat)
+    acc = (q(Tensor(x)).data.argmax(axis=1) == y).mean()
+    assert acc > 0.9
