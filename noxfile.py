@@ -243,7 +243,8 @@ def parity(session: nox.Session) -> None:
         session.log("no test_parity_*.py files exist yet: nothing to compare with PyTorch")
         return
     session.log(f"{len(files)} parity test file(s): {', '.join(files)}")
-    install_all(session, TORCH)
+    # transformers and tokenizers: the GPT-2 checkpoint and tokenizer references.
+    install_all(session, TORCH, "transformers", "tokenizers")
     run_pytest(session, *files)
 
 
@@ -273,8 +274,9 @@ def bench(session: nox.Session) -> None:
     if not scripts:
         session.log("benchmarks/ holds no bench_*.py script yet: nothing to run")
         return
-    # threadpoolctl: every benchmark sets BLAS/numexpr/torch threads through it.
-    install_all(session, TORCH, "tqdm", "matplotlib", "threadpoolctl")
+    # threadpoolctl: every benchmark sets BLAS/numexpr/torch threads through it;
+    # transformers: the GPT-2 reference of bench_gpt2.py.
+    install_all(session, TORCH, "transformers", "tqdm", "matplotlib", "threadpoolctl")
     for script in scripts:
         session.log(f"=== {script.relative_to(ROOT)} ===")
         session.run("python", str(script.relative_to(ROOT)), env={"MPLBACKEND": "Agg"})

@@ -132,6 +132,9 @@ def _kwargs(helpers, **over):
     ({"github_repo": "http://github.com/ada/tt"}, ValueError),
     ({"github_repo": "https://github.com/ada"}, ValueError),
     ({"athlete_name": "  "}, ValueError),
+    ({"athlete_name": 3}, TypeError),
+    ({"warmup_runs": 1.5}, TypeError),
+    ({"measurement_runs": True}, TypeError),
     ({"techniques": "kv-cache"}, TypeError),
     ({"techniques": ["ok", ""]}, TypeError),
     ({"techniques": None}, TypeError),
@@ -314,3 +317,18 @@ def test_a_quantized_model_keeps_its_baseline_signature():
     wider = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(128, 10))
     assert describe_architecture(quantize_dynamic(wider))["signature"] != base["signature"]
+
+
+@pytest.mark.parametrize("build, kwargs, error", [
+    ("digits_mlp", {"epochs": 1.5}, TypeError),
+    ("digits_mlp", {"epochs": -1}, ValueError),
+    ("digits_cnn", {"epochs": "2"}, TypeError),
+    ("tiny_gpt", {"steps": True}, TypeError),
+    ("tiny_gpt", {"steps": -5}, ValueError),
+])
+def test_pairing_builders_refuse_bad_counts(build, kwargs, error):
+    from tinytorch.olympics import pairings
+
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        getattr(pairings, build)(**kwargs)

@@ -241,7 +241,7 @@ class CachedMultiHeadAttention(Module):
         if type(qkv) is not Linear or type(out_proj) is not Linear or not _no_hooks(
                 qkv, out_proj, mods["resid_dropout"]):
             return None
-        qb, ob = qkv._parameters["bias"], out_proj._parameters["bias"]
+        qb, ob = qkv._parameters.get("bias"), out_proj._parameters.get("bias")
         if (qb is None) != (ob is None):
             return None
         w = (qkv._parameters["weight"], out_proj._parameters["weight"])

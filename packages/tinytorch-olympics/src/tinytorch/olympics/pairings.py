@@ -39,6 +39,7 @@ from tinytorch.tensor import Generator, manual_seed
 from tinytorch.text import CharTokenizer
 from tinytorch.transformers import GPT
 
+from ._validate import check_int as _check_count
 from .tasks import ClassificationData, GenerationData, TextGenerator
 
 __all__ = ["Pairing", "digits_mlp", "digits_cnn", "digits_cnn_int8", "tiny_gpt", "PAIRINGS",
@@ -113,12 +114,6 @@ def _digits_aa_pairing(name: str, model, epochs: int, seed: int, *, images: bool
         descriptions=(description, "exact copy of the baseline (A/A control)"),
         training=training,
     )
-
-
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def digits_mlp(epochs: int = 5, seed: int = 0, hidden: int = 128) -> Pairing:

@@ -44,6 +44,7 @@ import numpy as np
 
 from ._common import check_text, ids_to_array, iter_corpus
 from ._io import FORMAT_VERSION, atomic_write_json, read_json_document, require_field
+from .gpt2 import bytes_to_unicode, gpt2_pattern, read_gpt2_files
 
 # GPT-2's pattern is
 #   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
@@ -146,6 +147,7 @@ class BPETokenizer:
                 f"vocab_size must be at most MAX_VOCAB_SIZE={MAX_VOCAB_SIZE}, got {vocab_size}"
             )
         self.target_vocab_size = int(vocab_size)
+        self._pattern = _PATTERN
         self._set_merges([])
         self._trained = False
 
@@ -167,6 +169,10 @@ class BPETokenizer:
         self._offsets = np.cumsum(lengths) - lengths
         self._flat = np.frombuffer(b"".join(token_bytes), dtype=np.uint8)
         self._cache: dict[str, list[int]] = {}
+        # A tokenizer read by from_gpt2 speaks the file's ids: internal id ->
+        # GPT-2 id, and the number of GPT-2 ids (None: the ids are internal).
+        self._to_external: np.ndarray | None = None
+        self._n_ids: int | None = None
 
     def _require_trained(self) -> None:
         if not self._trained:
@@ -181,6 +187,8 @@ class BPETokenizer:
         Equals the requested ``vocab_size`` after training unless the corpus
         ran out of pairs to merge (``train`` warns in that case).
         """
+        if self._n_ids is not None:
+            return self._n_ids
         return N_BYTES + len(self._merges)
 
     def __len__(self) -> int:
@@ -188,7 +196,12 @@ class BPETokenizer:
 
     @property
     def merges(self) -> list[tuple[int, int]]:
-        """The learned merges in training order: ``merges[k]`` became id ``256 + k``."""
+        """The learned merges in training order: ``merges[k]`` became id ``256 + k``
+        (for a tokenizer read by :meth:`from_gpt2`: pairs of GPT-2 ids, in
+        ``merges.txt`` order)."""
+        if self._to_external is not None:
+            ext = self._to_external
+            return [(int(ext[a]), int(ext[b])) for a, b in self._merges]
         return list(self._merges)
 
     @property
@@ -235,9 +248,65 @@ class BPETokenizer:
                 UserWarning,
                 stacklevel=2,
             )
+        self._pattern = _PATTERN
         self._set_merges(merges)
         self._trained = True
         return self
+
+    @classmethod
+    def from_gpt2(cls, vocab_json: str | os.PathLike[str],
+                  merges_txt: str | os.PathLike[str]) -> BPETokenizer:
+        """GPT-2's tokenizer from its ``vocab.json`` and ``merges.txt`` (or any
+        byte-level BPE saved in that format, e.g. by HF ``tokenizers``).
+
+        Encodes and decodes exactly as Hugging Face's GPT-2 tokenizer: the
+        same pre-tokenizer (:func:`~tinytorch.text.gpt2.gpt2_pattern`), the
+        same byte-to-unicode table and the same merge order (rank = line of
+        ``merges.txt``), and the ids of ``vocab.json``. Tokens no merge
+        produces (``<|endoftext|>``) decode to their text but are never
+        produced by ``encode``, which treats all text as ordinary text.
+        Such a tokenizer is saved as those two files: :meth:`save` refuses it.
+
+        Raises:
+            FileNotFoundError: a file is missing.
+            ValueError: malformed files; a byte missing from the vocab; a
+                merge whose parts are neither bytes nor earlier merges, or
+                whose result is not in the vocab (the message names it).
+        """
+        vocab, merge_strs = read_gpt2_files(vocab_json, merges_txt)
+        byte_chars = bytes_to_unicode()
+        missing = [b for b, c in byte_chars.items() if c not in vocab]
+        if missing:
+            raise ValueError(f"{os.fspath(vocab_json)!r} lacks the tokens of {len(missing)} "
+                             f"byte values (first: {missing[:5]}); byte-level BPE needs all 256")
+        internal = {c: b for b, c in byte_chars.items()}  # token string -> internal id
+        merges, to_external = [], [vocab[byte_chars[b]] for b in range(N_BYTES)]
+        for k, (a, b) in enumerate(merge_strs):
+            if a not in internal or b not in internal:
+                raise ValueError(f"{os.fspath(merges_txt)!r} merge {k} ({a!r} {b!r}): a part "
+                                 f"is neither a byte nor the result of an earlier merge")
+            if a + b not in vocab:
+                raise ValueError(f"{os.fspath(merges_txt)!r} merge {k} ({a!r} {b!r}): its "
+                                 f"result {a + b!r} is not in the vocab")
+            merges.append((internal[a], internal[b]))
+            internal.setdefault(a + b, N_BYTES + k)
+            to_external.append(vocab[a + b])
+        tok = cls(N_BYTES + len(merges))
+        tok._set_merges(merges)
+        tok._pattern = gpt2_pattern()
+        tok._to_external = np.array(to_external, dtype=np.int64)
+        tok._n_ids = max(vocab.values()) + 1
+        decoder = {c: b for b, c in byte_chars.items()}
+        token_bytes = [b""] * tok._n_ids  # ids absent from the vocab decode to nothing
+        for token, i in vocab.items():
+            token_bytes[i] = (bytes(decoder[c] for c in token) if all(c in decoder for c in token)
+                              else token.encode("utf-8"))
+        tok._lengths = np.fromiter(map(len, token_bytes), dtype=np.int64, count=len(token_bytes))
+        tok._offsets = np.cumsum(tok._lengths) - tok._lengths
+        tok._flat = np.frombuffer(b"".join(token_bytes), dtype=np.uint8)
+        tok._token_bytes = token_bytes
+        tok._trained = True
+        return tok
 
     # ---------------------------------------------------------- encoding
 
@@ -254,6 +323,8 @@ class BPETokenizer:
             if new_id is None:
                 break
             ids = _merge(ids, pair, new_id)
+        if self._to_external is not None:
+            return self._to_external[ids].tolist()
         return ids
 
     def encode(self, text: str) -> list[int]:
@@ -271,7 +342,7 @@ class BPETokenizer:
         _utf8(check_text(text))
         cache = self._cache
         out: list[int] = []
-        for chunk in _PATTERN.findall(text):
+        for chunk in self._pattern.findall(text):
             ids = cache.get(chunk)
             if ids is None:
                 ids = self._encode_chunk(chunk)
@@ -326,6 +397,9 @@ class BPETokenizer:
             OSError: the file cannot be written (the previous file is kept).
         """
         self._require_trained()
+        if self._to_external is not None:
+            raise ValueError("a tokenizer read by BPETokenizer.from_gpt2 is stored as its "
+                             "vocab.json and merges.txt; keep those two files")
         longest = int(self._lengths.max())
         if longest > MAX_TOKEN_BYTES:
             raise ValueError(f"cannot save: a token is {longest} bytes long, more than "

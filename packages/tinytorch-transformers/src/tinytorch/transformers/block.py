@@ -32,6 +32,9 @@ class MLP(Module):
         embed_dim: E (input and output width).
         hidden_dim: the inner width; default ``4 * embed_dim``.
         dropout: dropout probability on the output (training mode only).
+        bias: whether both Linear layers have biases.
+        gelu_approximate: the GELU's ``approximate`` (``"tanh"``, GPT-2's
+            ``gelu_new``, or ``"none"``, the exact erf form).
 
     Shapes: ``(..., E) -> (..., E)``. Parameters ``fc.weight`` ``(hidden, E)``,
     ``fc.bias``, ``proj.weight`` ``(E, hidden)``, ``proj.bias`` (``(out, in)``
@@ -40,14 +43,15 @@ class MLP(Module):
     """
 
     def __init__(self, embed_dim: int, hidden_dim: int | None = None,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, bias: bool = True,
+                 gelu_approximate: str = "tanh") -> None:
         super().__init__()
         self.embed_dim = _positive_int(embed_dim, "embed_dim", "MLP")
         hidden = 4 * self.embed_dim if hidden_dim is None else hidden_dim
         self.hidden_dim = _positive_int(hidden, "hidden_dim", "MLP")
-        self.fc = Linear(self.embed_dim, self.hidden_dim)
-        self.act = GELU(approximate="tanh")
-        self.proj = Linear(self.hidden_dim, self.embed_dim)
+        self.fc = Linear(self.embed_dim, self.hidden_dim, bias=bias)
+        self.act = GELU(approximate=gelu_approximate)
+        self.proj = Linear(self.hidden_dim, self.embed_dim, bias=bias)
         self.drop = Dropout(_probability(dropout, "MLP"))
 
     def forward(self, x) -> Tensor:
@@ -61,6 +65,9 @@ class TransformerBlock(Module):
         embed_dim: E. num_heads: H (must divide E).
         mlp_ratio: the MLP's hidden width is ``mlp_ratio * E``.
         dropout: used by the attention and the MLP.
+        bias: whether the four Linear layers have biases.
+        layer_norm_eps: the ``eps`` of both LayerNorms.
+        gelu_approximate: the MLP's GELU (``"tanh"`` or ``"none"``).
 
     Children: ``ln1``, ``attn`` (a :class:`MultiHeadAttention`), ``ln2``,
     ``mlp``. ``forward(x, mask=None)``: ``(B, T, E) -> (B, T, E)``; the mask
@@ -70,7 +77,8 @@ class TransformerBlock(Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, bias: bool = True, layer_norm_eps: float = 1e-5,
+                 gelu_approximate: str = "tanh") -> None:
         super().__init__()
         embed_dim = _positive_int(embed_dim, "embed_dim", "TransformerBlock")
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or (
@@ -78,10 +86,10 @@ class TransformerBlock(Module):
         ):
             raise ValueError(f"TransformerBlock: mlp_ratio must be a positive number, "
                              f"got {mlp_ratio!r}")
-        self.ln1 = LayerNorm(embed_dim)
-        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout)
-        self.ln2 = LayerNorm(embed_dim)
-        self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim), dropout)
+        self.ln1 = LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout, bias=bias)
+        self.ln2 = LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim), dropout, bias, gelu_approximate)
 
     def forward(self, x, mask=None) -> Tensor:
         x = x + self.attn(self.ln1(x), mask)  # (B, T, E)

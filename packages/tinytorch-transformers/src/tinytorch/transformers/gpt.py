@@ -75,6 +75,18 @@ class GPTConfig:
     max_seq_len: int
     dropout: float = 0.0
     mlp_ratio: float = 4
+    # GPT-2's options; the defaults are this GPT's original architecture.
+    bias: bool = True  # biases in the attention and MLP Linears
+    layer_norm_eps: float = 1e-5
+    gelu_approximate: str = "tanh"  # "tanh" (GPT-2's gelu_new) or "none" (exact erf)
+    tie_embeddings: bool = False  # head.weight is tok_emb.weight (GPT-2: True)
+    head_bias: bool = True  # GPT-2's lm_head has none
+
+
+def _flag(value, name: str, where: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def _deprecated_alias(new, old, new_name: str, old_name: str, where: str):
@@ -180,6 +192,15 @@ class GPT(Module):
         max_seq_len: the longest context (positions 0 .. max_seq_len - 1).
         dropout: on embeddings, attention weights and residual branches.
         mlp_ratio: MLP width multiplier (default 4).
+        bias: biases in every attention and MLP Linear (default True).
+        layer_norm_eps: the ``eps`` of every LayerNorm (default 1e-5).
+        gelu_approximate: the MLP's GELU, ``"tanh"`` (default) or ``"none"``.
+        tie_embeddings: the head shares ``tok_emb.weight`` (one ``(V, E)``
+            parameter, as GPT-2; default False: a separate head matrix).
+        head_bias: whether the head has a bias (default True; GPT-2: False).
+
+    GPT-2 is ``tie_embeddings=True, head_bias=False`` with the other defaults
+    (``tinytorch.interop.load_gpt2`` builds it from a Hugging Face folder).
 
     Children: ``tok_emb`` (Embedding V x E), ``pos_emb``
     (:class:`PositionalEncoding`), ``drop``, ``blocks`` (a ModuleList of
@@ -199,7 +220,10 @@ class GPT(Module):
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, num_layers: int, num_heads: int,
-                 max_seq_len: int, dropout: float = 0.0, mlp_ratio: float = 4) -> None:
+                 max_seq_len: int, dropout: float = 0.0, mlp_ratio: float = 4, *,
+                 bias: bool = True, layer_norm_eps: float = 1e-5,
+                 gelu_approximate: str = "tanh", tie_embeddings: bool = False,
+                 head_bias: bool = True) -> None:
         super().__init__()
         where = "GPT"
         self.config = GPTConfig(
@@ -210,6 +234,11 @@ class GPT(Module):
             max_seq_len=_positive_int(max_seq_len, "max_seq_len", where),
             dropout=_probability(dropout, where),
             mlp_ratio=mlp_ratio,
+            bias=_flag(bias, "bias", where),
+            layer_norm_eps=layer_norm_eps,
+            gelu_approximate=gelu_approximate,
+            tie_embeddings=_flag(tie_embeddings, "tie_embeddings", where),
+            head_bias=_flag(head_bias, "head_bias", where),
         )
         c = self.config
         if c.embed_dim % c.num_heads:
@@ -220,11 +249,14 @@ class GPT(Module):
         self.pos_emb = PositionalEncoding(c.max_seq_len, c.embed_dim)
         self.drop = Dropout(c.dropout)
         self.blocks = ModuleList(
-            TransformerBlock(c.embed_dim, c.num_heads, c.mlp_ratio, c.dropout)
+            TransformerBlock(c.embed_dim, c.num_heads, c.mlp_ratio, c.dropout, c.bias,
+                             c.layer_norm_eps, c.gelu_approximate)
             for _ in range(c.num_layers)
         )
-        self.ln_f = LayerNorm(c.embed_dim)
-        self.head = Linear(c.embed_dim, c.vocab_size)
+        self.ln_f = LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
+        self.head = Linear(c.embed_dim, c.vocab_size, bias=c.head_bias)
+        if c.tie_embeddings:  # one (V, E) parameter: Embedding rows = Linear (out, in)
+            self.head.weight = self.tok_emb.weight
         self.generation_cache = None  # the KV-cache extension point
         self._init_weights()
 
@@ -407,4 +439,5 @@ class GPT(Module):
         c = self.config
         return (f"vocab_size={c.vocab_size}, embed_dim={c.embed_dim}, "
                 f"num_layers={c.num_layers}, num_heads={c.num_heads}, "
-                f"max_seq_len={c.max_seq_len}")
+                f"max_seq_len={c.max_seq_len}"
+                + (", tie_embeddings=True" if c.tie_embeddings else ""))
