@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 
 import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
 import tinytorch.tensor as tt  # noqa: E402
+from tinytorch import nn  # noqa: E402
 from tinytorch.nn import functional as F  # noqa: E402
 from tinytorch.tensor import Tensor  # noqa: E402
 from tinytorch.transformers import functional as TF  # noqa: E402
@@ -332,7 +333,6 @@ def test_same_keywords_same_values_and_gradients(case):
 # PyTorch parameters copied in (same names, same layouts), then one forward
 # and backward compared. Linear is left to its own parity tests.
 
-from tinytorch import nn  # noqa: E402
 
 MODULES = [
     ("ReLU", {}, (3, 4)),
