@@ -170,7 +170,15 @@ class CompiledModule(Module):
             raise CompileError("the replay differs from eager mode on the example input")
         rng = np.random.default_rng(0)
         other = tuple(_other_input(a, rng) for a in args)
-        graph2, eager2 = capture(self.model, other)
+        try:
+            graph2, eager2 = capture(self.model, other)
+        except CompileError:
+            raise
+        except Exception as exc:
+            raise CompileError(
+                "running the forward a second time with arguments of the same shapes failed "
+                f"({type(exc).__name__}: {exc}); a stateful forward (one that advances a KV "
+                "cache, a counter, a random stream) cannot be captured") from exc
         if [n.op.name for n in graph2.nodes] != [n.op.name for n in graph.nodes]:
             raise CompileError(
                 "the forward ran different ops on a second, random input of the same shape: "
