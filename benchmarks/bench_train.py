@@ -14,6 +14,9 @@ frameworks):
    (``bench_transformers.bench_latency`` measures it; one place).
 4. ``conv``: Conv2d (32, 3, 32, 32) -> 32 channels, 3x3, padding 1, forward
    + backward (``bench_conv.make_steps``; one place).
+5. ``kernels``: the tanh GELU forward + backward of one GPT MLP
+   (16 x 128 x 512 float32) on each ``tinytorch.tensor.kernels`` backend
+   installed, against ``torch.nn.functional.gelu`` forward + backward.
 
 Every workload runs with 1 and with 2 threads for BOTH frameworks (NumPy's
 BLAS and numexpr through ``_timing.limit_threads``, PyTorch through
@@ -68,7 +71,7 @@ try:
 except ImportError:
     torch = None
 
-WORKLOADS = ("gpt", "cnn", "forward", "conv")
+WORKLOADS = ("gpt", "cnn", "forward", "conv", "kernels")
 VOCAB, EMBED, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 4, 4, 128, 16
 CNN_BATCH = 32
 
@@ -236,15 +239,41 @@ def conv_steps():
     return tt_step, pt_step, 32, "images/s", None
 
 
-BUILDERS = {"gpt": gpt_steps, "cnn": cnn_steps, "forward": forward_steps, "conv": conv_steps}
+def kernel_steps():
+    """GELU forward + backward through tinytorch's kernels (the backend in
+    use; ``TINYTORCH_KERNELS=numexpr`` selects the other) and through torch."""
+    from tinytorch.tensor import kernels
+
+    x = np.random.default_rng(0).standard_normal((BATCH, CONTEXT, 4 * EMBED)).astype(np.float32)
+    g = np.ones_like(x)
+
+    def tt_step():
+        _, t = kernels.gelu_tanh(x)
+        kernels.gelu_tanh_grad(g, x, t)
+
+    pt_step = None
+    if torch is not None:
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        gt = torch.from_numpy(g)
+
+        def pt_step():
+            xt.grad = None
+            torch.nn.functional.gelu(xt, approximate="tanh").backward(gt)
+
+    return tt_step, pt_step, x.size, "elements/s", None
+
+
+BUILDERS = {"gpt": gpt_steps, "cnn": cnn_steps, "forward": forward_steps, "conv": conv_steps,
+            "kernels": kernel_steps}
 TITLES = {
     "gpt": f"GPT training step ({LAYERS}L x {EMBED}, {HEADS} heads, T {CONTEXT}, batch {BATCH}, "
            "AdamW, clip 1.0)",
     "cnn": f"CNN training step at CIFAR size (3x32x32, batch {CNN_BATCH}, Adam)",
     "forward": f"GPT forward ({LAYERS}L x {EMBED}, T {CONTEXT}, batch 1, no_grad)",
     "conv": "Conv2d (32, 3, 32, 32) -> 32, 3x3, padding 1, forward + backward",
+    "kernels": f"tanh GELU forward + backward, ({BATCH}, {CONTEXT}, {4 * EMBED}) float32",
 }
-TARGETS = {"gpt": 1.2, "forward": 1.2, "conv": 1.3, "cnn": None}
+TARGETS = {"gpt": 1.2, "forward": 1.2, "conv": 1.3, "cnn": None, "kernels": None}
 
 
 # ----------------------------------------------------------------- timing
