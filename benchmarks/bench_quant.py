@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=20, help="digits training epochs")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    print(f"bench_quant: threads {args.threads}, load average {load_average()}")
+    print(f"bench_quant: threads {args.threads}, {load_average()}")
     with limit_threads(args.threads):
         mlp, train_mlp, test_mlp = M.train_classifier("mlp", args.epochs)
         cnn, train_cnn, test_cnn = M.train_classifier("cnn", args.epochs)
