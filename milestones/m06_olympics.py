@@ -25,14 +25,16 @@ The entries:
 * the tiny GPT (a character-level language model trained briefly on the
   bundled Shakespeare), generating 48 tokens per query without and with the
   KV cache of ``tinytorch.kvcache``: the one optimization the stack has;
-* the digits MLP and CNN of milestones 3 and 4, trained briefly. The stack
-  has no optimization for classifiers yet (quantization and pruning are
-  later packages), so each is measured against an exact copy of itself: an
-  A/A control whose "speedup" shows how much two identical runs differ.
+* the digits CNN of milestone 4, trained briefly, against the same CNN
+  quantized with ``tinytorch.quant.quantize_static`` (int8 weights per output
+  channel, calibrated int8 activations; index-free max pooling): the same
+  architecture, entered in the memory challenge;
+* the digits MLP of milestone 3 against an exact copy of itself: an A/A
+  control whose "speedup" shows how much two identical runs differ.
 
 The GPT entry is written as a closed-division submission, entered in the
-most demanding event its scores qualify for, and validated. The bar: the
-submission validates.
+most demanding event its scores qualify for; the quantized CNN as a
+closed-division MEMORY_CHALLENGE submission. The bar: both validate.
 
     python milestones/m06_olympics.py
     python milestones/m06_olympics.py --quick          # shorter training and measurement
@@ -52,7 +54,7 @@ from tinytorch.olympics import (
     utc_timestamp,
     validate_submission,
 )
-from tinytorch.olympics.pairings import digits_cnn, digits_mlp, tiny_gpt
+from tinytorch.olympics.pairings import digits_cnn_int8, digits_mlp, tiny_gpt
 from tinytorch.perf import OlympicEvent, qualifies_event
 
 DEFAULT_REPO = "https://github.com/your-name/tinytorch"
@@ -112,25 +114,28 @@ def main(argv: list[str] | None = None) -> dict:
 
     pairings = [
         digits_mlp(epochs=TRAINING["mlp"][level], seed=args.seed),
-        digits_cnn(epochs=TRAINING["cnn"][level], seed=args.seed),
+        digits_cnn_int8(epochs=TRAINING["cnn"][level], seed=args.seed),
         tiny_gpt(steps=TRAINING["gpt"][level], seed=args.seed),
     ]
     results: dict[str, dict] = {}
-    path = None
+    paths: dict[str, str] = {}
+    stamp = utc_timestamp().replace(":", "").replace("-", "")
+    written = {"gpt": ("auto", f"m06_submission_gpt_kvcache_{stamp}.json"),
+               "cnn-int8": ("memory_challenge", f"m06_submission_cnn_int8_{stamp}.json")}
     for pairing in pairings:
         unit = "steps" if pairing.name == "gpt" else "epochs"
         amount = pairing.training.get("steps", pairing.training.get("epochs"))
         print(f"\n[{pairing.name}] baseline: {pairing.descriptions[0]} "
               f"({amount} {unit}, {pairing.training['seconds']:.1f} s)")
         print(f"[{pairing.name}] optimization: {pairing.optimization}")
-        if pairing.name == "gpt":
-            stamp = utc_timestamp().replace(":", "").replace("-", "")
-            path = os.path.join(args.output_dir, f"m06_submission_gpt_kvcache_{stamp}.json")
+        event, filename = written.get(pairing.name, ("auto", None))
+        if filename is not None:
+            paths[pairing.name] = os.path.join(args.output_dir, filename)
         sub = generate_submission(
             pairing.baseline, pairing.optimized, pairing.data, "closed",
-            event="auto", athlete_name=args.athlete, github_repo=args.github_repo,
+            event=event, athlete_name=args.athlete, github_repo=args.github_repo,
             techniques=pairing.techniques, honor_code=True,
-            output_path=path if pairing.name == "gpt" else None,
+            output_path=paths.get(pairing.name),
             seed=args.seed, notes=pairing.optimization, descriptions=pairing.descriptions,
             **measure)
         results[pairing.name] = sub
@@ -142,33 +147,44 @@ def main(argv: list[str] | None = None) -> dict:
           f"{gpt['baseline']['tokens_per_s']:.0f} without (SingleStream median); Offline "
           f"{gpt['optimized']['offline_tokens_per_s']:.0f} vs "
           f"{gpt['baseline']['offline_tokens_per_s']:.0f} tokens/s")
-    for name in ("mlp", "cnn"):
-        s = results[name]["normalized_scores"]["speedup"]
-        print(f"  {name} A/A control: 'speedup' {s:.3f}x between two identical models: "
-              f"timing noise of {abs(s - 1) * 100:.1f}% on this machine")
+    s = results["mlp"]["normalized_scores"]["speedup"]
+    print(f"  mlp A/A control: 'speedup' {s:.3f}x between two identical models: "
+          f"timing noise of {abs(s - 1) * 100:.1f}% on this machine")
+    cnn = results["cnn-int8"]
+    kib = [cnn[k]["memory_mb"] * 1024 for k in ("baseline", "optimized")]
+    print(f"  cnn int8: {cnn['normalized_scores']['compression_ratio']:.2f}x less peak memory "
+          f"({kib[0]:.1f} -> {kib[1]:.1f} KiB at batch 1: weights plus activations), accuracy "
+          f"{cnn['baseline']['accuracy']:.2%} -> {cnn['optimized']['accuracy']:.2%}")
 
     print("\n  event qualification (closed division):")
     qualified = {name: _events(sub["normalized_scores"]) for name, sub in results.items()}
     for name, events in qualified.items():
         print(f"    {name:4s} {', '.join(events) if events else 'no event'}")
 
-    report = validate_submission(gpt)
-    print(f"\n  submission: {path}")
-    print(f"  athlete {gpt['athlete_name']!r}, repo {gpt['github_repo']}, division "
-          f"{gpt['division']}, event {gpt['event']}, techniques {gpt['techniques']}")
-    print(format_report(report))
+    reports = {}
+    for name in ("gpt", "cnn-int8"):
+        sub = results[name]
+        reports[name] = validate_submission(sub)
+        print(f"\n  submission: {paths[name]}")
+        print(f"  athlete {sub['athlete_name']!r}, repo {sub['github_repo']}, division "
+              f"{sub['division']}, event {sub['event']}, techniques {sub['techniques']}")
+        print(format_report(reports[name]))
+    report = reports["gpt"]
     if args.github_repo == DEFAULT_REPO:
         print(f"  (the repository URL is the default {DEFAULT_REPO}: pass --github-repo "
               f"with your own)")
     elapsed = time.perf_counter() - start
-    passed = bool(report["valid"])
-    print(f"\n  the GPT submission {'validates' if passed else 'does NOT validate'} "
+    passed = all(r["valid"] for r in reports.values())
+    print(f"\n  the GPT and quantized-CNN submissions "
+          f"{'validate' if passed else 'do NOT both validate'} "
           f"({elapsed:.1f} s): {'PASSED' if passed else 'FAILED'}")
     return {
         "milestone": "m06_olympics",
-        "submission_path": path,
+        "submission_path": paths["gpt"],
+        "submission_paths": paths,
         "valid": passed,
         "report": report,
+        "reports": reports,
         "scores": {name: sub["normalized_scores"] for name, sub in results.items()},
         "events": qualified,
         "event": gpt["event"],

@@ -13,11 +13,14 @@ without installing anything. For every ``packages/*/pyproject.toml``:
 5. no package patches another's classes or modules: an assignment, ``del``,
    ``setattr`` or ``delattr`` whose target is an attribute of a name imported
    from another tinytorch package (``Tensor.foo = f``,
-   ``setattr(Tensor, "foo", f)``, ``tensor_mod.Tensor.foo = f``) is a violation.
+   ``setattr(Tensor, "foo", f)``, ``tensor_mod.Tensor.foo = f``) is a violation;
+6. no package touches another package's private names (``_name``, dunders
+   excepted): see :func:`check_private_access` for the rule.
 
-The checker is a pair of pure functions (``check_source`` on a source string,
-``graph_problems`` on a dependency graph), unit-tested on small synthetic
-inputs at the bottom of this file so that each check is shown to fail.
+The checker is a set of pure functions (``check_source`` and
+``check_private_access`` on a source string, ``graph_problems`` on a
+dependency graph), unit-tested on small synthetic inputs at the bottom of
+this file so that each check is shown to fail.
 """
 
 from __future__ import annotations
@@ -334,6 +337,176 @@ def check_source(
     return sorted(violations, key=lambda v: (v.line, v.message))
 
 
+# --------------------------------------------------------------------------- #
+# Private names
+# --------------------------------------------------------------------------- #
+#
+# The rule: in package A, ``obj._name`` (read, written or deleted) and
+# ``getattr/setattr/hasattr/delattr(obj, "_name")`` are allowed only when A
+# *introduces* ``_name``: A's sources define it as a function, method, class,
+# module-level or local name, or import alias; or as an instance attribute
+# (an assignment to ``self._name``/``cls._name``,
+# ``object.__setattr__(self, "_name", ...)``, a ``__slots__`` entry) that no
+# tinytorch dependency of A also defines as an instance attribute. A subclass
+# of ``tinytorch.nn.Module`` in a later package therefore cannot use
+# ``self._modules``: nn introduces that attribute, and assigning it again does
+# not make it the subclass's own. Independently of that, reaching a private
+# name through another tinytorch package (``import tinytorch.nn._fused``,
+# ``from tinytorch.nn import _fused``, ``F._normalized_shape`` with ``F`` bound
+# to ``tinytorch.nn.functional``) is a violation. Attributes of third-party
+# libraries follow the same rule (their private names are not A's either).
+#
+# What it cannot see: an access through a computed name (``getattr(m, n)``
+# with ``n`` a variable), and a private name that A introduces for itself
+# while also reading another package's attribute of the same name.
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+_SELF_NAMES = {"self", "cls"}
+_ATTR_FUNCS = {"getattr", "setattr", "hasattr", "delattr"}
+
+
+def _attr_call(node: ast.AST) -> tuple[ast.AST, str] | None:
+    """``(object, name)`` of ``getattr(obj, "name", ...)`` and friends, including
+    ``object.__setattr__(obj, "name", v)``; None for any other node."""
+    if not isinstance(node, ast.Call) or len(node.args) < 2:
+        return None
+    func, name = node.func, node.args[1]
+    is_builtin = isinstance(func, ast.Name) and func.id in _ATTR_FUNCS
+    is_object = isinstance(func, ast.Attribute) and func.attr in {
+        "__setattr__", "__getattribute__", "__delattr__"}
+    if (is_builtin or is_object) and isinstance(name, ast.Constant) and isinstance(
+            name.value, str):
+        return node.args[0], name.value
+    return None
+
+
+@dataclass(frozen=True)
+class PrivateNames:
+    """The private names a source defines: ``defined`` by a ``def``, a
+    ``class``, a name binding or an import alias; ``attributes`` as instance
+    attributes (``self._x = ...``, ``object.__setattr__(self, "_x", ...)``,
+    ``__slots__``)."""
+
+    defined: frozenset[str]
+    attributes: frozenset[str]
+
+
+def defined_private_names(source: str) -> PrivateNames:
+    """The private names one module's source defines (see the rule above)."""
+    defined: set[str] = set()
+    attributes: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.alias):
+            defined.add(node.asname or node.name.split(".")[0])
+        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Name) and node.value.id in _SELF_NAMES):
+            attributes.add(node.attr)
+        elif (call := _attr_call(node)) is not None:
+            obj, name = call
+            if isinstance(obj, ast.Name) and obj.id in _SELF_NAMES and isinstance(
+                    node.func, ast.Attribute) and node.func.attr == "__setattr__":
+                attributes.add(name)
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets):
+            attributes.update(c.value for c in ast.walk(node.value)
+                              if isinstance(c, ast.Constant) and isinstance(c.value, str))
+    return PrivateNames(frozenset(filter(_is_private, defined)),
+                        frozenset(filter(_is_private, attributes)))
+
+
+def check_private_access(
+    source: str,
+    *,
+    module: str,
+    is_package: bool,
+    own_private: set[str],
+    filename: str = "<source>",
+) -> list[Violation]:
+    """Private names of other packages touched by one module's source.
+
+    ``own_private`` holds the private names the module's package introduces
+    (its definitions minus those of its tinytorch dependencies); ``module``
+    and ``is_package`` resolve relative imports as in :func:`check_source`.
+    Raises SyntaxError when the source does not parse.
+    """
+    tree = ast.parse(source, filename=filename)
+    own = _subpackage(module)
+    violations: list[Violation] = []
+    foreign: dict[str, str] = {}  # local name -> what of another package it is bound to
+
+    def foreign_private(qualified: str) -> str | None:
+        sub = _subpackage(qualified)
+        if sub is None or sub == own:
+            return None
+        return next((p for p in qualified.split(".")[2:] if _is_private(p)), None)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            pairs = [(a.name, a.asname) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = (_resolve_relative(module, is_package, node.level, node.module)
+                    if node.level else node.module or "")
+            pairs = [(f"{base}.{a.name}", a.asname or a.name) for a in node.names
+                     if a.name != "*"]
+        else:
+            continue
+        for qualified, local in pairs:
+            if (name := foreign_private(qualified)) is not None:
+                violations.append(Violation(
+                    node.lineno, f"imports {qualified}: {name} is private to "
+                                 f"{NAMESPACE}.{_subpackage(qualified)}"))
+            if local is not None and _subpackage(qualified) not in (None, own):
+                foreign[local] = qualified
+
+    def touch(line: int, obj: ast.AST, name: str, how: str) -> None:
+        if not _is_private(name):
+            return
+        head = obj
+        while isinstance(head, ast.Attribute):
+            head = head.value
+        through = foreign.get(head.id) if isinstance(head, ast.Name) else None
+        if through is not None:
+            violations.append(Violation(line, f"{how} {name} of {through}, another package"))
+        elif name not in own_private:
+            violations.append(Violation(
+                line, f"{how} {name}, a private name its package does not introduce"))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            touch(node.lineno, node.value, node.attr, "touches")
+        elif (call := _attr_call(node)) is not None:
+            touch(node.lineno, call[0], call[1], "touches (by name)")
+    return sorted(violations, key=lambda v: (v.line, v.message))
+
+
+def introduced_names(own: list[PrivateNames], dependencies: list[PrivateNames]) -> set[str]:
+    """The private names a package introduces, from the names its modules
+    define (``own``) and those its dependencies' modules define."""
+    inherited = set().union(*(d.attributes for d in dependencies))
+    return (set().union(*(o.defined for o in own))
+            | (set().union(*(o.attributes for o in own)) - inherited))
+
+
+def package_private_names(package: PackageInfo, packages: dict[str, PackageInfo]) -> set[str]:
+    """The private names ``package`` introduces (see the rule above)."""
+    graph = {name: pkg.deps for name, pkg in packages.items()}
+
+    def names(pkg: PackageInfo) -> list[PrivateNames]:
+        return [defined_private_names(p.read_text(encoding="utf-8")) for p in pkg.sources()]
+
+    deps = [n for d in closure(graph, package.name) if d in packages and d != package.name
+            for n in names(packages[d])]
+    return introduced_names(names(package), deps)
+
+
 def module_name(package: PackageInfo, path: Path) -> tuple[str, bool]:
     """Dotted module name of a file under ``src/`` and whether it is a package."""
     rel = path.relative_to(package.path / "src").with_suffix("")
@@ -354,19 +527,17 @@ def check_package(package: PackageInfo, packages: dict[str, PackageInfo]) -> lis
         if dep in packages  # an unknown dependency is reported by graph_problems
         for sub in packages[dep].subpackages
     }
+    own_private = package_private_names(package, packages)
     report: list[str] = []
     for path in package.sources():
         module, is_package = module_name(package, path)
         rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        for v in check_source(
-            path.read_text(encoding="utf-8"),
-            module=module,
-            is_package=is_package,
-            allowed=allowed,
-            owners=owners,
-            filename=str(rel),
-        ):
-            report.append(f"{rel}:{v.line}: {v.message}")
+        source = path.read_text(encoding="utf-8")
+        found = check_source(source, module=module, is_package=is_package, allowed=allowed,
+                             owners=owners, filename=str(rel))
+        found += check_private_access(source, module=module, is_package=is_package,
+                                      own_private=own_private, filename=str(rel))
+        report.extend(f"{rel}:{v.line}: {v.message}" for v in found)
     return report
 
 
@@ -669,3 +840,98 @@ def test_package_loading_on_a_synthetic_tree(tmp_path):
     ]
     report = check_package(packages["tinytorch-nn"], packages)
     assert len(report) == 1 and "__init__.py:1: imports tinytorch.text" in report[0]
+
+
+# ------------------------------------------------------- private names, synthetic
+
+TOY_NN = """\
+class Module:
+    __slots__ = ("_hooks",)
+    def __init__(self):
+        object.__setattr__(self, "_modules", {})
+        self._parameters = {}
+    def _forget(self, name):
+        return name
+"""
+
+TOY_KVCACHE = """\
+from tinytorch.nn import Module
+
+class Cached(Module):
+    def __init__(self, original):
+        super().__init__()
+        self._modules = original._modules      # assigning nn's registry ...
+        self._step = None                      # ... and an attribute of its own
+    def forward(self, x):
+        self._step = x
+        return self._modules, self._step       # reading nn's registry
+
+def _forget(name):                             # a function of its own, same name as nn's
+    return name
+"""
+
+
+def _private(source: str, deps=(TOY_NN,), module: str = "tinytorch.kvcache.wrapper",
+             is_package: bool = False) -> list[str]:
+    own = introduced_names([defined_private_names(source)],
+                           [defined_private_names(d) for d in deps])
+    return [v.message for v in check_private_access(source, module=module, is_package=is_package,
+                                                    own_private=own)]
+
+
+def test_defined_private_names_tells_definitions_from_instance_attributes():
+    names = defined_private_names(TOY_NN)
+    assert names.defined == {"_forget"}
+    assert names.attributes == {"_hooks", "_modules", "_parameters"}
+
+
+def test_a_subclass_does_not_own_its_base_class_registries():
+    messages = _private(TOY_KVCACHE)
+    # original._modules, self._modules = ..., and the read of self._modules:
+    # three touches of nn's `_modules`; `_step` and `_forget` are the package's own.
+    assert len(messages) == 3 and all("_modules" in m for m in messages), messages
+
+
+PRIVATE_CASES = [
+    ("own attribute", "class A:\n    def f(self):\n        self._x = 1\n        return self._x\n",
+     []),
+    ("own helper used through an own private module",
+     "from . import _impl\nprint(_impl._helper)\n\ndef _helper():\n    pass\n", []),
+    ("dunders are not private", "def f(x):\n    return x.__class__, x.__dict__\n", []),
+    ("another object's registry", "def f(m):\n    return m._parameters['w']\n",
+     ["touches _parameters"]),
+    ("writing another object's private", "def f(m):\n    m._buffers = {}\n",
+     ["touches _buffers"]),
+    ("getattr by name", "def f(m):\n    return getattr(m, '_forward_hooks')\n",
+     ["touches (by name) _forward_hooks"]),
+    ("object.__setattr__ on another object",
+     "def f(w, d):\n    object.__setattr__(w, '_modules', d)\n", ["touches (by name) _modules"]),
+    ("a third-party private", "import numpy as np\nx = np._NoValue\n", ["touches _NoValue"]),
+    ("importing a private module", "import tinytorch.nn._fused\n",
+     ["imports tinytorch.nn._fused: _fused is private to tinytorch.nn"]),
+    ("importing a private module by name", "from tinytorch.nn import _fused\n",
+     ["imports tinytorch.nn._fused"]),
+    ("importing a private function", "from tinytorch.nn.functional import _normalized_shape\n",
+     ["imports tinytorch.nn.functional._normalized_shape"]),
+    ("a private reached through another package, even with a name of one's own",
+     "from tinytorch.nn import functional as F\n_normalized_shape = None\n"
+     "F._normalized_shape(3)\n",
+     ["touches _normalized_shape of tinytorch.nn.functional, another package"]),
+    ("own private module, relative import", "from ._impl import helper\n", []),
+]
+
+
+@pytest.mark.parametrize("source, expected", [c[1:] for c in PRIVATE_CASES],
+                         ids=[c[0] for c in PRIVATE_CASES])
+def test_private_access_on_synthetic_sources(source, expected):
+    messages = _private(source)
+    assert len(messages) == len(expected), messages
+    for fragment in expected:
+        assert any(fragment in m for m in messages), (fragment, messages)
+
+
+def test_private_access_reports_the_line():
+    source = "x = 1\n\ndef f(m):\n    return m._modules\n"
+    assert check_private_access(source, module="tinytorch.kvcache.wrapper", is_package=False,
+                                own_private=set()) == [
+        Violation(4, "touches _modules, a private name its package does not introduce")]

@@ -47,9 +47,10 @@ def test_quick_run_writes_one_valid_submission(run, capsys):
     from tinytorch.olympics import read_submission, validate_submission
 
     out_dir, result = run
-    files = os.listdir(out_dir)
-    assert len(files) == 1 and files[0].startswith("m06_submission_gpt_kvcache_")
-    path = out_dir / files[0]
+    files = sorted(os.listdir(out_dir))
+    assert len(files) == 2 and files[1].startswith("m06_submission_gpt_kvcache_")
+    assert files[0].startswith("m06_submission_cnn_int8_")
+    path = out_dir / files[1]
     assert str(path) == result["submission_path"]
     submission = read_submission(path)
     report = validate_submission(submission)
@@ -65,8 +66,8 @@ def test_quick_run_writes_one_valid_submission(run, capsys):
 def test_the_kv_cache_keeps_the_model_and_its_outputs(run):
     from tinytorch.olympics import read_submission
 
-    out_dir, _ = run
-    sub = read_submission(out_dir / os.listdir(out_dir)[0])
+    out_dir, result = run
+    sub = read_submission(result["submission_paths"]["gpt"])
     b, o = sub["baseline"], sub["optimized"]
     assert b["architecture"]["signature"] == o["architecture"]["signature"]
     assert b["predictions_sha256"] == o["predictions_sha256"]  # same greedy tokens
@@ -75,18 +76,32 @@ def test_the_kv_cache_keeps_the_model_and_its_outputs(run):
         assert m["single_stream"]["queries"] >= 64 and m["offline"]["runs"] == 3
 
 
-def test_classifier_controls_are_scored_too(run):
+def test_the_mlp_control_is_scored_too(run):
     _, result = run
-    for name in ("mlp", "cnn"):
-        scores = result["scores"][name]
-        assert scores["compression_ratio"] == pytest.approx(1.0)  # an exact copy
-        assert scores["accuracy_delta"] == 0.0
+    scores = result["scores"]["mlp"]
+    assert scores["compression_ratio"] == pytest.approx(1.0)  # an exact copy
+    assert scores["accuracy_delta"] == 0.0
     assert result["accuracy"]["mlp"] > 0.9  # 5 epochs on the digits
 
 
+def test_the_quantized_cnn_is_a_valid_memory_challenge_entry(run):
+    from tinytorch.olympics import read_submission, validate_submission
+
+    _, result = run
+    sub = read_submission(result["submission_paths"]["cnn-int8"])
+    assert validate_submission(sub)["valid"]
+    assert sub["event"] == "memory_challenge" and sub["division"] == "closed"
+    assert "int8-static-quantization" in sub["techniques"]
+    b, o = sub["baseline"], sub["optimized"]
+    assert b["architecture"]["signature"] == o["architecture"]["signature"]
+    assert "quantized" in o["architecture"] and "quantized" not in b["architecture"]
+    assert any(dt == "int8" for _, _, dt in o["architecture"]["quantized"])
+    assert sub["normalized_scores"]["compression_ratio"] >= 2.0
+
+
 def test_the_command_line_validates_the_file(run):
-    out_dir, _ = run
-    path = out_dir / os.listdir(out_dir)[0]
+    out_dir, result = run
+    path = result["submission_paths"]["cnn-int8"]
     proc = subprocess.run([sys.executable, "-m", "tinytorch.olympics", "validate", "--json",
                            str(path)], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ), cwd=ROOT)

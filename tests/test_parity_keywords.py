@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 
 import tinytorch.autograd  # noqa: E402, F401  (enables autograd)
 import tinytorch.tensor as tt  # noqa: E402
+from tinytorch import nn  # noqa: E402
 from tinytorch.nn import functional as F  # noqa: E402
 from tinytorch.tensor import Tensor  # noqa: E402
 from tinytorch.transformers import functional as TF  # noqa: E402
@@ -139,6 +140,48 @@ TENSOR_CASES += [
     Case("Tensor.clamp min", _method("clamp"), _method("clamp"), {"min": 0.1}, _x(4, 5)),
     Case("gelu approximate=tanh", tt.gelu, TF_TORCH.gelu, {"approximate": "tanh"}, _x(4, 5)),
     Case("gelu approximate=none", tt.gelu, TF_TORCH.gelu, {"approximate": "none"}, _x(4, 5)),
+]
+
+
+# Ops without keywords, called positionally on both sides: the same values and
+# gradients complete "every op that both have".
+
+
+def _pos(*shape):
+    return lambda rng: [rng.uniform(0.5, 2.0, shape)]
+
+
+def _pair(shape_a, shape_b):
+    return lambda rng: [rng.standard_normal(shape_a), rng.standard_normal(shape_b)]
+
+
+for name in ("exp", "abs", "neg", "relu", "sigmoid", "tanh", "clone"):
+    TENSOR_CASES.append(Case(name, getattr(tt, name), getattr(torch, name), {}, _x(3, 4)))
+for name in ("log", "sqrt"):
+    TENSOR_CASES.append(Case(name, getattr(tt, name), getattr(torch, name), {}, _pos(3, 4)))
+for name in ("add", "sub", "mul", "div", "maximum", "minimum"):
+    TENSOR_CASES.append(Case(f"{name} broadcast", getattr(tt, name), getattr(torch, name), {},
+                             _pair((3, 4), (4,))))
+for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    TENSOR_CASES.append(Case(name, getattr(tt, name), getattr(torch, name), {},
+                             lambda rng: [rng.integers(0, 3, (3, 4)), rng.integers(0, 3, (4,))],
+                             grad=False))
+TENSOR_CASES += [
+    Case("pow", tt.pow, torch.pow, {}, lambda rng: [rng.uniform(0.5, 2.0, (3, 4)),
+                                                    rng.standard_normal((3, 4))]),
+    Case("matmul batched", tt.matmul, torch.matmul, {}, _pair((2, 3, 4), (4, 5))),
+    Case("where", lambda c, x, y: tt.where(c.data > 0, x, y),
+         lambda c, x, y: torch.where(c > 0, x, y), {}, lambda rng: [
+             rng.integers(-1, 2, (3, 4)), rng.standard_normal((3, 4)), rng.standard_normal(4)]),
+    Case("reshape", lambda x: tt.reshape(x, (4, -1)), lambda x: torch.reshape(x, (4, -1)), {},
+         _x(2, 3, 4)),
+    Case("permute", lambda x: tt.permute(x, (2, 0, 1)), lambda x: torch.permute(x, (2, 0, 1)),
+         {}, _x(2, 3, 4)),
+    Case("broadcast_to", lambda x: tt.broadcast_to(x, (2, 3, 4)),
+         lambda x: torch.broadcast_to(x, (2, 3, 4)), {}, _x(3, 1)),
+    Case("Tensor.expand", lambda x: x.expand(2, -1, 4), lambda x: x.expand(2, -1, 4), {},
+         _x(3, 1)),
+    Case("getitem", lambda x: x[1:, [0, 2, 2]], lambda x: x[1:, [0, 2, 2]], {}, _x(3, 4)),
 ]
 
 # ------------------------------------------------ tinytorch.nn.functional
@@ -282,3 +325,85 @@ def test_same_keywords_same_values_and_gradients(case):
         assert a.grad is not None, f"input {i}: tinytorch gave no gradient"
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-6, atol=1e-9,
                                    err_msg=f"gradient of input {i}")
+
+
+# ------------------------------------------------ tinytorch.nn modules
+#
+# The layer built with the same constructor keywords on both sides, the
+# PyTorch parameters copied in (same names, same layouts), then one forward
+# and backward compared. Linear is left to its own parity tests.
+
+
+MODULES = [
+    ("ReLU", {}, (3, 4)),
+    ("Sigmoid", {}, (3, 4)),
+    ("Tanh", {}, (3, 4)),
+    ("GELU", {"approximate": "tanh"}, (3, 4)),
+    ("GELU", {"approximate": "none"}, (3, 4)),
+    ("Softmax", {"dim": 0}, (3, 4)),
+    ("LogSoftmax", {"dim": -1}, (3, 4)),
+    ("Dropout", {"p": 0.0}, (3, 4)),
+    ("Flatten", {"start_dim": 1, "end_dim": 2}, (2, 3, 4, 5)),
+    ("Identity", {}, (3, 4)),
+    ("LayerNorm", {"normalized_shape": (4,), "eps": 1e-3, "elementwise_affine": True},
+     (2, 3, 4)),
+    ("LayerNorm", {"normalized_shape": 4, "elementwise_affine": False}, (2, 4)),
+    ("Conv2d", {"in_channels": 3, "out_channels": 4, "kernel_size": 3, "stride": 2,
+                "padding": 1, "bias": True}, (2, 3, 7, 7)),
+    ("Conv2d", {"in_channels": 3, "out_channels": 2, "kernel_size": (3, 2), "bias": False},
+     (1, 3, 5, 5)),
+    ("MaxPool2d", {"kernel_size": 2, "stride": 2}, (2, 3, 6, 6)),
+    ("AvgPool2d", {"kernel_size": 3, "stride": 1, "padding": 1}, (2, 3, 5, 5)),
+    ("BatchNorm2d", {"num_features": 3, "eps": 1e-3, "momentum": 0.2}, (4, 3, 2, 2)),
+]
+
+
+def _copy_parameters(ours, theirs) -> None:
+    for name, p in theirs.named_parameters():
+        getattr(ours, name).data[...] = p.detach().numpy()
+
+
+@pytest.mark.parametrize("cls, kwargs, shape", MODULES,
+                         ids=[f"{m[0]} {m[1]}" for m in MODULES])
+def test_modules_take_the_same_constructor_keywords(cls, kwargs, shape):
+    rng = np.random.default_rng(zlib.crc32(f"{cls}{kwargs}".encode()))
+    theirs = getattr(torch.nn, cls)(**kwargs).double()
+    ours = getattr(nn, cls)(**kwargs).double()
+    _copy_parameters(ours, theirs)
+    x = rng.standard_normal(shape)
+    xo, xt = Tensor(x, dtype=np.float64, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(xo), theirs(xt)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-6, atol=1e-9)
+    w = rng.standard_normal(ref.shape)
+    (out * Tensor(w, dtype=np.float64)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-6, atol=1e-9)
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(getattr(ours, name).grad.data, p.grad.numpy(), rtol=1e-6,
+                                   atol=1e-9, err_msg=name)
+
+
+LOSSES = [
+    ("MSELoss", {"reduction": "sum"}, lambda rng: (rng.standard_normal((3, 4)),
+                                                   rng.standard_normal((3, 4)))),
+    ("CrossEntropyLoss", {"reduction": "mean", "label_smoothing": 0.1},
+     lambda rng: (rng.standard_normal((5, 4)), rng.integers(0, 4, 5))),
+    ("CrossEntropyLoss", {"ignore_index": 1, "reduction": "sum"},
+     lambda rng: (rng.standard_normal((6, 3)), rng.integers(0, 3, 6))),
+    ("BCELoss", {"reduction": "none"}, lambda rng: (rng.uniform(0.05, 0.95, (3, 2)),
+                                                     rng.uniform(0, 1, (3, 2)))),
+    ("BCEWithLogitsLoss", {"reduction": "mean"}, lambda rng: (rng.standard_normal((3, 2)),
+                                                              rng.uniform(0, 1, (3, 2)))),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, make", LOSSES, ids=[f"{m[0]} {m[1]}" for m in LOSSES])
+def test_losses_take_the_same_constructor_keywords(cls, kwargs, make):
+    x, target = make(np.random.default_rng(zlib.crc32(f"{cls}{kwargs}".encode())))
+    xo, xt = Tensor(x, dtype=np.float64, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = getattr(nn, cls)(**kwargs)(xo, Tensor(target, dtype=target.dtype))
+    ref = getattr(torch.nn, cls)(**kwargs)(xt, torch.tensor(target))
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-6, atol=1e-9)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-6, atol=1e-9)

@@ -238,6 +238,8 @@ def test_first_release_of_a_new_package_keeps_its_version(repo):
                   unreleased="\n### Added\n- Quantized layers.\n")
     sh(repo, "add", "-A")
     sh(repo, "commit", "--quiet", "-m", "quant")
+    assert "never released: release it as 0.1.0" in release.pending(repo)[-1][2]
+    assert run(repo, "tinytorch-quant", "minor") == 1  # would skip the unpublished 0.1.0
     assert run(repo, "tinytorch-quant", "0.1.0") == 0
     last = vs.read_releases(repo)[-1]
     assert (last.package, last.version) == ("tinytorch-quant", "0.1.0")

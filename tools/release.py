@@ -10,7 +10,7 @@ In one step it:
 
 1. bumps ``__version__`` in the package's ``src/tinytorch/<x>/__init__.py``
    (``major``/``minor``/``patch`` or an explicit ``X.Y.Z``; a package never
-   released before may be released at its current version);
+   released before is released at its current version, given explicitly);
 2. moves the ``## [Unreleased]`` entries of its ``CHANGELOG.md`` under
    ``## [X.Y.Z] - <today>``;
 3. updates the range of every project that depends on it (``packages/*`` and
@@ -81,6 +81,10 @@ def target_version(current: str, target: str, recorded: set[str]) -> str:
     """The version to release: a bump of ``current`` or an explicit version.
     Raises ReleaseError when it is not above ``current`` (equal is allowed only
     for a first release) or is already recorded."""
+    if target in vs.BUMP_KINDS and not recorded:
+        raise ReleaseError(
+            f"this package was never released: release its current version as it is "
+            f"(`{current}`), not a {target} bump of an unpublished version")
     if target in vs.BUMP_KINDS:
         new = vs.bump(current, target)
     else:
@@ -219,6 +223,7 @@ def pending(root: Path) -> list[tuple[str, str, list[str]]]:
     of those entries). A package without a changelog is listed with ["no
     CHANGELOG.md"]."""
     projects = vs.load_projects(root)
+    releases = vs.read_releases(root)
     found = []
     for name in vs.dependencies_first(projects):
         project = projects[name]
@@ -228,7 +233,10 @@ def pending(root: Path) -> list[tuple[str, str, list[str]]]:
         body = vs.unreleased_body(project.changelog.read_text(encoding="utf-8"), name)
         if body:
             groups = [ln[4:].strip() for ln in body.splitlines() if ln.startswith("### ")]
-            found.append((name, project.version, groups or ["entries without a group"]))
+            groups = groups or ["entries without a group"]
+            if not any(r.package == name for r in releases):
+                groups.append(f"never released: release it as {project.version}")
+            found.append((name, project.version, groups))
     return found
 
 

@@ -171,9 +171,9 @@ def main(argv=None) -> dict:
         return train(args)
 
 
-def train(args) -> dict:
-    manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+def _data(args):
+    """The corpus split 90/10, the tokenizer, the training windows and the
+    fixed validation batches."""
     text = load_corpus(args.corpus)
     tokenizer = CharTokenizer().build_vocab(text)
     ids = tokenizer.encode_array(text)
@@ -183,38 +183,29 @@ def train(args) -> dict:
     val_ds = LanguageModelDataset(val_ids, block_size=args.context)
     val_rng = np.random.default_rng(1234)  # the same validation batches at every evaluation
     val_batches = [val_ds.random_batch(args.batch, val_rng) for _ in range(args.eval_batches)]
-
-    model = GPT(tokenizer.vocab_size, args.embed, args.layers, args.heads, args.context,
-                dropout=args.dropout)
-    opt = AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.99))
-    loss_fn = CrossEntropyLoss()
-    tokens_per_step = args.batch * args.context
-    budget = 60.0 * args.minutes
     print(f"shakespeare: {len(ids):,} characters ({tokenizer.vocab_size} distinct), "
           f"{len(train_ids):,} train / {len(val_ids):,} validation")
-    print(f"model: {args.layers} layers, {args.embed} dims, {args.heads} heads, context "
-          f"{args.context}, {model.num_parameters():,} parameters; batch {args.batch} x "
-          f"{args.context} = {tokens_per_step} tokens/step; "
-          + (f"{args.steps} steps" if args.steps else "")
-          + (" within " if args.steps and math.isfinite(budget) else "")
-          + (f"{args.minutes:g} min" if math.isfinite(budget) else ""))
+    return tokenizer, train_ds, val_ids, val_batches
 
-    first_val = evaluate(model, val_batches, loss_fn)
-    print(f"step 0: validation loss {first_val:.3f} nats/char "
-          f"(uniform would be {math.log(tokenizer.vocab_size):.3f})")
-    history = [(0, first_val)]
+
+def _train_loop(args, model, opt, loss_fn, train_ds, val_batches, history):
+    """Train until the time budget (or ``--steps``) is spent; returns
+    ``(steps, seconds)``, or ``(steps, None)`` when the loss diverged."""
+    rng = np.random.default_rng(args.seed)
+    tokens_per_step = args.batch * args.context
+    budget = 60.0 * args.minutes
     max_steps = args.steps or 10**9  # refined from the measured speed below
     bar = _common.Progress(args.steps, "train", every=25, enabled=not args.no_progress)
     t0 = time.perf_counter()
-    step, smooth, val = 0, None, first_val
+    step, smooth, val = 0, None, history[-1][1]
     while step < max_steps:
         elapsed = time.perf_counter() - t0
         if elapsed >= budget:
             break
-        if step >= 10 and not args.steps:
+        if step >= 10:
             # Size the cosine to the budget: steps done + steps the rest allows.
             est = step + int((budget - elapsed) / (elapsed / step))
-            max_steps = est
+            max_steps = min(args.steps, est) if args.steps else est
             bar.set_total(max_steps)
         lr = cosine_with_warmup(step, max(max_steps, args.warmup + 1), args.warmup,
                                 args.lr, args.min_lr)
@@ -231,8 +222,7 @@ def train(args) -> dict:
         if not math.isfinite(value):
             bar.close()
             print(f"shakespeare: the loss became {value} at step {step}; lower --lr")
-            return {"milestone": "05_transformer/shakespeare", "val_loss": float("nan"),
-                    "steps": step, "passed": False}
+            return step, None
         smooth = value if smooth is None else 0.95 * smooth + 0.05 * value
         rate = step * tokens_per_step / (time.perf_counter() - t0)
         bar.update(loss=f"{smooth:.3f}", tok_s=f"{rate:,.0f}", lr=f"{lr:.1e}",
@@ -243,20 +233,11 @@ def train(args) -> dict:
             bar.write(f"step {step:6d}  train loss {smooth:.3f}  validation loss {val:.3f} "
                       f"nats/char  {rate:,.0f} tokens/s  {time.perf_counter() - t0:.0f} s")
     bar.close()
-    train_time = time.perf_counter() - t0
+    return step, time.perf_counter() - t0
 
-    if args.quick:
-        final_val = evaluate(model, val_batches, loss_fn)  # the same batches as step 0
-        where = "the periodic validation batches"
-    else:
-        final_val = evaluate(model, whole_split_batches(val_ids, args.context, args.batch),
-                             loss_fn)
-        where = "the whole held-out 10%"
-    eval_time = time.perf_counter() - t0 - train_time
-    print(f"trained {step} steps ({step * tokens_per_step:,} tokens) in {train_time:.0f} s; "
-          f"final validation loss {final_val:.3f} nats/char on {where} "
-          f"({eval_time:.0f} s to evaluate)")
 
+def _save_and_sample(args, model, opt, tokenizer, step: int, final_val: float) -> str:
+    """Write the checkpoint (``--checkpoint``) and print a sample (``--sample-chars``)."""
     if args.checkpoint:
         path = Path(args.checkpoint)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,7 +250,6 @@ def train(args) -> dict:
             "val_loss": final_val,
         })
         print(f"checkpoint saved to {path}")
-
     sample = ""
     if args.sample_chars > 0:
         prompt = args.prompt if all(c in tokenizer.chars for c in args.prompt) else "\n"
@@ -279,6 +259,44 @@ def train(args) -> dict:
         print("--- sample " + "-" * 60)
         print(sample)
         print("-" * 71)
+    return sample
+
+
+def train(args) -> dict:
+    manual_seed(args.seed)
+    tokenizer, train_ds, val_ids, val_batches = _data(args)
+    model = GPT(tokenizer.vocab_size, args.embed, args.layers, args.heads, args.context,
+                dropout=args.dropout)
+    opt = AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.99))
+    loss_fn = CrossEntropyLoss()
+    tokens_per_step = args.batch * args.context
+    print(f"model: {args.layers} layers, {args.embed} dims, {args.heads} heads, context "
+          f"{args.context}, {model.num_parameters():,} parameters; batch {args.batch} x "
+          f"{args.context} = {tokens_per_step} tokens/step; budget {args.minutes:g} min"
+          + (f" or {args.steps} steps" if args.steps else ""))
+
+    first_val = evaluate(model, val_batches, loss_fn)
+    print(f"step 0: validation loss {first_val:.3f} nats/char "
+          f"(uniform would be {math.log(tokenizer.vocab_size):.3f})")
+    history = [(0, first_val)]
+    step, train_time = _train_loop(args, model, opt, loss_fn, train_ds, val_batches, history)
+    if train_time is None:
+        return {"milestone": "05_transformer/shakespeare", "val_loss": float("nan"),
+                "steps": step, "passed": False}
+
+    t_eval = time.perf_counter()
+    if args.quick:
+        final_val = evaluate(model, val_batches, loss_fn)  # the same batches as step 0
+        where = "the periodic validation batches"
+    else:
+        final_val = evaluate(model, whole_split_batches(val_ids, args.context, args.batch),
+                             loss_fn)
+        where = "the whole held-out 10%"
+    eval_time = time.perf_counter() - t_eval
+    print(f"trained {step} steps ({step * tokens_per_step:,} tokens) in {train_time:.0f} s; "
+          f"final validation loss {final_val:.3f} nats/char on {where} "
+          f"({eval_time:.0f} s to evaluate)")
+    sample = _save_and_sample(args, model, opt, tokenizer, step, final_val)
 
     if args.quick:
         drop = first_val - final_val
@@ -287,11 +305,9 @@ def train(args) -> dict:
               f"(fell by {drop:.3f}; bar: >= {QUICK_MARGIN}): {'PASSED' if ok else 'FAILED'}")
     else:
         ok = final_val < args.target_loss
-        within = (f"{args.steps} steps" if args.steps and step == args.steps
-                  else f"{args.minutes:g} min")
-        print(f"shakespeare: validation loss {final_val:.3f} nats/char after {step} steps, "
-              f"{train_time / 60:.1f} min (bar: < {args.target_loss:g} within {within}): "
-              f"{'PASSED' if ok else 'FAILED'}")
+        print(f"shakespeare: validation loss {final_val:.3f} nats/char after "
+              f"{train_time / 60:.1f} min (bar: < {args.target_loss:g} within "
+              f"{args.minutes:g} min): {'PASSED' if ok else 'FAILED'}")
     return {
         "milestone": "05_transformer/shakespeare",
         "first_val_loss": first_val,
@@ -305,7 +321,6 @@ def train(args) -> dict:
         "sample": sample,
         "passed": ok,
     }
-
 
 if __name__ == "__main__":
     sys.exit(0 if main()["passed"] else 1)

@@ -10,8 +10,8 @@ import pytest
 import tinytorch.kvcache as kvcache_pkg
 from tinytorch.autograd import no_grad
 from tinytorch.kvcache import (
-    DECODE_ATTENTION,
     DECODE_BLOCK,
+    DECODE_QKV,
     CachedMultiHeadAttention,
     CachedTransformerBlock,
     disable_kv_cache,
@@ -19,7 +19,7 @@ from tinytorch.kvcache import (
     generate,
     is_kv_cache_enabled,
 )
-from tinytorch.nn import Linear
+from tinytorch.nn import Linear, Module
 from tinytorch.nn import functional as F
 from tinytorch.tensor import hooks, manual_seed
 from tinytorch.transformers import GPT, SDPA, MultiHeadAttention, TransformerBlock
@@ -299,17 +299,16 @@ def test_generate_really_uses_the_cache():
     cache = enable_kv_cache(model)
     with hooks(post=post):
         model.generate(prompt_of(1, 4), n, temperature=0)
-    assert counts[DECODE_BLOCK.name] == layers * (n - 1)
+    assert counts[DECODE_BLOCK.name] == counts[DECODE_QKV.name] == layers * (n - 1)
     assert counts[SDPA.name] == layers  # the prefill only
-    assert DECODE_ATTENTION.name not in counts
     assert cache.seq_len == 4 + n - 1
     assert all(f > 0 for f in flops) and flops[-1] > flops[0]  # grows with the past
 
 
 def test_hooks_on_submodules_are_honoured_by_the_decode_path():
     """A forward hook on a block's MLP (here one that changes its output) makes
-    that block run its submodules one by one, with the attention-only fused
-    primitive; logits still equal the uncached model's with the same hook."""
+    that block run its submodules one by one (attention by the general cached
+    path); logits still equal the uncached model's with the same hook."""
     model = make_gpt(2)
     handle = model.blocks[1].mlp.register_forward_hook(lambda m, args, out: out * 0.5)
     prompt = prompt_of(2)
@@ -323,8 +322,8 @@ def test_hooks_on_submodules_are_honoured_by_the_decode_path():
     with hooks(post=post):
         out_c, logits_c = step_logits(model, lambda: generate(model, prompt, 6, temperature=0))
     handle.remove()
-    assert counts[DECODE_BLOCK.name] == 5  # block 0, fused
-    assert counts[DECODE_ATTENTION.name] == 5  # block 1, attention only
+    assert counts[DECODE_BLOCK.name] == counts[DECODE_QKV.name] == 5  # block 0, fused
+    assert counts[SDPA.name] == 2 + 5  # the prefill of both blocks, block 1's decode steps
     np.testing.assert_array_equal(out_c.data, out_u.data)
     for u, c in zip(logits_u, logits_c):
         np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
@@ -354,17 +353,17 @@ def test_the_fused_decision_is_reused_within_a_sequence():
     with no_grad():
         model(prompt_of(1, 4), start_pos=0)
         model(np.array([[1]]), start_pos=4)
-        plans = [block._plan for block in model.blocks]
-        assert all(p is not None and p[1] is not None for p in plans)
+        plans = [block._step for block in model.blocks]
+        assert all(p is not None for p in plans)
         model(np.array([[2]]), start_pos=5)
-        assert all(b._plan is p for b, p in zip(model.blocks, plans))  # not rebuilt
+        assert all(b._step is p for b, p in zip(model.blocks, plans))  # not rebuilt
         model(prompt_of(1, 3), start_pos=0)  # a new sequence ...
         model(np.array([[1]]), start_pos=3)
-        assert all(b._plan is not p for b, p in zip(model.blocks, plans))  # ... decides again
+        assert all(b._step is not p for b, p in zip(model.blocks, plans))  # ... decides again
 
 
 def test_decode_primitives_are_inference_only_and_never_recorded():
-    assert DECODE_ATTENTION.differentiable is False and DECODE_BLOCK.differentiable is False
+    assert DECODE_QKV.differentiable is False and DECODE_BLOCK.differentiable is False
     model = make_gpt(1)
     enable_kv_cache(model)
     with no_grad():
@@ -410,7 +409,7 @@ def test_enable_disable_is_reversible_and_idempotent():
     assert model.generation_cache is None
     assert all(b is orig for b, orig in zip(model.blocks, original_blocks))
     assert all(b.attn is orig for b, orig in zip(model.blocks, originals))
-    assert not model.pos_emb._forward_pre_hooks
+    assert not any(m.has_forward_hooks() for m in model.modules())
     after = snapshot(model)
     assert after.keys() == state_before.keys()
     for k in after:
@@ -522,18 +521,19 @@ def test_an_interrupted_step_is_discarded():
         model(prompt_of(1, 4), start_pos=0)
         with pytest.raises(ValueError):
             model(np.array([[V + 5]]), start_pos=4)  # bad id: fails before any write
-        model.pos_emb(model.tok_emb(np.array([[1]])), 4)  # position recorded ...
-        model.blocks[0](model.tok_emb(np.array([[1]])))  # ... then only layer 0 runs
+        model.blocks[0](model.tok_emb(np.array([[1]])), None, 4)  # only layer 0 runs
         assert cache.pending == 1
         model(np.array([[2]]), start_pos=4)  # the half step is dropped, not an error
     assert cache.seq_len == 5 and cache.pending == 0
 
 
-def test_a_small_cache_overflows_with_a_clear_error():
+def test_a_small_cache_overflows_with_a_clear_error_outside_generate():
     model = make_gpt(1)
     enable_kv_cache(model, max_seq_len=8)
-    with pytest.raises(ValueError, match="max_seq_len is 8"):
-        model.generate(prompt_of(1, 4), 10, temperature=0)
+    with no_grad():
+        model(prompt_of(1, 6), start_pos=0)
+        with pytest.raises(ValueError, match="max_seq_len is 8"):
+            model(prompt_of(1, 3), start_pos=6)
 
 
 @pytest.mark.parametrize("target, kwargs, exc, fragment", [
@@ -571,3 +571,147 @@ def test_readme_example_runs():
     assert blocks, "the README has no python example"
     for block in blocks:
         exec(compile(block.split("```")[0], "README.md", "exec"), {})
+
+
+# ------------------------------------- a cache smaller than the model's context
+
+
+@pytest.mark.parametrize("capacity", [1, 4, 7])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_cache_smaller_than_the_context_slides_within_it(capacity, batch):
+    """enable_kv_cache(model, max_seq_len=4) on a model of context 8: generation
+    never overflows; every step's logits are those of an uncached forward over
+    the last `capacity` tokens (the cache's context)."""
+    model = make_gpt(2, max_seq_len=8)
+    prompt = prompt_of(batch, 6)
+    n = 14
+    cache = enable_kv_cache(model, max_seq_len=capacity)
+    out, logits = step_logits(model, lambda: model.generate(prompt, n, temperature=0))
+    assert cache.seq_len <= capacity
+    seq = out.data
+    disable_kv_cache(model)
+    assert len(logits) == n
+    with no_grad():
+        for step, got in enumerate(logits):
+            end = 6 + step  # tokens known when this step's logits are computed
+            ref = model(seq[:, max(0, end - capacity):end]).data[:, -1]
+            np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5, err_msg=f"step {step}")
+            np.testing.assert_array_equal(seq[:, end], ref.argmax(-1))
+
+
+def test_generate_keeps_an_enabled_smaller_cache():
+    model = make_gpt(1, max_seq_len=8)
+    cache = enable_kv_cache(model, max_seq_len=4)
+    out = generate(model, prompt_of(1, 3), 10, temperature=0)
+    assert out.shape == (1, 13) and cache.max_seq_len == 4 and is_kv_cache_enabled(model)
+
+
+# -------------------------------------------------- fused, unfused, Linear-like
+
+
+def count_ops(run):
+    counts = {}
+
+    def post(op, inputs, out, params, saved):
+        counts[op.name] = counts.get(op.name, 0) + 1
+
+    with hooks(post=post):
+        result = run()
+    return result, counts
+
+
+def test_unfused_decode_gives_the_same_logits_without_the_fused_primitives():
+    model = make_gpt(2)
+    prompt = prompt_of(2)
+    out_u, logits_u = step_logits(
+        model, lambda: model.generate(prompt, 8, temperature=0, use_cache=False))
+    enable_kv_cache(model, fused=False)
+    (out_c, logits_c), counts = count_ops(
+        lambda: step_logits(model, lambda: model.generate(prompt, 8, temperature=0)))
+    assert DECODE_BLOCK.name not in counts and DECODE_QKV.name not in counts
+    assert counts[SDPA.name] == 2 * 8  # prefill and 7 decode steps, 2 layers
+    np.testing.assert_array_equal(out_c.data, out_u.data)
+    for u, c in zip(logits_u, logits_c):
+        np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
+    enable_kv_cache(model)  # fused again: a second call only changes the option
+    _, counts = count_ops(lambda: model.generate(prompt, 8, temperature=0))
+    assert counts[DECODE_BLOCK.name] == 2 * 7
+
+
+class LinearLike(Module):
+    """Behaves like a Linear (e.g. a quantized one) without being one: the
+    cached modules must call it, not read its weights."""
+
+    def __init__(self, linear: Linear) -> None:
+        super().__init__()
+        self.inner = linear
+
+    def forward(self, x):
+        return F.linear(x, self.inner.weight, self.inner.bias)
+
+
+def test_modules_that_behave_like_linear_take_the_general_path():
+    model = make_gpt(2)
+    for block in model.blocks:
+        block.attn.qkv = LinearLike(block.attn.qkv)
+        block.mlp.fc = LinearLike(block.mlp.fc)
+    names = [n for n, _ in model.named_parameters()]
+    prompt = prompt_of(2)
+    out_u, logits_u = step_logits(
+        model, lambda: model.generate(prompt, 6, temperature=0, use_cache=False))
+    enable_kv_cache(model)
+    assert [n for n, _ in model.named_parameters()] == names
+    (out_c, logits_c), counts = count_ops(
+        lambda: step_logits(model, lambda: model.generate(prompt, 6, temperature=0)))
+    assert DECODE_BLOCK.name not in counts
+    np.testing.assert_array_equal(out_c.data, out_u.data)
+    for u, c in zip(logits_u, logits_c):
+        np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
+
+
+def test_a_swap_while_enabled_reaches_the_original_modules():
+    """set_submodule on the cached modules swaps on the originals too: the
+    training path and the model after disable_kv_cache use the new module."""
+    model = make_gpt(2)
+    enable_kv_cache(model)
+    new_proj, new_mlp = Linear(E, E), make_gpt(2, seed=5).blocks[1].mlp
+    model.set_submodule("blocks.0.attn.out_proj", new_proj)
+    model.set_submodule("blocks.1.mlp", new_mlp)
+    tokens = prompt_of(1, 5)
+    grad_mode = model(tokens).data  # path 1: the originals' forward
+    with no_grad():
+        cached = model(tokens, start_pos=0).data
+    np.testing.assert_allclose(cached, grad_mode, rtol=0, atol=1e-5)
+    disable_kv_cache(model)
+    assert model.blocks[0].attn.out_proj is new_proj and model.blocks[1].mlp is new_mlp
+    with no_grad():
+        np.testing.assert_allclose(model(tokens).data, cached, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("where", ["blocks.0", "blocks.1.attn"])
+def test_hooks_on_a_module_to_be_swapped_are_refused(where):
+    model = make_gpt(2)
+    handle = model.get_submodule(where).register_forward_hook(lambda m, a, out: None)
+    with pytest.raises(ValueError, match=f"{where} has forward hooks"):
+        enable_kv_cache(model)
+    assert not is_kv_cache_enabled(model)
+    handle.remove()
+    enable_kv_cache(model)
+    assert is_kv_cache_enabled(model)
+
+
+def test_the_position_is_an_argument_of_blocks_and_attention():
+    """The cached modules get start_pos from their caller, not from a hook:
+    a block run by hand at the right position continues the sequence."""
+    model = make_gpt(1)
+    cache = enable_kv_cache(model)
+    tokens = prompt_of(1, 4)
+    with no_grad():
+        ref = model(tokens).data[:, -1]  # start_pos=0: prefill of 4 tokens
+        cache.crop(3)
+        x = model.pos_emb(model.tok_emb(tokens[:, 3:]), 3)
+        y = model.head(model.ln_f(model.blocks[0](x, None, 3))).data[:, -1]
+        with pytest.raises(ValueError, match="start_pos=2 but the cache holds 4"):
+            model.blocks[0](x, None, 2)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-5)
+    assert cache.seq_len == 4

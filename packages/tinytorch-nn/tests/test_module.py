@@ -398,6 +398,30 @@ def test_module_hooks_return_the_stack_handle_class():
     assert nn.active_module_hooks() == ((), ())
 
 
+def test_has_forward_hooks_sees_own_hooks_only():
+    m, other = nn.Linear(2, 2), nn.Linear(2, 2)
+    assert not m.has_forward_hooks()
+    pre = m.register_forward_pre_hook(lambda mod, args: None)
+    assert m.has_forward_hooks() and not other.has_forward_hooks()
+    pre.remove()
+    post = m.register_forward_hook(lambda mod, args, out: None)
+    assert m.has_forward_hooks()
+    post.remove()
+    glob = nn.register_module_forward_hooks(pre=lambda mod, args: None)
+    assert not m.has_forward_hooks()  # global hooks are not the module's own
+    glob.remove()
+
+
+def test_fused_primitives_are_public_and_are_what_the_layers_run():
+    from tinytorch.tensor import hooks
+
+    seen = []
+    with hooks(post=lambda op, inputs, out, params, saved: seen.append(op)):
+        nn.LayerNorm(3)(np.ones((2, 3), np.float32))
+        nn.Linear(3, 2)(np.ones((2, 3), np.float32))
+    assert seen == [nn.LAYER_NORM, nn.LINEAR]
+
+
 def test_a_bad_global_post_hook_registers_nothing():
     before = nn.active_module_hooks()
     with pytest.raises(TypeError, match="post hook must be callable"):

@@ -25,6 +25,7 @@ from tinytorch.olympics import (
     write_submission,
 )
 from tinytorch.perf import OlympicEvent, calculate_normalized_scores
+from tinytorch.tensor import Tensor, manual_seed
 
 # ------------------------------------------------------------------ the record
 
@@ -131,6 +132,9 @@ def _kwargs(helpers, **over):
     ({"github_repo": "http://github.com/ada/tt"}, ValueError),
     ({"github_repo": "https://github.com/ada"}, ValueError),
     ({"athlete_name": "  "}, ValueError),
+    ({"athlete_name": 3}, TypeError),
+    ({"warmup_runs": 1.5}, TypeError),
+    ({"measurement_runs": True}, TypeError),
     ({"techniques": "kv-cache"}, TypeError),
     ({"techniques": ["ok", ""]}, TypeError),
     ({"techniques": None}, TypeError),
@@ -294,3 +298,37 @@ def test_generate_writes_the_file_it_returns(tmp_path, helpers):
                               output_path=path, offline=False,
                               **_kwargs(helpers, honor_code=True))
     assert read_submission(path) == sub
+
+
+def test_a_quantized_model_keeps_its_baseline_signature():
+    from tinytorch.quant import quantize_dynamic, quantize_static
+
+    manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64, 10))
+    x = Tensor(np.random.default_rng(0).normal(size=(8, 1, 8, 8)).astype(np.float32))
+    base = describe_architecture(model)
+    for q in (quantize_static(model, [x], inference_pooling=True), quantize_dynamic(model)):
+        desc = describe_architecture(q)
+        assert desc["signature"] == base["signature"]
+        assert desc["parameters"] == base["parameters"] and desc["modules"] == base["modules"]
+        assert {n for n, _, dt in desc["quantized"] if dt == "int8"} == {"0.weight_int8",
+                                                                        "4.weight_int8"}
+    wider = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(128, 10))
+    assert describe_architecture(quantize_dynamic(wider))["signature"] != base["signature"]
+
+
+@pytest.mark.parametrize("build, kwargs, error", [
+    ("digits_mlp", {"epochs": 1.5}, TypeError),
+    ("digits_mlp", {"epochs": -1}, ValueError),
+    ("digits_cnn", {"epochs": "2"}, TypeError),
+    ("tiny_gpt", {"steps": True}, TypeError),
+    ("tiny_gpt", {"steps": -5}, ValueError),
+])
+def test_pairing_builders_refuse_bad_counts(build, kwargs, error):
+    from tinytorch.olympics import pairings
+
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        getattr(pairings, build)(**kwargs)

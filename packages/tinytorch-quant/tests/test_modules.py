@@ -265,3 +265,42 @@ def test_bad_inputs_of_the_layers():
     w = WeightOnlyLinear.from_float(mlp()[0])
     with pytest.raises(ValueError, match="expected 64"):
         w(Tensor(np.zeros((2, 3), np.float32)))
+
+
+def test_float_architecture_names_the_float_layer_and_its_shapes():
+    model = cnn()
+    float_specs = {
+        n: (f"{type(m).__module__}.{type(m).__qualname__}",
+            [[k, list(p.shape), "float32"] for k, p in m.named_parameters()])
+        for n, m in model.named_modules() if type(m) in (nn.Linear, nn.Conv2d)}
+    for q in (quantize_dynamic(model), quantize_static(model, [x_img()])):
+        got = {n: (m.float_architecture()["type"], m.float_architecture()["parameters"])
+               for n, m in q.named_modules() if hasattr(m, "float_architecture")}
+        assert got == float_specs
+    w = quantize_weights(mlp(), bits=4)
+    assert w[0].float_architecture()["parameters"] == [["weight", [96, 64], "float32"],
+                                                       ["bias", [96], "float32"]]
+    e = QuantizedEmbedding.from_float(nn.Embedding(5, 3))
+    assert e.float_architecture()["type"].endswith(".Embedding")
+
+
+@pytest.mark.parametrize("tile", [1, 100, 1024, None])
+def test_weight_tiles_give_bit_identical_outputs(tile):
+    model, x = cnn(), x_img(16)
+    ref = quantize_static(model, [x])(x).data
+    q = quantize_static(model, [x], weight_tile=tile)
+    assert all(m.weight_tile == tile for m in q.modules()
+               if isinstance(m, (QuantizedLinear, QuantizedConv2d)))
+    assert np.array_equal(q(x).data, ref)
+
+
+def test_inference_max_pool_equals_max_pool():
+    from tinytorch.quant import InferenceMaxPool2d
+    x = x_img(4)
+    for pool in (nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1)):
+        assert np.array_equal(InferenceMaxPool2d.from_float(pool)(x).data, pool(x).data)
+    q = quantize_static(cnn(), [x], inference_pooling=True)
+    assert any(isinstance(m, InferenceMaxPool2d) for m in q.modules())
+    assert np.array_equal(q(x).data, quantize_static(cnn(), [x])(x).data)
+    with pytest.raises(ValueError, match="weight_tile"):
+        quantize_static(cnn(), [x], weight_tile=0)

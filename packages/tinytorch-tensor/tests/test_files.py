@@ -102,3 +102,9 @@ def test_no_overwrite_refuses_an_existing_file(tmp_path):
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         atomic_write(tmp_path / "missing" / "f", lambda f: f.write(b"x"))
+
+
+def test_write_that_is_not_callable_is_a_type_error(tmp_path):
+    with pytest.raises(TypeError, match="callable"):
+        atomic_write(tmp_path / "f", b"bytes")
+    assert os.listdir(tmp_path) == []

@@ -287,7 +287,7 @@ class ConcatKVAttention(Module):
         self.attn = attn
         self.k = self.v = None
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, start_pos=None):
         q, k, v = self.attn.project_qkv(x)  # (B, H, T, D)
         if self.k is not None:
             k = concat([self.k, k], axis=2)
@@ -328,3 +328,40 @@ def test_a_cache_built_on_the_extension_points_gives_the_same_tokens(batch):
     cached(seq[:, :4], start_pos=0)
     np.testing.assert_allclose(cached(seq[:, 4:5], start_pos=4).data[:, -1],
                                plain(seq).data[:, -1], rtol=1e-5, atol=1e-5)
+
+
+def test_forward_hands_start_pos_to_every_block_and_attention():
+    """The position of a chunk reaches a swapped attention as an argument:
+    GPT.forward calls block(x, mask, start_pos), the block attn(h, mask, start_pos)."""
+    manual_seed(0)
+    m = GPT(V, E, 2, H, 16)
+    seen = []
+
+    class SpyAttention(Module):
+        def __init__(self, attn):
+            super().__init__()
+            self.attn = attn
+
+        def forward(self, x, mask=None, start_pos=None):
+            seen.append((x.shape[1], start_pos))
+            return self.attn(x, mask, start_pos)
+
+    for block in m.blocks:
+        block.attn = SpyAttention(block.attn)
+    m(tokens((1, 5)), start_pos=3)
+    m(tokens((1, 1)), start_pos=8)
+    assert seen == [(5, 3), (5, 3), (1, 8), (1, 8)]
+
+
+class CapacityCache(CountingCache):
+    max_seq_len = 4
+
+
+def test_a_cache_with_a_smaller_capacity_slides_within_it():
+    """generate() slides its window within min(max_seq_len, cache.max_seq_len)."""
+    manual_seed(0)
+    m = SpyGPT(V, E, 1, H, 6)
+    m.generation_cache = CapacityCache()
+    m.generate(tokens((1, 3)), 4, generator=0)
+    # prefill 3 at 0; decode at 3; then the cache (4) is full: re-fill the last 4.
+    assert m.calls == [(3, 0), (1, 3), (4, 0), (4, 0)]

@@ -214,7 +214,7 @@ class TestMLPAndBlock:
 
     def test_block_uses_a_swapped_attention_module(self):
         class Zero(Module):
-            def forward(self, x, mask=None):
+            def forward(self, x, mask=None, start_pos=None):
                 return x * 0.0
 
         block = TransformerBlock(8, 2)

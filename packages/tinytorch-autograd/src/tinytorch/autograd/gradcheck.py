@@ -57,7 +57,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             must be float64 (float32 central differences are too noisy).
         eps, atol, rtol: step and tolerances; passes when
             ``|analytic - numeric| <= atol + rtol * |numeric|`` everywhere.
-        seed: seeds the random output projection.
+        seed: seeds the random output projection. A seed rather than the
+            stack's ``generator=`` on purpose: the check must project the
+            same way on every call, whatever else drew random numbers.
 
     Returns:
         True when every gradient matches.

@@ -11,8 +11,8 @@ for a cached wrapper sharing its weights (and sets ``model.generation_cache``);
   :func:`is_kv_cache_enabled`, and the wrappers they install,
   :class:`CachedMultiHeadAttention` and :class:`CachedTransformerBlock`;
 * :func:`generate`: cached generation, enabling the cache for the call if needed;
-* :data:`DECODE_BLOCK` / :data:`DECODE_ATTENTION`: the fused, inference-only
-  decode primitives (a whole block, or its attention, for one new token).
+* :data:`DECODE_QKV` / :data:`DECODE_BLOCK`: the fused, inference-only
+  decode primitives (a block for one new token, before and after its cache write).
 
 >>> import numpy as np
 >>> from tinytorch.transformers import GPT
@@ -23,7 +23,7 @@ for a cached wrapper sharing its weights (and sets ``model.generation_cache``);
 """
 
 from .cache import KVCache, kv_cache_bytes
-from .decode import DECODE_ATTENTION, DECODE_BLOCK
+from .decode import DECODE_BLOCK, DECODE_QKV
 from .generate import generate
 from .wrapper import (
     CachedMultiHeadAttention,
@@ -45,6 +45,6 @@ __all__ = [
     "disable_kv_cache",
     "is_kv_cache_enabled",
     "generate",
-    "DECODE_ATTENTION",
+    "DECODE_QKV",
     "DECODE_BLOCK",
 ]

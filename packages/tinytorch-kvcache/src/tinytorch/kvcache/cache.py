@@ -77,6 +77,12 @@ def kv_cache_bytes(batch_size: int, max_seq_len: int, num_layers: int, num_heads
     return 2 * int(np.prod(sizes, dtype=np.int64)) * _float_dtype(dtype).itemsize
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 class KVCache:
     """Preallocated keys and values of every layer, written in place.
 
@@ -117,6 +123,10 @@ class KVCache:
         # for a (batch, head) pair is contiguous, which is what BLAS wants.
         self._keys = [np.zeros(shape, self._dtype) for _ in range(self._num_layers)]
         self._values = [np.zeros(shape, self._dtype) for _ in range(self._num_layers)]
+        # Read-only aliases of the same memory: their slices, which get() and
+        # update() hand out, are read-only views without a flag set per call.
+        self._keys_ro = [_read_only(k) for k in self._keys]
+        self._values_ro = [_read_only(v) for v in self._values]
         self._seq_len = 0
         self._pending = [0] * self._num_layers  # tokens each layer wrote in this step
         self._step = 0  # tokens per layer of the current step (0: none written yet)
@@ -146,6 +156,8 @@ class KVCache:
 
     # ------------------------------------------------------------- writing
     def _check_layer(self, layer_idx) -> int:
+        if type(layer_idx) is int and 0 <= layer_idx < self._num_layers:
+            return layer_idx  # the common case, checked first
         if isinstance(layer_idx, bool) or not isinstance(layer_idx, (int, np.integer)):
             raise TypeError(f"KVCache: layer_idx must be an int, got {layer_idx!r}")
         if not 0 <= layer_idx < self._num_layers:
@@ -207,23 +219,26 @@ class KVCache:
         layer = self._check_layer(layer_idx)
         k = self._as_array(key, "key")
         v = self._as_array(value, "value")
+        shape = k.shape
         b, h, _, d = self._keys[0].shape
-        if k.ndim != 4 or k.shape[0] != b or k.shape[1] != h or k.shape[3] != d or not k.shape[2]:
+        if len(shape) != 4 or shape[0] != b or shape[1] != h or shape[3] != d or not shape[2]:
             raise ValueError(
                 f"KVCache.update: key must have shape (B={b}, H={h}, T>=1, D={d}), "
-                f"got {k.shape}"
+                f"got {shape}"
             )
-        if v.shape != k.shape:
+        if v.shape != shape:
             raise ValueError(
-                f"KVCache.update: value shape {v.shape} differs from key shape {k.shape}"
+                f"KVCache.update: value shape {v.shape} differs from key shape {shape}"
             )
-        t = k.shape[2]
+        t = shape[2]
         start = self._claim(layer, t)
         self._keys[layer][:, :, start:start + t] = k
         self._values[layer][:, :, start:start + t] = v
-        return self.get(layer)
+        return self._views(layer, start + t)
 
     def _as_array(self, x, name: str) -> np.ndarray:
+        if type(x) is np.ndarray and x.dtype == self._dtype:
+            return x  # the common case, checked first (this runs per layer and token)
         if isinstance(x, Tensor):
             x = x.data
         if not isinstance(x, np.ndarray):
@@ -237,6 +252,10 @@ class KVCache:
             )
         return x
 
+    def _views(self, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        # Read-only: a view into the cache, writing through it would corrupt it.
+        return self._keys_ro[layer][:, :, :end], self._values_ro[layer][:, :, :end]
+
     def get(self, layer_idx: int) -> tuple[np.ndarray, np.ndarray]:
         """Keys and values of one layer, ``(B, H, L, D)`` read-only views.
 
@@ -248,12 +267,7 @@ class KVCache:
             IndexError / TypeError: ``layer_idx`` out of range / not an int.
         """
         layer = self._check_layer(layer_idx)
-        end = self._seq_len + self._pending[layer]
-        k = self._keys[layer][:, :, :end]
-        v = self._values[layer][:, :, :end]
-        k.flags.writeable = False  # a view into the cache: writing would corrupt it
-        v.flags.writeable = False
-        return k, v
+        return self._views(layer, self._seq_len + self._pending[layer])
 
     def advance(self, n: int = 1) -> None:
         """Commit the current step: ``seq_len += n``.

@@ -1,47 +1,53 @@
-"""The fused decode primitives: one dispatch per block per new token.
+"""The fused decode primitives: a transformer block for one new token in two dispatches.
 
 A decode step feeds one token through the model. Composed from the
-primitives of the stack, one pre-norm block would take about twenty
-dispatches (two layer norms, the QKV Linear, reshape, permute, three slices,
-attention, the merge of the heads, the output Linear, the MLP's two Linears
-and GELU, two residual adds), each a few microseconds of Python before NumPy
-does any work. At small model sizes that overhead *is* the cost of a token,
-so a block's decode step is one primitive, :data:`DECODE_BLOCK`::
+modules of the stack, one pre-norm block takes about twenty dispatches (two
+layer norms, the QKV Linear, reshape, permute, three slices, attention, the
+merge of the heads, the output Linear, the MLP's two Linears and GELU, two
+residual adds), each with its argument checks and a few microseconds of
+Python before NumPy does any work. At small model sizes that overhead *is*
+the cost of a token, so a standard block's decode step is two primitives
+around the cache write::
 
-    x (B, 1, E)                                    the new token's residual stream
-      │ a = LayerNorm_1(x)                         (B, E)
-      │ a @ W_qkv.T + b_qkv                        (B, 3E)      one GEMM
+    x (B, 1, E)                                   the new token's residual stream
+      │ DECODE_QKV     LayerNorm_1(x) @ W_qkv.T + b_qkv
       ▼
-    q, k, v  (B, H, D) each                        views of the row
-      │ keys[:, :, pos] = k ; values[:, :, pos] = v     the cache write, in place
+    qkv (B, 3, H, D)                              the token's query, key and value per head
+      │ keys, values = cache.update(layer, k, v)  THE CACHE WRITE: a separate, visible step
+      ▼                                           (B, H, L, D): the past and the new token
+      │ DECODE_BLOCK   h = x + attention(q, keys, values) @ W_out.T + b_out
+      │                y = h + GELU(LayerNorm_2(h) @ W_fc.T + b_fc) @ W_proj.T + b_proj
       ▼
-    K, V = keys[:, :, :pos+1], values[:, :, :pos+1]     (B, H, L, D) views, L = pos + 1
-      │ softmax(q K^T / sqrt(D)) V                 (B, H, 1, L) -> (B, H, 1, D)
-      │                                            no mask: one query sees the whole past
-      │ (B, H*D) @ W_out.T + b_out                 heads side by side, projected
-      ▼
-    h = x + attention                              (B, E)
-    y = h + GELU(LayerNorm_2(h) @ W_fc.T + b_fc) @ W_proj.T + b_proj     (B, 1, E)
+    y (B, 1, E)
 
-:data:`DECODE_ATTENTION` is the attention part alone (from ``a`` to the
-output projection), used when a block cannot be fused as a whole (hooks on
-its submodules, non-standard layers).
+Both primitives are functions of their inputs and parameters: they read the
+cache's views (``keys``/``values`` params) and write nothing but their output.
+
+Every formula has one definition in the stack; the decode step either calls
+it or is tested equal to it. GELU is the ``gelu`` primitive's own forward
+(``tinytorch.tensor.PRIMITIVES["gelu"].forward``). LayerNorm, Linear and
+attention are evaluated here by row kernels specialised for one token per
+sequence (:func:`layer_norm_rows`, :func:`linear_rows`,
+:func:`attend_one_query`): on rows of 32 to 512 numbers each NumPy call
+costs more than its arithmetic, and the general forwards spend a third more
+calls (reductions through method wrappers, ``matmul``'s ufunc layer, the
+masking and dropout branches of attention). The tests check each kernel
+against its canonical forward (``tinytorch.nn.LAYER_NORM.forward``,
+``tinytorch.nn.LINEAR.forward``, ``tinytorch.transformers.SDPA.forward``) on
+random inputs, and the cached logits against the uncached model's.
+
+What fusion saves is the work *around* the formulas: the module calls, the
+argument checks of the functional API, the dispatch of every reshape,
+permute and slice, and the Tensor objects in between (the kvcache README
+quantifies it).
 
 Both go through the dispatch path like any op (``apply``), so the profiler
 times them and counts their FLOPs, but they are inference-only
 (``differentiable=False``): autograd never records them, and the cached
-modules use them only under ``no_grad``. The arithmetic is that of the
-unfused modules: LayerNorm's formula (biased variance), the ``gelu``
-primitive's own forward, the max-subtracted softmax of the fused SDPA; the
-cached and uncached logits agree to float rounding.
+modules use them only under ``no_grad``.
 
-Side effect, by design: the forward writes the new key and value into the
-cache arrays passed as parameters. The caller books the slot first
-(:meth:`KVCache._claim`), so the cache's position bookkeeping stays the
-single source of truth.
-
-Cost per call: ``2 B E (3E + E + 2 hidden)`` FLOPs for the GEMMs plus
-``4 B E L`` for attention: linear in the cached length ``L``.
+Cost per block and token: ``2 B E (3E + E + 2 hidden)`` FLOPs for the GEMMs
+plus ``4 B E L`` for attention over ``L`` cached positions: linear in ``L``.
 """
 
 from __future__ import annotations
@@ -52,72 +58,22 @@ import numpy as np
 
 from tinytorch.tensor import PRIMITIVES, Primitive
 
-__all__ = ["DECODE_ATTENTION", "DECODE_BLOCK"]
+__all__ = ["DECODE_QKV", "DECODE_BLOCK", "layer_norm_rows", "linear_rows", "attend_one_query"]
+
+_gelu = PRIMITIVES["gelu"].forward  # the canonical GELU: (y, saved)
 
 
-def _attend(rows, w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads, scale):
-    """Decode attention of one new token per sequence: ``rows`` (B, E) -> (B, E).
+# ------------------------------------------------------------- row kernels
 
-    Writes the token's key and value at ``pos`` of ``keys``/``values``
-    ``(B, H, S, D)`` and attends over positions ``0 .. pos`` (the past and
-    the token itself)."""
-    b, e = rows.shape
-    d = e // num_heads
-    # (B, 3E); W (3E, E) is read transposed in place. np.dot: 2-D GEMMs
-    # without matmul's ufunc layer.
-    qkv = np.dot(rows, w_qkv.T)
-    if b_qkv is not None:
-        qkv += b_qkv
-    qkv = qkv.reshape(b, 3, num_heads, d)  # (B, 3, H, D): Q, K, V; head h owns columns h*D..
-    keys[:, :, pos] = qkv[:, 1]  # (B, H, D) -> slot pos of (B, H, S, D)
-    values[:, :, pos] = qkv[:, 2]
-    k = keys[:, :, : pos + 1]  # (B, H, L, D), includes the token just written
-    v = values[:, :, : pos + 1]
-    q = qkv[:, 0, :, None, :]  # (B, H, 1, D)
-    scores = q @ k.swapaxes(-1, -2)  # (B, H, 1, L)
-    scores *= scale
-    # The max-subtracted softmax of the fused SDPA (ufunc reductions called
-    # directly: the ndarray methods add a Python layer per call).
-    scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= np.add.reduce(scores, axis=-1, keepdims=True)
-    out = scores @ v  # (B, H, 1, D)
-    y = np.dot(out.reshape(b, e), w_out.T)  # (B, E): heads concatenated, then projected
-    if b_out is not None:
-        y += b_out
+
+def linear_rows(x, w, b):
+    """``x @ w.T + b`` for ``x`` ``(B, in)``, ``w`` ``(out, in)``: ``(B, out)``.
+
+    ``tinytorch.nn.LINEAR.forward`` on 2-D input. ``np.dot`` reads ``w.T`` in
+    place (one GEMM, no copy) without ``matmul``'s ufunc layer."""
+    y = np.dot(x, w.T)
+    y += b
     return y
-
-
-def _decode_forward(x, w_qkv, *rest, keys, values, pos, num_heads, scale, has_bias):
-    if has_bias:
-        b_qkv, w_out, b_out = rest
-    else:
-        (w_out,) = rest
-        b_qkv = b_out = None
-    b, _, e = x.shape
-    y = _attend(x.reshape(b, e), w_qkv, b_qkv, w_out, b_out, keys, values, pos, num_heads,
-                scale)
-    return y.reshape(b, 1, e)
-
-
-def _decode_flops(inputs, out, params) -> int:
-    x, w_qkv = inputs[0], inputs[1]
-    b, _, e = x.shape
-    length = params["pos"] + 1
-    proj = 2 * b * e * w_qkv.shape[0] + 2 * b * e * e  # the two GEMMs
-    attn = b * e * length * 4 + b * params["num_heads"] * length * 5  # QK, PV, softmax
-    return int(proj + attn)
-
-
-#: Inputs ``(x, W_qkv[, b_qkv], W_out[, b_out])`` (biases when ``has_bias``);
-#: params ``keys``/``values`` (one layer's cache arrays ``(B, H, S, D)``, written
-#: at ``pos``), ``pos``, ``num_heads``, ``scale``, ``has_bias``. Output ``(B, 1, E)``.
-DECODE_ATTENTION = Primitive(
-    "kv_decode_attention", _decode_forward, differentiable=False, flops=_decode_flops
-)
-
-
-# ------------------------------------------------------- the whole block
 
 
 @functools.lru_cache(maxsize=32)
@@ -127,13 +83,13 @@ def _mean_column(n: int, dtype: np.dtype) -> np.ndarray:
     return col
 
 
-def _layer_norm_rows(x, weight, bias, eps):
-    """``tinytorch.nn.LayerNorm`` over the last dim of ``x`` (B, E): biased
-    variance, ``(x - mean) / sqrt(var + eps) * weight + bias``.
+def layer_norm_rows(x, weight, bias, eps):
+    """LayerNorm over the last dim of ``x`` ``(B, E)``: ``(x - mean) /
+    sqrt(var + eps) * weight + bias``, biased variance.
 
-    Both means are a GEMV with a column of ``1/E`` (one BLAS call instead of
-    a reduction and a scaling: on a short row each NumPy call costs more
-    than its arithmetic), and the updates are in place."""
+    ``tinytorch.nn.LAYER_NORM.forward`` with one normalised dim and an affine
+    transform. Both means are a GEMV with a column of ``1/E`` (one BLAS call
+    instead of a reduction and a scaling), and the updates are in place."""
     col = _mean_column(x.shape[-1], x.dtype)  # (E, 1)
     xc = x - np.dot(x, col)  # (B, E), centred
     var = np.dot(xc * xc, col)  # (B, 1), biased
@@ -143,44 +99,77 @@ def _layer_norm_rows(x, weight, bias, eps):
     return xc
 
 
-def _block_forward(x, ln1_w, ln1_b, w_qkv, b_qkv, w_out, b_out, ln2_w, ln2_b, w_fc, b_fc,
-                   w_proj, b_proj, *, keys, values, pos, num_heads, scale, eps1, eps2,
-                   approximate):
+def attend_one_query(q, keys, values, scale):
+    """``softmax(q K^T * scale) V`` for one query per (sequence, head).
+
+    ``q`` ``(B, H, 1, D)``, ``keys``/``values`` ``(B, H, L, D)`` -> ``(B, H, 1, D)``.
+    ``tinytorch.transformers.SDPA.forward`` without mask or dropout, whose
+    softmax is the max-subtracted one (no overflow for large scores); the
+    ufunc reductions are called directly (the ndarray methods add a Python
+    layer per call)."""
+    scores = q @ keys.swapaxes(-1, -2)  # (B, H, 1, L)
+    scores *= scale
+    scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= np.add.reduce(scores, axis=-1, keepdims=True)
+    return scores @ values
+
+
+# ------------------------------------------------------------- primitives
+
+
+def _qkv_forward(x, ln_w, ln_b, w_qkv, b_qkv, *, eps, num_heads):
+    """``(B, 1, E)`` -> ``(B, 3, H, D)``: rows 0, 1, 2 are Q, K, V of every head
+    (head ``h`` owns columns ``h*D .. (h+1)*D`` of each third, as in
+    ``MultiHeadAttention.project_qkv``)."""
     b, _, e = x.shape
-    h = x.reshape(b, e)  # (B, E): the residual stream of the new token
-    a = _attend(_layer_norm_rows(h, ln1_w, ln1_b, eps1), w_qkv, b_qkv, w_out, b_out,
-                keys, values, pos, num_heads, scale)
-    h = h + a  # x + attn(ln1(x))
-    m = np.dot(_layer_norm_rows(h, ln2_w, ln2_b, eps2), w_fc.T)  # (B, hidden)
-    m += b_fc
-    m = _GELU.forward(m, approximate=approximate)[0]  # the gelu primitive's own formula
-    m = np.dot(m, w_proj.T)  # (B, E)
-    m += b_proj
-    h += m  # + mlp(ln2(.))
+    qkv = linear_rows(layer_norm_rows(x.reshape(b, e), ln_w, ln_b, eps), w_qkv, b_qkv)  # (B, 3E)
+    return qkv.reshape(b, 3, num_heads, e // num_heads)
+
+
+def _qkv_flops(inputs, out, params) -> int:
+    x, w_qkv = inputs[0], inputs[3]
+    b, _, e = x.shape
+    return int(8 * b * e + 2 * b * e * w_qkv.shape[0] + b * w_qkv.shape[0])
+
+
+#: Inputs ``(x, ln1.weight, ln1.bias, qkv.weight, qkv.bias)``, ``x`` ``(B, 1, E)``;
+#: params ``eps`` (ln1's) and ``num_heads``. Output ``(B, 3, H, D)``. Inference only.
+DECODE_QKV = Primitive("kv_decode_qkv", _qkv_forward, differentiable=False, flops=_qkv_flops)
+
+
+def _block_forward(x, qkv, w_out, b_out, ln2_w, ln2_b, w_fc, b_fc, w_proj, b_proj, *,
+                   keys, values, scale, eps, approximate):
+    b, _, e = x.shape
+    att = attend_one_query(qkv[:, 0, :, None, :], keys, values, scale)  # (B, H, 1, D)
+    h = x.reshape(b, e) + linear_rows(att.reshape(b, e), w_out, b_out)  # heads side by side
+    m = linear_rows(layer_norm_rows(h, ln2_w, ln2_b, eps), w_fc, b_fc)  # (B, hidden)
+    m = _gelu(m, approximate=approximate)[0]
+    h += linear_rows(m, w_proj, b_proj)  # + mlp(ln2(h))
     return h.reshape(b, 1, e)
 
 
 def _block_flops(inputs, out, params) -> int:
-    x, w_qkv, w_fc = inputs[0], inputs[3], inputs[9]
+    x, w_out, w_fc = inputs[0], inputs[2], inputs[6]
     b, _, e = x.shape
-    length = params["pos"] + 1
-    gemms = 2 * b * e * (w_qkv.shape[0] + e + 2 * w_fc.shape[0])
-    attn = b * e * length * 4 + b * params["num_heads"] * length * 5
-    elementwise = b * (2 * 8 * e + 2 * e + 8 * w_fc.shape[0])  # 2 layer norms, residuals, GELU
+    length = params["keys"].shape[-2]
+    hidden = w_fc.shape[0]
+    gemms = 2 * b * e * (w_out.shape[0] + 2 * hidden)
+    attn = 4 * b * e * length + 5 * b * params["keys"].shape[1] * length
+    elementwise = b * (8 * e + 2 * e + 8 * hidden)  # layer norm, residuals, GELU
     return int(gemms + attn + elementwise)
 
 
-_GELU = PRIMITIVES["gelu"]
-
-#: A whole pre-norm transformer block for one new token per sequence::
+#: The rest of a pre-norm block for one new token per sequence, after the
+#: cache write::
 #:
-#:     h = x + attn(ln1(x))      (the attention of DECODE_ATTENTION, cache write included)
-#:     y = h + mlp(ln2(h))       mlp = Linear -> GELU -> Linear
+#:     h = x + out_proj(attention(q, keys, values))
+#:     y = h + mlp(ln2(h))          mlp = Linear -> GELU -> Linear
 #:
-#: Inputs ``(x, ln1.weight, ln1.bias, qkv.weight, qkv.bias, out_proj.weight,
-#: out_proj.bias, ln2.weight, ln2.bias, fc.weight, fc.bias, proj.weight,
-#: proj.bias)``; params as DECODE_ATTENTION plus ``eps1``, ``eps2`` and
-#: ``approximate`` (the GELU's). Output ``(B, 1, E)``. Inference only.
-DECODE_BLOCK = Primitive(
-    "kv_decode_block", _block_forward, differentiable=False, flops=_block_flops
-)
+#: Inputs ``(x, qkv, out_proj.weight, out_proj.bias, ln2.weight, ln2.bias,
+#: fc.weight, fc.bias, proj.weight, proj.bias)`` with ``qkv`` the output of
+#: :data:`DECODE_QKV`; params ``keys``/``values`` (the layer's cached
+#: ``(B, H, L, D)`` views, the new token included), ``scale``, ``eps`` (ln2's)
+#: and ``approximate`` (the GELU's). Output ``(B, 1, E)``. Inference only.
+DECODE_BLOCK = Primitive("kv_decode_block", _block_forward, differentiable=False,
+                         flops=_block_flops)

@@ -16,9 +16,9 @@ outgrow the model's ``max_seq_len``, the cache is reset and re-filled with
 the last ``max_seq_len`` tokens (a sliding window; learned absolute
 positions restart at 0, so every cached key has to be recomputed). That is
 the uncached context exactly, so the logits agree at every step; each step
-past the window therefore costs a full prefill. A cache enabled with a smaller
-``max_seq_len`` than the model's raises a clear overflow ``ValueError``
-instead of sliding.
+past the window therefore costs a full prefill. A cache enabled with a
+smaller ``max_seq_len`` than the model's slides the same way within its own
+capacity: the context is then that many tokens.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from tinytorch.tensor import Tensor
 
-from .wrapper import _session_of, disable_kv_cache, enable_kv_cache
+from .wrapper import disable_kv_cache, enable_kv_cache, is_kv_cache_enabled
 
 __all__ = ["generate"]
 
@@ -69,11 +69,8 @@ def generate(model, prompt_tokens, max_new_tokens: int, temperature: float = 1.0
                               use_cache=False)
     ids = prompt_tokens.data if isinstance(prompt_tokens, Tensor) else np.asarray(prompt_tokens)
     batch = ids.shape[0] if ids.ndim == 2 and ids.shape[0] >= 1 else 1
-    enabled_here = _session_of(model) is None
-    if enabled_here:
-        cache = enable_kv_cache(model, batch_size=batch)
-    else:
-        cache = _session_of(model).cache
+    enabled_here = not is_kv_cache_enabled(model)
+    cache = enable_kv_cache(model, batch_size=batch) if enabled_here else model.generation_cache
     try:
         cache.reset()
         return model.generate(prompt_tokens, max_new_tokens, temperature, top_k, seed,

@@ -1,22 +1,23 @@
 """Enabling a KV cache on a GPT by module swaps, and the cached modules.
 
-``enable_kv_cache(model)`` replaces every ``model.blocks[i].attn`` (a
-``MultiHeadAttention``) by a :class:`CachedMultiHeadAttention`, and every
-``model.blocks[i]`` (a ``TransformerBlock``) by a
-:class:`CachedTransformerBlock`. Each wrapper *is a second view of the same
-module*: it shares the original's parameter, buffer, submodule and hook
-registries (the very same dict objects), so ``named_parameters()``,
-``state_dict()`` and ``load_state_dict()`` see exactly what they saw
-before, and an optimizer step updates the arrays both views use. Nothing is
-copied and no class is patched. ``disable_kv_cache(model)`` puts the
+``enable_kv_cache(model)`` swaps, in every block ``i``::
+
+    model.blocks[i].attn  ->  CachedMultiHeadAttention   (reads and writes layer i of the cache)
+    model.blocks[i]       ->  CachedTransformerBlock     (a TransformerBlock: the fused decode step)
+
+Each cached module stands in the tree for its original and registers the
+original's children as its own: the very same objects, under the same
+names, so ``named_parameters()``, ``state_dict()``, ``load_state_dict()``
+and an optimizer see exactly what they saw before, and nothing is copied. A
+submodule swapped on a cached module (``set_submodule``) is swapped on the
+original too. No class is patched; ``disable_kv_cache(model)`` puts the
 original objects back.
 
-How the wrappers know the position
-----------------------------------
-``GPT.forward(tokens, start_pos)`` hands ``start_pos`` to its positional
-encoding (``pos_emb(x, start_pos)``) and not to the blocks. A forward
-pre-hook on ``model.pos_emb`` (the documented hook of ``tinytorch.nn``)
-records it for the step; the first layer checks it against the cache:
+The position travels as an argument
+-----------------------------------
+``GPT.forward(tokens, start_pos)`` calls ``block(x, mask, start_pos)``, and
+a block calls ``attn(h, mask, start_pos)``. Layer 0 checks ``start_pos``
+against the cache:
 
 * ``start_pos == 0``: a new sequence. The cache is reset (re-allocated if the
   batch size changed), then filled with the prompt (prefill).
@@ -24,36 +25,34 @@ records it for the step; the first layer checks it against the cache:
 * anything else: ``ValueError`` naming both numbers (the keys of the
   positions in between would be missing or stale).
 
-The last layer commits the step (``cache.advance(T)``).
+Every layer writes its keys and values with ``cache.update`` (the public
+protocol of :class:`~tinytorch.kvcache.KVCache`), and the last layer commits
+the step with ``cache.advance(T)``.
 
-The three paths
----------------
-1. **Grad mode on** (training, or any forward recording a graph): the
-   original ``forward`` runs unchanged; the cache is never read or written,
-   so gradients are exactly those of the uncached model.
-2. **Prefill / chunk** (``no_grad``, ``T > 1`` new tokens, or a step whose
-   mask or dropout needs the general path): Q, K, V of the ``T`` tokens by
-   the original's ``project_qkv``; K and V written to the cache at
-   ``start_pos``; the fused ``scaled_dot_product_attention`` over all
-   ``start_pos + T`` cached keys with the causal mask (offset for the
-   cached past); the original's ``project_output``.
-3. **Decode** (``no_grad``, ``T == 1``): the token is projected, its K/V
-   written at ``seq_len`` and attention taken over ``cache[:seq_len+1]``
-   (no mask: one query sees the whole past). A decode step is dominated by
-   the Python cost of each op, so it runs as few dispatches as possible:
-   one :data:`~tinytorch.kvcache.decode.DECODE_BLOCK` per standard block
-   (layer norms, attention, MLP and residuals), or, when a block has
-   non-standard parts or hooks on its submodules, the block's own forward
-   with one :data:`~tinytorch.kvcache.decode.DECODE_ATTENTION` for the
-   attention.
+The paths
+---------
+1. **Grad mode on** (training): the original ``forward`` runs unchanged; the
+   cache is never read or written, so gradients are those of the uncached model.
+2. **No grad, any T** (prefill, chunks, or a decode step the fused path does
+   not cover): the original's ``project_qkv``, ``cache.update``, the fused
+   ``scaled_dot_product_attention`` over every cached key (with the causal
+   mask offset for the cached past), the original's ``project_output``.
+   Submodules are called, never read, so any module that behaves like a
+   ``Linear`` (a quantized one) works.
+3. **Decode, fused** (no grad, one token, no mask, a standard block: plain
+   ``LayerNorm``/``Linear``/``GELU``/``Dropout`` with biases, no hooks on
+   them, dropout inactive): :data:`~tinytorch.kvcache.decode.DECODE_QKV`,
+   ``cache.update``, :data:`~tinytorch.kvcache.decode.DECODE_BLOCK`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tinytorch.autograd import is_grad_enabled
-from tinytorch.nn import GELU, Dropout, LayerNorm, Linear, Module
+from tinytorch.nn import GELU, Dropout, LayerNorm, Linear, Module, Parameter
 from tinytorch.tensor import Tensor, apply, wrap
 from tinytorch.transformers import (
     MLP,
@@ -64,7 +63,7 @@ from tinytorch.transformers import (
 )
 
 from .cache import KVCache
-from .decode import DECODE_ATTENTION, DECODE_BLOCK
+from .decode import DECODE_BLOCK, DECODE_QKV
 
 __all__ = [
     "CachedMultiHeadAttention",
@@ -74,373 +73,325 @@ __all__ = [
     "is_kv_cache_enabled",
 ]
 
-# The registries a wrapper shares with the module it wraps (same dict objects).
-_SHARED = ("_parameters", "_buffers", "_non_persistent", "_modules",
-           "_forward_pre_hooks", "_forward_hooks")
 
+class _StandIn(Module):
+    """A module that takes ``original``'s place in the tree, holding the same
+    children and parameters (registered again, the same objects).
 
-def _share(wrapper: Module, original: Module) -> None:
-    for name in _SHARED:  # one state, two views
-        object.__setattr__(wrapper, name, getattr(original, name))
-    object.__setattr__(wrapper, "training", original.training)
-    object.__setattr__(wrapper, "original", original)
-
-
-def _sync_mode(wrapper: Module) -> Module:
-    # model.train()/eval() reaches the wrapper (it is in the tree), not the
-    # original: carry the mode over before the original runs.
-    orig = wrapper.original
-    if orig.training is not wrapper.training:
-        object.__setattr__(orig, "training", wrapper.training)
-    return orig
-
-
-class _Session:
-    """State shared by the wrappers of one model: the cache, the position of
-    the current forward (recorded by the ``pos_emb`` pre-hook), the step in
-    progress, and what ``disable_kv_cache`` must restore."""
-
-    __slots__ = ("cache", "num_layers", "start_pos", "step_len", "sequence", "hook",
-                 "previous_cache")
-
-    def __init__(self, cache: KVCache, num_layers: int, previous_cache) -> None:
-        self.cache = cache
-        self.num_layers = num_layers
-        self.start_pos = None  # set by the pos_emb pre-hook, consumed by layer 0
-        self.step_len = 0  # T of the step in progress (0: none)
-        self.sequence = 0  # counts the sequences started (start_pos == 0)
-        self.hook = None
-        self.previous_cache = previous_cache
-
-    def record_position(self, module, args) -> None:
-        # Forward pre-hook of pos_emb: args = (x, start_pos).
-        self.start_pos = args[1] if len(args) > 1 else 0
-
-    def begin(self, layer: int, b: int, t: int) -> int:
-        """Start (layer 0) or join (later layers) the step of ``t`` tokens;
-        returns its write position, after checking it against the cache."""
-        cache = self.cache
-        if layer:
-            if t != self.step_len:
-                raise RuntimeError(
-                    f"KV cache (layer {layer}): got {t} token(s) but layer 0 started a step "
-                    f"of {self.step_len}; a cached forward must run every layer, in order, "
-                    "on the same tokens"
-                )
-            return cache.seq_len
-        start = self.start_pos
-        self.start_pos = None  # consumed: a later forward must record its own
-        if start is None:
-            raise RuntimeError(
-                "KV cache: no start position was recorded for this forward. With a KV cache "
-                "enabled, run the model itself (model(tokens, start_pos=...)) under no_grad, "
-                "not a block or an attention module alone"
-            )
-        if start == 0:  # a new sequence: forget the cached one
-            self.sequence += 1
-            if b != cache.batch_size:
-                cache.reallocate(batch_size=b)
-            else:
-                cache.reset()
-        elif start != cache.seq_len:
-            raise ValueError(
-                f"KV cache position mismatch: the model was called with start_pos={start} but "
-                f"the cache holds {cache.seq_len} position(s); continue with "
-                f"start_pos={cache.seq_len}, or restart the sequence with start_pos=0"
-            )
-        else:
-            if b != cache.batch_size:
-                raise ValueError(
-                    f"KV cache batch mismatch: {b} sequence(s) continue a cached batch of "
-                    f"{cache.batch_size}; restart with start_pos=0 to use another batch size"
-                )
-            if cache.pending:
-                cache.crop(cache.seq_len)  # drop the writes of an interrupted step
-        self.step_len = t
-        return start
-
-    def finish(self, layer: int, t: int) -> None:
-        """The last layer commits the step."""
-        if layer == self.num_layers - 1:
-            self.cache.advance(t)
-            self.step_len = 0
-
-
-def _no_hooks(*modules) -> bool:
-    for m in modules:
-        if m._forward_pre_hooks or m._forward_hooks:
-            return False
-    return True
-
-
-class CachedMultiHeadAttention(Module):
-    """A ``MultiHeadAttention`` that reads and writes a :class:`KVCache`.
-
-    Built by :func:`enable_kv_cache`, not by hand. Shares every registry of
-    ``original`` (parameters, buffers, submodules, hooks): it adds no
-    parameter and changes no name in ``state_dict``. ``original`` is kept
-    (unregistered) to run the training path and to be restored by
-    :func:`disable_kv_cache`.
-
-    ``forward(x, mask=None)``: ``(B, T, E) -> (B, T, E)``, the same contract
-    as ``MultiHeadAttention.forward``; see the module docstring for the three
-    paths.
-
-    Raises (forward, under ``no_grad``):
-        ValueError: ``start_pos`` differs from the cache's ``seq_len`` (and is
-            not 0), a batch size other than the cache's in a continuing step,
-            a cache overflow, a mask that does not fit ``(T, T)``.
-        RuntimeError: the forward does not come from the model's own forward
-            (no position recorded), or the layers disagree on ``T``.
+    ``original`` is kept unregistered (it is not a submodule). Assigning a
+    submodule or a parameter to the stand-in assigns it to the original too,
+    so that the two never disagree and ``disable_kv_cache`` restores an
+    original that holds the current submodules.
     """
 
-    def __init__(self, original: MultiHeadAttention, session: _Session, layer_idx: int) -> None:
+    def __init__(self, original: Module) -> None:
         super().__init__()
-        _share(self, original)
-        object.__setattr__(self, "session", session)
-        object.__setattr__(self, "layer_idx", layer_idx)
+        object.__setattr__(self, "original", original)  # not a submodule
+        for name, child in original.named_children():
+            self.add_module(name, child)
+        for name, param in original.named_parameters(recurse=False):
+            self.register_parameter(name, param)
+        buffers = list(original.named_buffers(recurse=False))
+        if buffers:
+            saved = original.state_dict()  # persistent buffers are the saved ones
+            for name, buf in buffers:
+                self.register_buffer(name, buf, persistent=name in saved)
+        self.training = original.training
 
-    # The geometry of the wrapped attention.
-    embed_dim = property(lambda self: self.original.embed_dim)
-    num_heads = property(lambda self: self.original.num_heads)
-    head_dim = property(lambda self: self.original.head_dim)
-    dropout = property(lambda self: self.original.dropout)
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        original = self.__dict__.get("original")
+        if (original is not None and isinstance(value, (Module, Parameter))
+                and getattr(original, name, None) is not value):
+            setattr(original, name, value)
 
-    def forward(self, x, mask=None) -> Tensor:
-        orig = _sync_mode(self)
-        session = self.session
+    def synced_original(self) -> Module:
+        """The original, in this module's training mode (``model.train()``
+        reaches the stand-in, which is in the tree, not the original)."""
+        original = self.original
+        if original.training != self.training:
+            original.training = self.training
+        return original
+
+
+class CachedMultiHeadAttention(_StandIn):
+    """A ``MultiHeadAttention`` that reads and writes layer ``layer_idx`` of a
+    :class:`KVCache`.
+
+    Built by :func:`enable_kv_cache`, not by hand; it adds no parameter and
+    changes no name in ``state_dict``. ``forward(x, mask=None,
+    start_pos=None)``: ``(B, T, E) -> (B, T, E)``, the contract of
+    ``MultiHeadAttention.forward``; see the module docstring for the paths.
+
+    Raises (forward, under ``no_grad``):
+        RuntimeError: no ``start_pos`` (the model was not called through its
+            own forward), or a layer writing twice in one step.
+        ValueError: ``start_pos`` differs from the cache's ``seq_len`` (and is
+            not 0), a batch size other than the cache's in a continuing step,
+            a cache overflow, layers writing different ``T``, a mask that
+            does not fit ``(T, T)``.
+        TypeError: keys of a dtype other than the cache's.
+    """
+
+    def __init__(self, original: MultiHeadAttention, cache: KVCache, layer_idx: int,
+                 previous_generation_cache=None) -> None:
+        super().__init__(original)
+        self.cache = cache
+        self.layer_idx = layer_idx
+        self.previous_generation_cache = previous_generation_cache  # restored by disable
+        self.embed_dim = original.embed_dim
+        self.num_heads = original.num_heads
+        self.head_dim = original.head_dim
+        self.dropout = original.dropout
+
+    def forward(self, x, mask=None, start_pos=None) -> Tensor:
+        original = self.synced_original()
         if is_grad_enabled():  # path 1: training never touches the cache
-            if self.layer_idx == 0:
-                session.start_pos = None
-            return orig.forward(x, mask)
-
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        if x.ndim != 3 or x.shape[-1] != orig.embed_dim:
-            raise ValueError(
-                f"CachedMultiHeadAttention: expected input of shape (B, T, {orig.embed_dim}), "
-                f"got {x.shape}"
-            )
-        b, t, _ = x.shape
-        layer = self.layer_idx
-        session.begin(layer, b, t)
-        p = orig.dropout if self.training else 0.0
-        y = None
-        if t == 1 and mask is None and p == 0.0:
-            y = self._decode(x)  # path 3 (None if the layers are not plain Linear)
-        if y is None:
-            y = self._prefill(x, mask, p, b, t)  # path 2
-        session.finish(layer, t)
+            return original.forward(x, mask, start_pos)
+        q, k, v = original.project_qkv(x)  # (B, H, T, D) each; checks x
+        b, _, t, _ = q.shape
+        self.begin_step(start_pos, b)
+        keys, values = self.cache.update(self.layer_idx, k, v)  # (B, H, start + T, D)
+        if mask is not None:
+            mask = _mask_with_past(mask, b, self.num_heads, t, keys.shape[2] - t)
+        p = original.dropout if original.training else 0.0
+        out, _ = scaled_dot_product_attention(q, wrap(keys), wrap(values), mask, p)
+        y = original.project_output(out)  # (B, T, E)
+        self.end_step(t)
         return y
 
-    def _decode(self, x) -> Tensor | None:
-        """Path 3: one fused dispatch (see :mod:`tinytorch.kvcache.decode`)."""
-        orig = self.original
-        mods = orig._modules
-        qkv, out_proj = mods["qkv"], mods["out_proj"]
-        if type(qkv) is not Linear or type(out_proj) is not Linear or not _no_hooks(
-                qkv, out_proj, mods["resid_dropout"]):
-            return None
-        qb, ob = qkv._parameters.get("bias"), out_proj._parameters.get("bias")
-        if (qb is None) != (ob is None):
-            return None
-        w = (qkv._parameters["weight"], out_proj._parameters["weight"])
-        inputs = (x, w[0], qb, w[1], ob) if qb is not None else (x, *w)
-        cache = self.session.cache
-        layer = self.layer_idx
-        pos = cache._claim(layer, 1)  # the slot of the new token: seq_len
-        return apply(DECODE_ATTENTION, inputs, {
-            "keys": cache._keys[layer], "values": cache._values[layer], "pos": pos,
-            "num_heads": orig.num_heads, "scale": 1.0 / np.sqrt(orig.head_dim),
-            "has_bias": qb is not None,
-        })
+    def begin_step(self, start_pos, batch: int) -> None:
+        """Check ``start_pos`` against the cache. Layer 0 starts a new sequence
+        at ``start_pos == 0`` and checks the batch size; the later layers of
+        the step only check that they continue it."""
+        cache = self.cache
+        if self.layer_idx:
+            if start_pos != cache.seq_len:
+                self._position_error(start_pos)
+            return
+        if isinstance(start_pos, bool) or not isinstance(start_pos, (int, np.integer)):
+            self._position_error(start_pos)
+        if start_pos == 0:  # a new sequence: forget the cached one
+            if batch != cache.batch_size:
+                cache.reallocate(batch_size=batch)
+            else:
+                cache.reset()
+            return
+        if start_pos != cache.seq_len:
+            self._position_error(start_pos)
+        if batch != cache.batch_size:
+            raise ValueError(
+                f"KV cache batch mismatch: {batch} sequence(s) continue a cached batch of "
+                f"{cache.batch_size}; restart with start_pos=0 to use another batch size")
+        if cache.pending:
+            cache.crop(cache.seq_len)  # drop the writes of an interrupted step
 
-    def _prefill(self, x, mask, p: float, b: int, t: int) -> Tensor:
-        """Path 2: the original's projections, K/V written, attention over the cache."""
-        orig = self.original
-        cache = self.session.cache
-        layer = self.layer_idx
-        q, k, v = orig.project_qkv(x)  # (B, H, T, D) each
-        if k.dtype != cache.dtype:
-            raise TypeError(f"KV cache: the model computes {k.dtype} keys but the cache "
-                            f"holds {cache.dtype}; enable the cache again after a dtype change")
-        start = cache._claim(layer, t)  # == the step's start position
-        keys, values = cache._keys[layer], cache._values[layer]
-        keys[:, :, start:start + t] = k.data
-        values[:, :, start:start + t] = v.data
-        if mask is not None:
-            h = orig.num_heads
-            m = validate_mask(mask, (b, h, t, t), "CachedMultiHeadAttention")
-            if start:
-                # The cached past is visible to every new query: prepend
-                # "attend" columns (True, or 0 for an additive mask).
-                m = np.broadcast_to(m, (b, h, t, t))
-                past = (np.ones if m.dtype == np.bool_ else np.zeros)((b, h, t, start), m.dtype)
-                m = np.concatenate([past, m], axis=-1)  # (B, H, T, start + T)
-            mask = wrap(m)
-        k_all = wrap(keys[:, :, :start + t])  # (B, H, start + T, D)
-        v_all = wrap(values[:, :, :start + t])
-        out, _ = scaled_dot_product_attention(q, k_all, v_all, mask, p)  # (B, H, T, D)
-        return orig.project_output(out)  # (B, T, E)
+    def _position_error(self, start_pos):
+        if start_pos is None:
+            raise RuntimeError(
+                "KV cache: no start position was given for this forward. With a KV cache "
+                "enabled, run the model itself (model(tokens, start_pos=...)) under no_grad, "
+                "or pass start_pos to the block or attention module")
+        if isinstance(start_pos, bool) or not isinstance(start_pos, (int, np.integer)):
+            raise TypeError(f"KV cache: start_pos must be an int, got {start_pos!r}")
+        seq_len = self.cache.seq_len
+        raise ValueError(
+            f"KV cache position mismatch: the model was called with start_pos={start_pos} "
+            f"but the cache holds {seq_len} position(s); continue with start_pos={seq_len}, "
+            "or restart the sequence with start_pos=0")
+
+    def end_step(self, t: int) -> None:
+        """The last layer commits the step of ``t`` tokens."""
+        if self.layer_idx == self.cache.num_layers - 1:
+            self.cache.advance(t)
 
     def extra_repr(self) -> str:
-        c = self.session.cache
         return (f"layer={self.layer_idx}, embed_dim={self.embed_dim}, "
-                f"num_heads={self.num_heads}, cache_max_seq_len={c.max_seq_len}")
+                f"num_heads={self.num_heads}, cache_max_seq_len={self.cache.max_seq_len}")
 
 
-class CachedTransformerBlock(Module):
-    """A ``TransformerBlock`` whose decode step is one fused dispatch.
+def _mask_with_past(mask, b: int, h: int, t: int, past: int):
+    """A ``(T, T)``-compatible mask of the new tokens, widened to
+    ``(B, H, T, past + T)``: the cached past is visible to every new query."""
+    m = validate_mask(mask, (b, h, t, t), "CachedMultiHeadAttention")
+    if past:
+        m = np.broadcast_to(m, (b, h, t, t))
+        attend = (np.ones if m.dtype == np.bool_ else np.zeros)((b, h, t, past), m.dtype)
+        m = np.concatenate([attend, m], axis=-1)  # True, or 0 for an additive mask
+    return wrap(m)
 
-    Built by :func:`enable_kv_cache`; shares every registry of ``original``
-    (so its ``attn`` is the :class:`CachedMultiHeadAttention`). ``forward(x,
-    mask=None)`` is the original's, except for a decode step (``no_grad``,
-    one token, no mask), which runs
-    :data:`~tinytorch.kvcache.decode.DECODE_BLOCK` (layer norms, cached
-    attention, MLP and both residuals in one op) when the block is standard:
-    ``LayerNorm``, ``Linear``, ``GELU`` and ``Dropout`` submodules with
-    biases, no hooks on any of them, dropout inactive.
 
-    That check walks a dozen submodules, which costs as much as a layer norm
-    at small sizes, so it is made once per cached sequence (at its first
-    step) and reused by the following decode steps. Swap a submodule or
-    register a hook on one *between* sequences (before a ``generate`` call
-    or a ``start_pos=0`` forward); in-place weight updates and
+@dataclass(frozen=True)
+class _FusedStep:
+    """What a block's fused decode step needs: its attention and the inputs
+    and parameters of the two primitives."""
+
+    attn: CachedMultiHeadAttention
+    qkv_inputs: tuple  # ln1.weight, ln1.bias, qkv.weight, qkv.bias
+    qkv_params: dict
+    block_inputs: tuple  # out_proj, ln2, fc, proj weights and biases
+    block_params: dict
+
+
+class CachedTransformerBlock(_StandIn):
+    """A ``TransformerBlock`` whose decode step is two fused dispatches.
+
+    Built by :func:`enable_kv_cache`; holds the original block's children (so
+    its ``attn`` is the :class:`CachedMultiHeadAttention`). ``forward(x,
+    mask=None, start_pos=None)`` is the original's, except for a decode step
+    (``no_grad``, one token, no mask) of a standard block, which runs
+    ``DECODE_QKV``, ``cache.update`` and ``DECODE_BLOCK`` (see the module
+    docstring). ``fused=False`` turns that off (the benchmark measures what
+    fusion gains).
+
+    Whether the block is standard takes a walk over a dozen submodules, as
+    costly as a layer norm at small sizes, so it is decided at the first step
+    of each sequence (``start_pos == 0``) and reused by the decode steps that
+    follow (in training mode, at every step). Swap a submodule or register a
+    hook on one *between* sequences; in-place weight updates and
     ``load_state_dict`` are seen at once.
 
     Raises: as :class:`CachedMultiHeadAttention`.
     """
 
-    def __init__(self, original: TransformerBlock, session: _Session) -> None:
-        super().__init__()
-        _share(self, original)
-        object.__setattr__(self, "session", session)
-        object.__setattr__(self, "_plan", None)  # (sequence number, fused plan)
+    def __init__(self, original: TransformerBlock, fused: bool = True) -> None:
+        super().__init__(original)
+        self.fused = fused
+        self._step = None  # the _FusedStep of the current sequence, or None
 
-    def forward(self, x, mask=None) -> Tensor:
-        orig = _sync_mode(self)
-        if mask is None and not is_grad_enabled() and isinstance(x, Tensor):
-            shape = x.data.shape
-            if len(shape) == 3 and shape[1] == 1:  # one new token per sequence
-                session = self.session
-                plan = self._plan
-                if (plan is None or plan[0] != session.sequence
-                        or session.start_pos == 0 or self.training):
-                    plan = None
-                    fused = self._fused_plan(shape[2])  # a new sequence: decide again
-                else:
-                    fused = plan[1]
-                if fused is not None:
-                    y = self._decode(x, *fused)
-                    if plan is None:  # stamped after the step, which may start a sequence
-                        object.__setattr__(self, "_plan", (session.sequence, fused))
-                    return y
-        return orig.forward(x, mask)
+    def forward(self, x, mask=None, start_pos=None) -> Tensor:
+        if not is_grad_enabled() and start_pos is not None:
+            if start_pos == 0 or self.training:
+                self._step = self._fused_step() if self.fused else None
+            step = self._step
+            if step is not None and mask is None and isinstance(x, Tensor):
+                shape = x.data.shape
+                if len(shape) == 3 and shape[1] == 1:  # one new token per sequence
+                    return self._decode(x, start_pos, step)
+        return self.synced_original().forward(x, mask, start_pos)
 
-    def _fused_plan(self, e: int):
-        """``(attn, weights, params)`` when this block can decode as one
-        DECODE_BLOCK, else None (the submodules then run one by one)."""
-        mods = self._modules
-        ln1, attn, ln2, mlp = mods["ln1"], mods["attn"], mods["ln2"], mods["mlp"]
+    def _decode(self, x: Tensor, start_pos, step: _FusedStep) -> Tensor:
+        attn = step.attn
+        attn.begin_step(start_pos, x.data.shape[0])
+        qkv = apply(DECODE_QKV, (x, *step.qkv_inputs), step.qkv_params)  # (B, 3, H, D)
+        new = qkv.data
+        keys, values = attn.cache.update(attn.layer_idx, new[:, 1, :, None], new[:, 2, :, None])
+        y = apply(DECODE_BLOCK, (x, qkv, *step.block_inputs),
+                  dict(step.block_params, keys=keys, values=values))
+        attn.end_step(1)
+        return y
+
+    def _fused_step(self) -> _FusedStep | None:
+        """The fused step's inputs when this block is standard, else None."""
+        ln1, attn, ln2, mlp = self.ln1, self.attn, self.ln2, self.mlp
         if not (type(ln1) is LayerNorm and type(ln2) is LayerNorm and type(mlp) is MLP
                 and type(attn) is CachedMultiHeadAttention):
             return None
-        a, m = attn._modules, mlp._modules
-        qkv, out_proj, fc, proj = a["qkv"], a["out_proj"], m["fc"], m["proj"]
-        act, drop1, drop2 = m["act"], a["resid_dropout"], m["drop"]
-        if not (type(qkv) is Linear and type(out_proj) is Linear and type(fc) is Linear
-                and type(proj) is Linear and type(act) is GELU and type(drop1) is Dropout
-                and type(drop2) is Dropout):
+        qkv, out_proj, fc, proj = attn.qkv, attn.out_proj, mlp.fc, mlp.proj
+        act, drop1, drop2 = mlp.act, attn.resid_dropout, mlp.drop
+        if not (all(type(m) is Linear for m in (qkv, out_proj, fc, proj))
+                and type(act) is GELU and type(drop1) is Dropout and type(drop2) is Dropout):
             return None
-        if not _no_hooks(ln1, attn, ln2, mlp, qkv, out_proj, fc, proj, act, drop1, drop2):
+        parts = (ln1, attn, ln2, mlp, qkv, out_proj, fc, proj, act, drop1, drop2)
+        if any(m.has_forward_hooks() for m in parts):
+            return None  # a hook must see its module called
+        if (attn.training and attn.dropout > 0) or any(d.training and d.p > 0
+                                                       for d in (drop1, drop2)):
+            return None  # active dropout: the general path draws its masks
+        weights = [t for m in (ln1, qkv, out_proj, ln2, fc, proj) for t in (m.weight, m.bias)]
+        e = attn.embed_dim
+        if any(w is None for w in weights) or ln1.normalized_shape != (e,) or (
+                ln2.normalized_shape != (e,)):
             return None
-        if self.training and (attn.original.dropout > 0 or drop2.p > 0):
-            return None  # dropout active: the general path draws its masks
-        weights = []
-        for mod in (ln1, qkv, out_proj, ln2, fc, proj):
-            w, b = mod._parameters.get("weight"), mod._parameters.get("bias")
-            if w is None or b is None:
-                return None
-            weights += (w, b)
-        if ln1.normalized_shape != (e,) or ln2.normalized_shape != (e,):
-            return None
-        orig_attn = attn.original
-        return attn, tuple(weights), {
-            "num_heads": orig_attn.num_heads, "scale": 1.0 / np.sqrt(orig_attn.head_dim),
-            "eps1": ln1.eps, "eps2": ln2.eps, "approximate": act.approximate,
-        }
-
-    def _decode(self, x, attn: CachedMultiHeadAttention, weights: tuple,
-                params: dict) -> Tensor:
-        session, layer = attn.session, attn.layer_idx
-        cache = session.cache
-        session.begin(layer, x.shape[0], 1)
-        pos = cache._claim(layer, 1)  # the slot of the new token: seq_len
-        y = apply(DECODE_BLOCK, (x, *weights), dict(
-            params, keys=cache._keys[layer], values=cache._values[layer], pos=pos))
-        session.finish(layer, 1)
-        return y
+        return _FusedStep(
+            attn=attn,
+            qkv_inputs=tuple(weights[:4]),
+            qkv_params={"eps": ln1.eps, "num_heads": attn.num_heads},
+            block_inputs=tuple(weights[4:]),
+            block_params={"scale": 1.0 / float(np.sqrt(attn.head_dim)), "eps": ln2.eps,
+                          "approximate": act.approximate},
+        )
 
 
-# ------------------------------------------------------------------ enable
+# ------------------------------------------------------------ enable, disable
 
 
 def _blocks_of(model) -> list[tuple[str, Module]]:
     """``(name, block)`` of a GPT-like model's blocks, checked."""
-    blocks = model._modules.get("blocks") if isinstance(model, Module) else None
-    if blocks is None or not len(blocks._modules):
+    blocks = getattr(model, "blocks", None) if isinstance(model, Module) else None
+    children = list(blocks.named_children()) if isinstance(blocks, Module) else []
+    if not children:
         raise TypeError(
             "enable_kv_cache expects a GPT-like model: a Module with `blocks` (a ModuleList "
-            f"of transformer blocks, each with an `attn`), got {type(model).__name__}"
-        )
-    for name, block in blocks._modules.items():
-        attn = block._modules.get("attn")
+            f"of transformer blocks, each with an `attn`), got {type(model).__name__}")
+    for name, block in children:
+        attn = getattr(block, "attn", None)
         if not isinstance(attn, (MultiHeadAttention, CachedMultiHeadAttention)):
-            raise TypeError(
-                f"enable_kv_cache: blocks.{name}.attn must be a MultiHeadAttention, got "
-                f"{type(attn).__name__}"
-            )
-    if "pos_emb" not in model._modules:
-        raise TypeError(
-            "enable_kv_cache expects the model to pass each forward's start_pos to a "
-            "`pos_emb` submodule (as tinytorch.transformers.GPT does)"
-        )
-    return list(blocks._modules.items())
+            raise TypeError(f"enable_kv_cache: blocks.{name}.attn must be a MultiHeadAttention, "
+                            f"got {type(attn).__name__}")
+    return children
 
 
-def _session_of(model) -> _Session | None:
-    blocks = model._modules.get("blocks") if isinstance(model, Module) else None
-    if blocks is None:
+def _cached_attention(model) -> CachedMultiHeadAttention | None:
+    """The first block's cached attention, or None when the cache is off."""
+    blocks = getattr(model, "blocks", None) if isinstance(model, Module) else None
+    if not isinstance(blocks, Module):
         return None
-    for block in blocks._modules.values():
-        attn = block._modules.get("attn")
+    for _, block in blocks.named_children():
+        attn = getattr(block, "attn", None)
         if isinstance(attn, CachedMultiHeadAttention):
-            return attn.session
+            return attn
     return None
 
 
 def is_kv_cache_enabled(model) -> bool:
     """True when :func:`enable_kv_cache` is in effect on ``model``."""
-    return _session_of(model) is not None
+    return _cached_attention(model) is not None
 
 
-def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1) -> KVCache:
+def _cache_size(model, max_seq_len) -> int:
+    model_len = getattr(model, "max_seq_len", None)
+    if max_seq_len is None:
+        if model_len is None:
+            raise TypeError("enable_kv_cache: the model has no max_seq_len; pass max_seq_len")
+        max_seq_len = model_len
+    if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, (int, np.integer)):
+        raise TypeError(f"enable_kv_cache: max_seq_len must be an int, got {max_seq_len!r}")
+    if model_len is not None and max_seq_len > model_len:
+        raise ValueError(f"enable_kv_cache: max_seq_len={max_seq_len} exceeds the model's "
+                         f"max_seq_len={model_len} (it has no positions beyond)")
+    return int(max_seq_len)
+
+
+def _activation_dtype(model: Module) -> np.dtype:
+    """The dtype of the model's first floating-point parameter (its
+    activations' dtype; a quantized layer may hold integer weights)."""
+    for p in model.parameters():
+        if p.dtype.kind == "f":
+            return p.dtype
+    return np.dtype(np.float32)
+
+
+def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1, *,
+                    fused: bool = True) -> KVCache:
     """Give ``model`` (a ``tinytorch.transformers.GPT``) a KV cache.
 
     Swaps every ``blocks[i].attn`` for a :class:`CachedMultiHeadAttention`
     and every ``TransformerBlock`` for a :class:`CachedTransformerBlock`,
-    both sharing the originals' weights; registers a pre-hook on ``pos_emb``
-    that records each forward's ``start_pos``; sets ``model.generation_cache``
+    both holding the originals' submodules; sets ``model.generation_cache``
     so that ``model.generate(..., use_cache=True)`` prefills once and then
     decodes one token per step.
 
     Args:
-        model: a GPT (``blocks`` of transformer blocks with a
-            ``MultiHeadAttention`` ``attn`` each, and a ``pos_emb``).
+        model: a GPT (``blocks`` of transformer blocks, each with a
+            ``MultiHeadAttention`` ``attn``, called as ``block(x, mask, start_pos)``).
         max_seq_len: cache capacity in positions; default (and maximum) the
-            model's ``max_seq_len``.
+            model's ``max_seq_len``. A smaller capacity is a smaller context:
+            ``GPT.generate`` slides its window within it.
         batch_size: sequences per generation. A forward at ``start_pos=0``
             with another batch size re-allocates the cache for it.
+        fused: use the fused decode step for standard blocks (default); False
+            runs every decode step through the submodules.
 
     Returns:
         The :class:`KVCache` (also ``model.generation_cache``); its memory is
@@ -452,47 +403,45 @@ def enable_kv_cache(model, max_seq_len: int | None = None, batch_size: int = 1) 
 
     Raises:
         TypeError: the model is not GPT-like; non-int sizes.
-        ValueError: ``max_seq_len`` < 1 or larger than the model's; ``batch_size`` < 1.
+        ValueError: ``max_seq_len`` < 1 or larger than the model's;
+            ``batch_size`` < 1; a block or attention with forward hooks of its
+            own (the cached module that takes its place would not run them).
     """
     blocks = _blocks_of(model)
-    model_len = getattr(model, "max_seq_len", None)
-    if max_seq_len is None:
-        if model_len is None:
-            raise TypeError("enable_kv_cache: the model has no max_seq_len; pass max_seq_len")
-        max_seq_len = model_len
-    if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, (int, np.integer)):
-        raise TypeError(f"enable_kv_cache: max_seq_len must be an int, got {max_seq_len!r}")
-    if model_len is not None and max_seq_len > model_len:
-        raise ValueError(
-            f"enable_kv_cache: max_seq_len={max_seq_len} exceeds the model's max_seq_len="
-            f"{model_len} (it has no positions beyond)"
-        )
-    session = _session_of(model)
-    if session is not None:  # already enabled: adjust the cache only
-        cache = session.cache
+    max_seq_len = _cache_size(model, max_seq_len)
+    enabled = _cached_attention(model)
+    if enabled is not None:  # already enabled: adjust the cache only
+        cache = enabled.cache
         if (cache.batch_size, cache.max_seq_len) != (batch_size, max_seq_len):
             cache.reallocate(batch_size=batch_size, max_seq_len=max_seq_len)
+        for _, block in blocks:
+            if isinstance(block, CachedTransformerBlock):
+                block.fused = fused
         return cache
-    first = blocks[0][1]._modules["attn"]
+    for name, block in blocks:
+        for where, m in ((f"blocks.{name}", block), (f"blocks.{name}.attn", block.attn)):
+            if m.has_forward_hooks():
+                raise ValueError(
+                    f"enable_kv_cache: {where} has forward hooks of its own, which the cached "
+                    "module taking its place would not run; remove them, enable the cache, "
+                    "and register them on the module in the tree")
+    first = blocks[0][1].attn
     cache = KVCache(batch_size, max_seq_len, len(blocks), first.num_heads, first.head_dim,
-                    dtype=first._modules["qkv"].weight.dtype)
-    session = _Session(cache, len(blocks), getattr(model, "generation_cache", None))
-    container = model._modules["blocks"]
+                    dtype=_activation_dtype(model))
+    container = model.blocks
     for i, (name, block) in enumerate(blocks):
-        # The attention first: the block wrapper shares the block's _modules,
-        # so it sees the cached attention too.
-        block.attn = CachedMultiHeadAttention(block._modules["attn"], session, i)
+        # The attention first: the block's stand-in then holds the cached one.
+        block.attn = CachedMultiHeadAttention(block.attn, cache, i, model.generation_cache)
         if type(block) is TransformerBlock:
-            setattr(container, name, CachedTransformerBlock(block, session))
-    session.hook = model._modules["pos_emb"].register_forward_pre_hook(session.record_position)
+            setattr(container, name, CachedTransformerBlock(block, fused))
     model.generation_cache = cache
     return cache
 
 
 def disable_kv_cache(model) -> None:
     """Undo :func:`enable_kv_cache`: the original blocks and attention modules
-    (the same objects, in the mode the model is now in) go back in place,
-    the ``pos_emb`` hook is removed and ``model.generation_cache`` gets its
+    (the same objects, holding the current submodules, in the mode the model
+    is now in) go back in place and ``model.generation_cache`` gets its
     previous value. The cache's memory is released with it. Does nothing on
     a model without a cache.
 
@@ -501,19 +450,15 @@ def disable_kv_cache(model) -> None:
     """
     if not isinstance(model, Module):
         raise TypeError(f"disable_kv_cache expects a Module, got {type(model).__name__}")
-    session = _session_of(model)
-    if session is None:
+    enabled = _cached_attention(model)
+    if enabled is None:
         return
-    container = model._modules["blocks"]
-    for name, block in list(container._modules.items()):
+    container = model.blocks
+    for name, block in list(container.named_children()):
         if isinstance(block, CachedTransformerBlock):
-            object.__setattr__(block.original, "training", block.training)
-            setattr(container, name, block.original)
+            setattr(container, name, block.synced_original())
             block = block.original
-        attn = block._modules.get("attn")
+        attn = block.attn
         if isinstance(attn, CachedMultiHeadAttention):
-            object.__setattr__(attn.original, "training", attn.training)
-            block.attn = attn.original
-    if session.hook is not None:
-        session.hook.remove()
-    model.generation_cache = session.previous_cache
+            block.attn = attn.synced_original()
+    model.generation_cache = enabled.previous_generation_cache

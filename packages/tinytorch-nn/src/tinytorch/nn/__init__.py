@@ -17,6 +17,17 @@ primitives with hand-written, gradchecked backward rules.
 """
 
 from . import functional, init, serialization
+from ._fused import (
+    AVG_POOL2D,
+    BATCH_NORM,
+    BCE,
+    BCE_WITH_LOGITS,
+    CONV2D,
+    CROSS_ENTROPY,
+    LAYER_NORM,
+    LINEAR,
+    MAX_POOL2D,
+)
 from .conv import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d
 from .layers import (
     GELU,
@@ -58,4 +69,9 @@ __all__ = [
     "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
     "functional", "init", "serialization",
+    # The fused primitives behind the layers (``tinytorch.tensor.Primitive``):
+    # their ``forward`` is the one definition of each formula, for code that
+    # computes on arrays (a fused inference kernel) and must agree with the layers.
+    "LINEAR", "LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D",
+    "BATCH_NORM", "BCE", "BCE_WITH_LOGITS",
 ]

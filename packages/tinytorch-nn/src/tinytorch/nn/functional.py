@@ -306,6 +306,13 @@ def cross_entropy(logits, target, reduction: str = "mean", ignore_index: int | N
     ``(N, C, d1, ...)`` with ``(N, d1, ...)``. When both readings fit, the
     class axis is the last one.
 
+    Deliberate differences from ``torch.nn.functional.cross_entropy``: the
+    class-last layout is accepted too, because a language model's logits are
+    ``(B, T, V)`` and transposing them to ``(B, V, T)`` would copy the
+    largest tensor of the step; and ``ignore_index`` defaults to None
+    (nothing ignored) rather than PyTorch's -100, so a negative id is
+    reported as out of range instead of silently skipped.
+
     One fused, stable log-softmax + NLL primitive (max-shifted
     log-sum-exp; about 5 FLOPs per logit) whose backward is
     ``(softmax - onehot) * scale`` from the saved probabilities.

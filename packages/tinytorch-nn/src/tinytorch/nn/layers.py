@@ -97,7 +97,14 @@ class Tanh(Module):
 
 
 class GELU(Module):
-    """GELU with ``approximate='tanh'`` (default, GPT-2's) or ``'none'`` (exact)."""
+    """GELU with ``approximate='tanh'`` (default, GPT-2's) or ``'none'`` (exact).
+
+    Deliberate difference from ``torch.nn.GELU``, whose default is
+    ``'none'``: GPT-2, the model this stack trains and loads, was trained
+    with the tanh form, so its checkpoints reproduce their logits only with
+    it (and it needs no ``erf``). Pass ``approximate='none'`` for PyTorch's
+    default.
+    """
 
     def __init__(self, approximate: str = "tanh") -> None:
         super().__init__()
@@ -129,7 +136,12 @@ class _AlongDim(Module):
 
 
 class Softmax(_AlongDim):
-    """``softmax(x, dim)``: probabilities along ``dim`` (default the last)."""
+    """``softmax(x, dim)``: probabilities along ``dim`` (default the last).
+
+    Deliberate difference from ``torch.nn.Softmax`` (``dim=None``, a guess
+    from the number of dims, with a warning): the default is the last dim,
+    the class or key dim in every use here. ``LogSoftmax`` likewise.
+    """
 
     _fn = staticmethod(F.softmax)
 

@@ -245,6 +245,17 @@ class Module:
         or a single value) replaces the positional arguments."""
         return _handle(_add_hook(self._forward_pre_hooks, fn, "a forward pre-hook"), pre=fn)
 
+    def has_forward_hooks(self) -> bool:
+        """True when forward pre-hooks or forward hooks are registered on this
+        module itself (the global hooks of :func:`register_module_forward_hooks`
+        are not counted).
+
+        The extension point for code that may replace a call of this module by
+        an equivalent computation (a fused kernel): it must not skip hooks, so
+        it falls back to calling the module when this is True. O(1).
+        """
+        return bool(self._forward_pre_hooks or self._forward_hooks)
+
     def register_forward_hook(self, fn: Callable) -> HookHandle:
         """``fn(module, args, output)`` after ``forward``; a non-None return
         replaces the output."""

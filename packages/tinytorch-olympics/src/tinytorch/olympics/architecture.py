@@ -11,7 +11,12 @@ and the same parameter and buffer shapes and dtypes::
     signature   "sha256:" + SHA-256 of the canonical JSON of the three lists
 
 Values are not part of the signature (an optimization may change them, the
-accuracy rules judge that). The signature is recomputed from the listed
+accuracy rules judge that). Neither is precision: a module that declares the
+float layer it stands for (``float_architecture()``, as the quantized layers
+of ``tinytorch.quant`` do) is described as that layer, so a quantized model
+keeps its baseline's signature, as quantization is allowed in MLPerf's
+closed division; what it really stores is listed under ``quantized``
+(outside the signature). The signature is recomputed from the listed
 modules and shapes when a submission is validated, so a description edited
 by hand no longer matches its signature.
 """
@@ -59,10 +64,9 @@ def describe_architecture(model) -> dict[str, Any]:
     """
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model).__name__}")
+    quantized: list = []
     if isinstance(model, Module):
-        modules = [[path, _type_name(m)] for path, m in model.named_modules()]
-        parameters = [_spec(n, p) for n, p in model.named_parameters()]
-        buffers = [_spec(n, b) for n, b in model.named_buffers() if b is not None]
+        modules, parameters, buffers = _walk(model, quantized)
     else:
         modules, parameters, buffers = [["", _type_name(model)]], [], []
     desc = {
@@ -72,8 +76,34 @@ def describe_architecture(model) -> dict[str, Any]:
         "buffers": buffers,
         "parameter_count": sum(_numel(shape) for _, shape, _ in parameters),
     }
+    if quantized:
+        desc["quantized"] = quantized
     desc["signature"] = architecture_signature(desc)
     return desc
+
+
+def _walk(model: Module, quantized: list) -> tuple[list, list, list]:
+    """Modules, parameters and buffers in ``named_parameters`` order; a module
+    with ``float_architecture()`` contributes its float layer's entries and
+    appends what it really stores to ``quantized``."""
+    modules, parameters, buffers, seen = [], [], [], set()
+    for path, m in model.named_modules():
+        pre = f"{path}." if path else ""
+        spec = getattr(m, "float_architecture", None)
+        if callable(spec):
+            spec = spec()
+            modules.append([path, spec["type"]])
+            parameters += [[pre + n, shape, dt] for n, shape, dt in spec["parameters"]]
+            buffers += [[pre + n, shape, dt] for n, shape, dt in spec["buffers"]]
+            quantized += [_spec(pre + n, b) for n, b in m.named_buffers(recurse=False)]
+            continue
+        modules.append([path, _type_name(m)])
+        for registry, out in ((m.named_parameters, parameters), (m.named_buffers, buffers)):
+            for n, t in registry(recurse=False):
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    out.append(_spec(pre + n, t))
+    return modules, parameters, buffers
 
 
 def _numel(shape) -> int:

@@ -57,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train a built-in baseline, optimize it, measure both and "
                                      "write a submission")
-    run.add_argument("--model", choices=("gpt", "mlp", "cnn"), default="gpt",
+    run.add_argument("--model", choices=("gpt", "mlp", "cnn", "cnn-int8"), default="gpt",
                      help="gpt: tiny GPT generation without vs with the KV cache (default); "
-                          "mlp / cnn: a digits classifier against an exact copy (A/A)")
+                          "mlp / cnn: a digits classifier against an exact copy (A/A); "
+                          "cnn-int8: the digits CNN against its int8 quantize_static copy")
     run.add_argument("--athlete", required=True, help="your name")
     run.add_argument("--github-repo", required=True,
                      help="https URL of the repository with your code")

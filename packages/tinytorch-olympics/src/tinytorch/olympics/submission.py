@@ -49,6 +49,8 @@ from tinytorch.perf import (
 )
 from tinytorch.tensor import Tensor, atomic_write, wrap
 
+from ._validate import check_int as _check_int
+from ._validate import check_text as _check_text
 from .architecture import describe_architecture
 from .tasks import ClassificationData, GenerationData, TextGenerator, as_task_data
 
@@ -165,22 +167,6 @@ def _generation_predictions(gen: TextGenerator, data: GenerationData) -> list[np
 
 
 # ------------------------------------------------------------------ arguments
-
-
-def _check_text(value, name: str, *, max_len: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    if len(value) > max_len:
-        raise ValueError(f"{name} is longer than {max_len} characters")
-    return value.strip()
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def choose_event(scores: Mapping) -> tuple[OlympicEvent, bool]:

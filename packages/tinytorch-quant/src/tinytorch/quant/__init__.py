@@ -17,6 +17,8 @@ Quantized layers (``modules``)
     output channel, exact int32 accumulation), ``WeightOnlyLinear``,
     ``WeightOnlyEmbedding`` (4/8-bit groups, Q4_0-like); each has
     ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM.
+    ``InferenceMaxPool2d``: max pooling without the argmax a backward needs.
+    Each declares the float layer it stands for (``float_architecture()``).
 Model transformations (each returns a new model)
     ``quantize_dynamic(model)``, ``quantize_static(model, calibration_data)``,
     ``quantize_weights(model, bits=4, group_size=32)``,
@@ -33,6 +35,7 @@ Sizes
 """
 
 from ._kernels import (
+    MAX_POOL2D_INFERENCE,
     QUANTIZED_CONV2D,
     QUANTIZED_EMBEDDING,
     QUANTIZED_LINEAR,
@@ -44,6 +47,7 @@ from ._kernels import (
     unpack_groups,
 )
 from .modules import (
+    InferenceMaxPool2d,
     QuantizedConv2d,
     QuantizedEmbedding,
     QuantizedLinear,
@@ -75,11 +79,12 @@ __all__ = [
     "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
     "HistogramObserver", "qparams_from_range",
     "QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "WeightOnlyLinear",
-    "WeightOnlyEmbedding", "quantize_weight_per_channel", "int_matmul", "exact_float_dtype",
+    "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel", "int_matmul",
+    "exact_float_dtype",
     "pack_groups", "unpack_groups",
     "quantize_dynamic", "quantize_static", "quantize_weights", "OBSERVERS",
     "prepare_qat", "convert", "QATLinear", "fake_quantize", "FAKE_QUANTIZE",
     "model_size_bytes",
     "QUANTIZED_LINEAR", "QUANTIZED_CONV2D", "QUANTIZED_EMBEDDING", "WEIGHT_ONLY_LINEAR",
-    "WEIGHT_ONLY_EMBEDDING",
+    "WEIGHT_ONLY_EMBEDDING", "MAX_POOL2D_INFERENCE",
 ]

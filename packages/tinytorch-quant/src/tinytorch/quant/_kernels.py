@@ -45,11 +45,24 @@ def exact_float_dtype(k: int) -> type:
     raise ValueError(f"a reduction over {k} terms could round even in float64")
 
 
-def _exact_gemm(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _exact_gemm(a: np.ndarray, w: np.ndarray, tile: int | None = None) -> np.ndarray:
     """``a @ w.T`` for integer-valued ``a`` (R, K) and int8 ``w`` (N, K), exact,
-    as a float array (float32 when K <= 514, else float64). One BLAS GEMM."""
-    dt = exact_float_dtype(w.shape[1])
-    return a.astype(dt, copy=False) @ w.astype(dt).T
+    as a float array (float32 when K <= 514, else float64).
+
+    BLAS has no int8 GEMM, so the weights are widened to floats: all at once
+    (one GEMM, the default), or, with ``tile``, at most ``tile`` weights (and
+    at least one output row) at a time, so that the temporary float copy of
+    the weights stays small: a memory-for-speed trade at small batches."""
+    n, k = w.shape
+    dt = exact_float_dtype(k)
+    a = a.astype(dt, copy=False)
+    rows = n if tile is None else max(tile // k, 1)
+    if rows >= n:
+        return a @ w.astype(dt).T
+    out = np.empty((a.shape[0], n), dt)
+    for o in range(0, n, rows):  # ceil(N / rows) GEMMs, each over every row of a
+        np.matmul(a, w[o:o + rows].astype(dt).T, out=out[:, o:o + rows])
+    return out
 
 
 def int_matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -65,7 +78,7 @@ def int_matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     return _exact_gemm(a, w).astype(np.int32)
 
 
-def quantize_activation(x: np.ndarray, scale, zero_point) -> np.ndarray:
+def quantize_activation(x: np.ndarray, scale, zero_point, out=None) -> np.ndarray:
     """Centred uint8 codes ``q - zp = clamp(rint(fl32(x / s)), -zp, 255 - zp)`` as
     float32 (``x / s`` computed as ``x * fl32(1 / s)``, rounded half to even);
     scale and zero point are scalars or broadcast against ``x`` (per row).
@@ -75,7 +88,8 @@ def quantize_activation(x: np.ndarray, scale, zero_point) -> np.ndarray:
     tie; this form needs three passes over ``x`` instead of five. O(n)."""
     inv = np.float32(1.0) / np.asarray(scale, np.float32)
     zp = np.asarray(zero_point, np.float32)
-    q = np.multiply(x, inv, dtype=np.float32)  # the one new array; the rest in place
+    # One new array (or ``out``, which may be x itself); the rest in place.
+    q = np.multiply(x, inv, dtype=np.float32, out=out)
     np.rint(q, out=q)
     np.clip(q, -zp, np.float32(255) - zp, out=q)
     return q
@@ -98,14 +112,14 @@ def dynamic_qparams(x: np.ndarray, per_row: bool = False):
 # ------------------------------------------------------------- linear (int8)
 
 
-def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp):
+def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp, tile=None):
     """x (*, K) float32, w (N, K) int8, w_scale (N,) -> (*, N) float32.
 
     Dynamic (``act_scale`` None): each row (token, sample) gets its own
     activation scale from its min and max."""
     rows = x.reshape(-1, x.shape[-1])
     s, zp = dynamic_qparams(rows, per_row=True) if act_scale is None else (act_scale, act_zp)
-    y = _exact_gemm(quantize_activation(rows, s, zp), w)  # exact int32 values, a new array
+    y = _exact_gemm(quantize_activation(rows, s, zp), w, tile)  # exact int32 values
     if y.dtype != np.float32:
         y = y.astype(np.float32)
     y *= np.asarray(s, np.float32) * w_scale  # (R, 1) or () activation scales x (N,)
@@ -129,25 +143,29 @@ QUANTIZED_LINEAR = Primitive("quantized_linear", _qlinear_fwd, differentiable=Fa
 
 
 def _im2col(x: np.ndarray, kh: int, kw: int, stride, padding) -> tuple[np.ndarray, int, int]:
-    """(N, C, H, W) -> columns (N*OH*OW, C*KH*KW), zero padding. One copy."""
+    """(N, C, H, W) -> columns (N*OH*OW, C*KH*KW), zero padding: one new,
+    writeable array (never a view of x)."""
     (sh, sw), (ph, pw) = stride, padding
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     n, c, oh, ow = win.shape[:4]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+    if not cols.flags.writeable:  # a read-only view of x (1x1 kernel): copy it
+        cols = cols.copy()
     return cols, oh, ow
 
 
-def _qconv2d_fwd(x, w, w_scale, *b, stride, padding, act_scale, act_zp):
+def _qconv2d_fwd(x, w, w_scale, *b, stride, padding, act_scale, act_zp, tile=None):
     """x (N, C, H, W) float32, w (OC, C, KH, KW) int8 -> (N, OC, OH, OW) float32.
 
-    The input is quantized and centred first, so zero padding is the real 0."""
+    im2col on the float input (zero padding), then the columns are quantized
+    in place: 0.0 maps to the zero point, so padding is the real 0."""
     s, zp = dynamic_qparams(x) if act_scale is None else (act_scale, act_zp)
-    xc = quantize_activation(x, s, zp)
     oc, _, kh, kw = w.shape
-    cols, oh, ow = _im2col(xc, kh, kw, stride, padding)
-    y = _exact_gemm(cols, w.reshape(oc, -1))  # (N*OH*OW, OC), exact
+    cols, oh, ow = _im2col(x, kh, kw, stride, padding)  # a fresh float32 copy
+    quantize_activation(cols, s, zp, out=cols)
+    y = _exact_gemm(cols, w.reshape(oc, -1), tile)  # (N*OH*OW, OC), exact
     if y.dtype != np.float32:
         y = y.astype(np.float32)
     y *= np.asarray(s, np.float32) * w_scale
@@ -255,3 +273,21 @@ def _wo_embedding_fwd(codes, scales, *, ids, bits, group_size, dim):
 WEIGHT_ONLY_EMBEDDING = Primitive("weight_only_embedding", _wo_embedding_fwd,
                                   differentiable=False,
                                   flops=lambda inputs, out, params: int(2 * out.size))
+
+
+# ------------------------------------------------- index-free max pooling
+
+
+def _max_pool_inference_fwd(x, *, kernel, stride, padding):
+    """Max over windows of a strided view: no window copy and no argmax
+    (inference only: there is no backward to route gradients for)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return np.max(win, axis=(4, 5))
+
+
+MAX_POOL2D_INFERENCE = Primitive(
+    "max_pool2d_inference", _max_pool_inference_fwd, differentiable=False,
+    flops=lambda inputs, out, params: int(out.size * params["kernel"][0] * params["kernel"][1]))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.nn import Conv2d, Embedding, Linear, Module
+from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
 from tinytorch.tensor import Tensor, apply
 
 from . import _kernels as K
@@ -28,7 +28,7 @@ from .observers import PerChannelMinMaxObserver
 from .qtensor import quantize_per_channel
 
 __all__ = ["QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "WeightOnlyLinear",
-           "WeightOnlyEmbedding", "quantize_weight_per_channel"]
+           "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel"]
 
 
 def quantize_weight_per_channel(w: np.ndarray, axis: int = 0):
@@ -39,6 +39,14 @@ def quantize_weight_per_channel(w: np.ndarray, axis: int = 0):
     scale, zp = obs.calculate_qparams()
     q = quantize_per_channel(w, scale, zp, axis, "int8")
     return q.int_repr(), q.scale
+
+
+def _float_spec(cls, params) -> dict:
+    """The float layer a quantized layer stands in for: its type name and the
+    ``[name, shape, "float32"]`` of the parameters it would hold."""
+    return {"type": f"{cls.__module__}.{cls.__qualname__}", "buffers": [],
+            "parameters": [[n, [int(d) for d in shape], "float32"] for n, shape in params
+                           if shape is not None]}
 
 
 def _float_input(x, who: str, last: int | None = None, ndim: int | None = None) -> Tensor:
@@ -87,11 +95,25 @@ class _Int8Layer(Module):
         s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
         return Tensor(self.weight_int8.data.astype(np.float32) * s)
 
+    def float_architecture(self) -> dict:
+        """The float layer this one quantizes (``type``, ``parameters``,
+        ``buffers``): the architecture it computes, at lower precision. A
+        benchmark's closed division compares models by this (quantization
+        keeps the architecture, as in MLPerf's closed division)."""
+        cls = Linear if isinstance(self, QuantizedLinear) else Conv2d
+        return _float_spec(cls, [("weight", self.weight_int8.shape),
+                                 ("bias", None if self.bias is None else self.bias.shape)])
+
+    #: Widen at most this many int8 weights to floats at a time (None: all
+    #: at once, one GEMM). A smaller value lowers peak memory at small
+    #: batches and costs one GEMM per tile; ``quantize_static(weight_tile=)``.
+    weight_tile: int | None = None
+
     def _act_params(self) -> dict:
         if not self.static:
-            return {"act_scale": None, "act_zp": None}
+            return {"act_scale": None, "act_zp": None, "tile": self.weight_tile}
         return {"act_scale": np.float32(self.input_scale.data),
-                "act_zp": int(self.input_zero_point.data)}
+                "act_zp": int(self.input_zero_point.data), "tile": self.weight_tile}
 
     def _inputs(self) -> tuple:
         b = () if self.bias is None else (self.bias,)
@@ -200,6 +222,10 @@ class QuantizedEmbedding(Module):
         s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
         return Tensor(self.weight_int8.data.astype(np.float32) * s)
 
+    def float_architecture(self) -> dict:
+        """The float ``Embedding`` this one quantizes (see ``QuantizedLinear``)."""
+        return _float_spec(Embedding, [("weight", self.weight_int8.shape)])
+
     def forward(self, ids) -> Tensor:
         arr = _ids(ids, self.num_embeddings, "QuantizedEmbedding")
         return apply(K.QUANTIZED_EMBEDDING, (self.weight_int8, self.weight_scale), {"ids": arr})
@@ -252,6 +278,11 @@ class WeightOnlyLinear(Module):
         return K.unpack_groups(self.weight_codes.data, self.weight_scale.data, self.bits,
                                self.group_size, self.in_features)
 
+    def float_architecture(self) -> dict:
+        """The float ``Linear`` this one quantizes (see ``QuantizedLinear``)."""
+        return _float_spec(Linear, [("weight", (self.out_features, self.in_features)),
+                                    ("bias", None if self.bias is None else self.bias.shape)])
+
     @property
     def weight(self) -> Tensor:
         """``dequantized_weight()`` as a Tensor, computed on access (not stored)."""
@@ -292,6 +323,10 @@ class WeightOnlyEmbedding(Module):
         q.weight_scale.data[...] = scales
         return q
 
+    def float_architecture(self) -> dict:
+        """The float ``Embedding`` this one quantizes (see ``QuantizedLinear``)."""
+        return _float_spec(Embedding, [("weight", (self.num_embeddings, self.embedding_dim))])
+
     @property
     def weight(self) -> Tensor:
         """The float32 table the codes stand for, computed on access (not stored)."""
@@ -307,3 +342,32 @@ class WeightOnlyEmbedding(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_embeddings}, {self.embedding_dim}, bits={self.bits}, "
                 f"group_size={self.group_size}")
+
+
+class InferenceMaxPool2d(Module):
+    """``MaxPool2d`` for a model that only runs inference: the max of each
+    window is read from a strided view, with no window copy and no saved
+    argmax (which ``MaxPool2d`` keeps for its backward). Same outputs, same
+    shapes ``(N, C, H, W) -> (N, C, OH, OW)``; O(N*C*OH*OW*KH*KW), not
+    differentiable. ``quantize_static(..., inference_pooling=True)`` swaps it in."""
+
+    def __init__(self, kernel_size, stride, padding) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = (tuple(kernel_size), tuple(stride),
+                                                       tuple(padding))
+
+    @classmethod
+    def from_float(cls, pool: MaxPool2d) -> InferenceMaxPool2d:
+        return cls(pool.kernel_size, pool.stride, pool.padding)
+
+    def float_architecture(self) -> dict:
+        """The ``MaxPool2d`` this one replaces (no parameters)."""
+        return _float_spec(MaxPool2d, [])
+
+    def forward(self, x) -> Tensor:
+        x = _float_input(x, "InferenceMaxPool2d", ndim=4)
+        return apply(K.MAX_POOL2D_INFERENCE, (x,), {
+            "kernel": self.kernel_size, "stride": self.stride, "padding": self.padding})
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

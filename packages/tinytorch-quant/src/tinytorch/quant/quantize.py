@@ -16,10 +16,11 @@ import copy
 import numpy as np
 
 from tinytorch.autograd import no_grad
-from tinytorch.nn import Conv2d, Embedding, Linear, Module
+from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
 from tinytorch.tensor import Tensor
 
 from .modules import (
+    InferenceMaxPool2d,
     QuantizedConv2d,
     QuantizedEmbedding,
     QuantizedLinear,
@@ -108,6 +109,7 @@ def _batches(calibration_data, fn: str) -> list[Tensor]:
 
 
 def quantize_static(model: Module, calibration_data, *, observer: str = "histogram",
+                    inference_pooling: bool = False, weight_tile: int | None = None
                     ) -> Module:
     """int8 per-channel weights and uint8 activations whose ranges are
     calibrated on real batches: each ``Linear``/``Conv2d`` input is observed
@@ -117,6 +119,12 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
     Args:
         observer: ``"minmax"``, ``"moving_average"`` or ``"histogram"``
             (99.99th percentile: clips outliers; the default).
+        inference_pooling: also swap every ``MaxPool2d`` for an
+            :class:`InferenceMaxPool2d` (same outputs, no saved argmax: less
+            memory at inference).
+        weight_tile: widen at most this many int8 weights to floats at a
+            time (None: the whole matrix, one GEMM). Lower peak memory at
+            small batches, one GEMM per tile.
 
     Raises:
         TypeError: not a Module, calibration data not an iterable of float batches.
@@ -126,6 +134,9 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
     """
     fn = "quantize_static"
     _check_model(model, fn)
+    if weight_tile is not None and (isinstance(weight_tile, bool) or not isinstance(
+            weight_tile, int) or weight_tile < 1):
+        raise ValueError(f"{fn}: weight_tile must be None or an int >= 1, got {weight_tile!r}")
     if observer not in OBSERVERS:
         raise ValueError(f"{fn}: observer must be one of {sorted(OBSERVERS)}, got {observer!r}")
     targets = _targets(model, (Linear, Conv2d), fn)
@@ -147,10 +158,15 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
             h.remove()
 
     def make(name, layer):
+        if type(layer) is MaxPool2d:
+            return InferenceMaxPool2d.from_float(layer)
         qparams = observers[name].calculate_qparams()
         cls = QuantizedLinear if type(layer) is Linear else QuantizedConv2d
-        return cls.from_float(layer, act_qparams=qparams)
-    return _swap(model, fn, (Linear, Conv2d), make).eval()
+        q = cls.from_float(layer, act_qparams=qparams)
+        q.weight_tile = weight_tile
+        return q
+    types = (Linear, Conv2d, MaxPool2d) if inference_pooling else (Linear, Conv2d)
+    return _swap(model, fn, types, make).eval()
 
 
 def quantize_weights(model: Module, bits: int = 4, group_size: int = 32, *,

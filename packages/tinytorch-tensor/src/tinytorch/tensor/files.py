@@ -96,10 +96,14 @@ def atomic_write(
         ``path`` as a string.
 
     Raises:
+        TypeError: ``write`` is not callable.
         FileNotFoundError: the directory of ``path`` does not exist.
         FileExistsError: ``path`` exists and ``overwrite`` is False.
         Whatever ``write`` raises, after the clean-up.
     """
+    if not callable(write):
+        raise TypeError(f"atomic_write: write must be a callable taking the open file, "
+                        f"got {type(write).__name__}")
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

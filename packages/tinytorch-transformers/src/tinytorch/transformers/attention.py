@@ -22,10 +22,11 @@ the same GEMMs as one head of size E, split differently.
 Extension point (used by a KV cache, which swaps this module for a wrapper
 sharing its weights): ``forward`` is exactly ``project_qkv`` ->
 :func:`~tinytorch.transformers.scaled_dot_product_attention` ->
-``project_output``, so a wrapper can run::
+``project_output``, and it receives ``start_pos``, the absolute position of
+``x[:, 0]`` (unused here), so a wrapper can run::
 
     q, k, v = attn.project_qkv(x)           # (B, H, T, D) each
-    k, v = cache.combine(k, v)              # (B, H, T_past + T, D)
+    k, v = cache.update(layer, k, v)        # (B, H, start_pos + T, D): past + new
     out, _ = scaled_dot_product_attention(q, k, v, mask)
     y = attn.project_output(out)            # (B, T, E)
 """
@@ -118,12 +119,16 @@ class MultiHeadAttention(Module):
         y = attn.permute(0, 2, 1, 3).reshape(b, t, self.embed_dim)  # (B, T, E), heads concatenated
         return self.resid_dropout(self.out_proj(y))  # (B, T, E)
 
-    def forward(self, x, mask=None) -> Tensor:
+    def forward(self, x, mask=None, start_pos=None) -> Tensor:
         """Self-attention over ``x`` ``(B, T, E)`` -> ``(B, T, E)``.
 
         ``mask``: None, bool (``True`` = attend) or additive float, of shape
         ``(T, T)`` or broadcastable to ``(B, H, T, T)``; see
         :mod:`tinytorch.transformers.functional` for the convention.
+        ``start_pos``: the absolute position of ``x[:, 0]``. Unused here
+        (every key this module attends to is in ``x``); part of the
+        signature so that a cached attention swapped in its place receives
+        the position as an argument (``TransformerBlock`` passes it on).
 
         Raises:
             ValueError: wrong input shape, or a mask that does not fit.

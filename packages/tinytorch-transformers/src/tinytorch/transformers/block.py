@@ -70,10 +70,13 @@ class TransformerBlock(Module):
         gelu_approximate: the MLP's GELU (``"tanh"`` or ``"none"``).
 
     Children: ``ln1``, ``attn`` (a :class:`MultiHeadAttention`), ``ln2``,
-    ``mlp``. ``forward(x, mask=None)``: ``(B, T, E) -> (B, T, E)``; the mask
-    is passed to the attention unchanged (bool ``True`` = attend, or additive).
-    The attention is called as a module (``self.attn(...)``), so swapping
-    ``block.attn`` for a wrapper with the same ``forward(x, mask)`` takes effect.
+    ``mlp``. ``forward(x, mask=None, start_pos=None)``: ``(B, T, E) -> (B, T, E)``;
+    the mask (bool ``True`` = attend, or additive) and ``start_pos`` (the
+    absolute position of ``x[:, 0]``, given by ``GPT.forward``) are passed to
+    the attention unchanged, as ``self.attn(h, mask, start_pos)``. The
+    attention is called as a module, so swapping ``block.attn`` for a module
+    with the same ``forward(x, mask, start_pos)`` (a cached attention) takes
+    effect.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4,
@@ -91,6 +94,6 @@ class TransformerBlock(Module):
         self.ln2 = LayerNorm(embed_dim, eps=layer_norm_eps)
         self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim), dropout, bias, gelu_approximate)
 
-    def forward(self, x, mask=None) -> Tensor:
-        x = x + self.attn(self.ln1(x), mask)  # (B, T, E)
+    def forward(self, x, mask=None, start_pos=None) -> Tensor:
+        x = x + self.attn(self.ln1(x), mask, start_pos)  # (B, T, E)
         return x + self.mlp(self.ln2(x))  # (B, T, E)

@@ -36,9 +36,13 @@ is reset and re-filled with the last ``max_seq_len`` tokens (a sliding
 window: absolute positions restart at 0, so the cached keys must be
 recomputed). That is exactly the context the uncached path feeds, so cached
 and uncached logits agree at every step; past the window each step costs a
-full forward. The cache object needs only ``reset()``; the attention wrappers
-it installs (module swaps of ``blocks[i].attn``) do the rest. This package
-never imports the cache.
+full forward. A cache whose ``max_seq_len`` attribute is smaller than the
+model's slides the same way within its own capacity (a smaller context,
+never an overflow in the middle of a generation). The cache object needs only
+``reset()`` (and optionally ``max_seq_len``); the modules it swaps in do the
+rest: every block is called as ``block(x, mask, start_pos)`` and passes
+``start_pos`` on to its attention, so the position of a chunk reaches a
+cached attention as an argument. This package never imports the cache.
 """
 
 from __future__ import annotations
@@ -212,11 +216,11 @@ class GPT(Module):
     come from tinytorch's default generator (``tinytorch.tensor.manual_seed``).
 
     ``generation_cache``: the KV-cache extension point (see the module
-    docstring): None, or an object with ``reset()`` used by :meth:`generate`.
-    ``forward`` calls ``self.pos_emb(x, start_pos)`` with ``start_pos``
-    positional, and each block as ``block(x, mask)``: a forward pre-hook on
-    ``pos_emb`` sees the absolute position of the chunk (part of the contract
-    that cache wrappers rely on).
+    docstring): None, or an object with ``reset()`` (and optionally
+    ``max_seq_len``) used by :meth:`generate`. ``forward`` calls each block
+    as ``block(x, mask, start_pos)``: the absolute position of the chunk
+    travels down to the attention as an argument (part of the contract that
+    cached modules rely on).
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, num_layers: int, num_heads: int,
@@ -313,9 +317,10 @@ class GPT(Module):
         Args:
             tokens: integer ids (Tensor, ndarray or list) in ``[0, V)``.
             start_pos: absolute position of ``tokens[:, 0]`` (for chunked or
-                cached processing); the blocks receive the causal mask of the
-                ``T`` new positions, ``(T, T)`` (None when ``T == 1``: one
-                query may see every key).
+                cached processing). Each block is called as ``block(x, mask,
+                start_pos)``: the causal mask of the ``T`` new positions,
+                ``(T, T)`` (None when ``T == 1``: one query may see every key),
+                and the position, which a cached attention needs.
 
         Raises:
             TypeError: non-integer tokens or start_pos.
@@ -332,11 +337,12 @@ class GPT(Module):
                 f"{start_pos + t - 1}, beyond max_seq_len={self.max_seq_len} (crop the context "
                 f"to the last {self.max_seq_len} tokens)"
             )
+        start_pos = int(start_pos)
         x = self.tok_emb(ids)  # (B, T, E)
-        x = self.drop(self.pos_emb(x, int(start_pos)))  # (B, T, E)
+        x = self.drop(self.pos_emb(x, start_pos))  # (B, T, E)
         mask = create_causal_mask(t) if t > 1 else None  # (T, T), True = attend
         for block in self.blocks:
-            x = block(x, mask)  # (B, T, E)
+            x = block(x, mask, start_pos)  # (B, T, E)
         logits = self.head(self.ln_f(x))  # (B, T, V)
         return logits[0] if unbatched else logits
 
@@ -393,6 +399,14 @@ class GPT(Module):
         out = self._sample(ids, max_new, temperature, top_k, rng, use_cache)
         return Tensor(out[0] if unbatched else out)
 
+    def _window(self, cache) -> int:
+        """The longest context a step may hold: ``max_seq_len``, or the
+        cache's capacity when the cache has a smaller ``max_seq_len``."""
+        capacity = getattr(cache, "max_seq_len", None)
+        if isinstance(capacity, (int, np.integer)) and 1 <= capacity < self.max_seq_len:
+            return int(capacity)
+        return self.max_seq_len
+
     def _sample(self, ids: np.ndarray, max_new: int, temperature: float, top_k, rng,
                 use_cache: bool) -> np.ndarray:
         """The generation loop of :meth:`generate` on checked arguments:
@@ -401,8 +415,8 @@ class GPT(Module):
         out = np.empty((b, t0 + max_new), dtype=np.int64)
         out[:, :t0] = ids
         n = t0  # tokens in `out` so far
-        window = self.max_seq_len
         cache = self.generation_cache if use_cache else None
+        window = self._window(cache)
         was_training = self.training
         self.eval()
         try:

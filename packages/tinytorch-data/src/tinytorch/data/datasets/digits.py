@@ -107,7 +107,9 @@ class DigitsDataset(ArrayImageDataset):
     Args:
         split: ``"all"`` (1797 samples), ``"train"`` or ``"test"`` (a seeded,
             stratified split, see :func:`stratified_split_indices`).
-        test_fraction, seed: define the split (ignored for ``"all"``).
+        test_fraction, seed: define the split (ignored for ``"all"``). A seed,
+            not the stack's ``generator=``, on purpose: the split is part of the
+            data set's definition and must not depend on other random draws.
         images: samples ``x`` of shape ``(1, 8, 8)`` instead of ``(64,)``.
         transform: optional callable applied to ``x`` in ``__getitem__``.
 

@@ -1,0 +1,34 @@
+"""Argument checks shared by ``tinytorch.olympics`` (the stack's one exception policy).
+
+``TypeError`` for a wrong type (a float where a count is needed, a number
+where a name is needed), ``ValueError`` for a bad value (a count below its
+minimum, an empty or overlong name). Messages name the argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_int", "check_text"]
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """``value`` as an int ``>= minimum`` (TypeError for a non-int, bools
+    included; ValueError below ``minimum``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_text(value, name: str, *, max_len: int = 200) -> str:
+    """``value`` stripped: a non-empty string of at most ``max_len`` characters
+    (TypeError for a non-string, ValueError for an empty or overlong one)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if len(value) > max_len:
+        raise ValueError(f"{name} is longer than {max_len} characters")
+    return value.strip()
