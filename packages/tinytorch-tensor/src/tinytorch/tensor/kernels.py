@@ -18,9 +18,12 @@ implementations that give the same results to float32 rounding:
   ``exp``) still go to NumPy, whose SIMD versions are faster than
   numexpr's scalar ones.
 
-Which one is faster depends on the machine: numexpr fuses the passes and
-uses every core, NumPy's ufuncs are vectorised more widely per core. The
-``bench_train.py`` benchmark measures both (``TINYTORCH_KERNELS``).
+Which one is faster depends on the machine: numexpr fuses the passes,
+NumPy's ufuncs are vectorised more widely per core (AVX-512 where the CPU
+has it, where numexpr's virtual machine runs one element at a time), so
+NumPy is the default. The ``kernels`` workload of
+``benchmarks/bench_train.py`` times the backend that ``TINYTORCH_KERNELS``
+selects against PyTorch; run it once per backend to choose.
 
 Choosing the backend and the threads::
 
