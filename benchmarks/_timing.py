@@ -39,7 +39,9 @@ def use_source_tree() -> None:
 
 class limit_threads:
     """Run both frameworks with ``n`` threads: NumPy's BLAS (threadpoolctl),
-    numexpr's pool when it is installed, and PyTorch's intra-op pool.
+    numexpr's pool and tinytorch's elementwise kernels
+    (``tinytorch.tensor.kernels.set_num_threads``) when they are loaded, and
+    PyTorch's intra-op pool.
 
     A context manager (``with limit_threads(2): ...``) that restores every
     previous setting on exit; ``n=None`` changes nothing. The limits are set
@@ -67,6 +69,10 @@ class limit_threads:
         if ne is not None:
             previous = ne.set_num_threads(self.n)  # returns the old count
             self._undo.append(lambda: ne.set_num_threads(previous))
+        kernels = sys.modules.get("tinytorch.tensor.kernels")
+        if kernels is not None and hasattr(kernels, "set_num_threads"):
+            kernel_threads = kernels.set_num_threads(self.n)
+            self._undo.append(lambda: kernels.set_num_threads(kernel_threads))
         torch = sys.modules.get("torch")
         if torch is not None:
             old = torch.get_num_threads()
@@ -95,6 +101,9 @@ def thread_pools() -> str:
     ne = sys.modules.get("numexpr")
     if ne is not None:
         parts.append(f"numexpr {ne.__version__}: {ne.get_num_threads()}")
+    kernels = sys.modules.get("tinytorch.tensor.kernels")
+    if kernels is not None and hasattr(kernels, "get_num_threads"):
+        parts.append(f"tinytorch kernels ({kernels.get_backend()}): {kernels.get_num_threads()}")
     torch = sys.modules.get("torch")
     if torch is not None:
         parts.append(f"torch {torch.__version__} intra-op: {torch.get_num_threads()}")

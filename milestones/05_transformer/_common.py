@@ -24,8 +24,9 @@ def use_source_tree() -> None:
 
 class blas_threads:
     """Limit the compute thread pools to ``n`` threads for a block: NumPy's
-    BLAS and any OpenMP runtime (through ``threadpoolctl``), and numexpr's
-    pool when it is loaded (the optional backend of ``tinytorch.tensor.kernels``).
+    BLAS and any OpenMP runtime (through ``threadpoolctl``), numexpr's pool
+    when it is loaded, and tinytorch's elementwise kernels
+    (``tinytorch.tensor.kernels.set_num_threads``).
     The same mechanism as the benchmarks (``benchmarks/_timing.limit_threads``).
 
     Why one thread by default: these models multiply small matrices (a few
@@ -46,6 +47,7 @@ class blas_threads:
     def __enter__(self):
         if self.n is None:
             return self
+        self._limit_kernels()  # tinytorch's elementwise kernels: no library needed
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
@@ -58,6 +60,12 @@ class blas_threads:
             previous = ne.set_num_threads(self.n)
             self._undo.append(lambda: ne.set_num_threads(previous))
         return self
+
+    def _limit_kernels(self) -> None:
+        from tinytorch.tensor import kernels
+
+        previous = kernels.set_num_threads(self.n)
+        self._undo.append(lambda: kernels.set_num_threads(previous))
 
     def __exit__(self, *exc) -> None:
         while self._undo:

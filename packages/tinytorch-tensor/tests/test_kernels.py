@@ -157,3 +157,65 @@ def test_numexpr_backend_without_numexpr_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(kernels, "_ne", None)
     with pytest.raises(ValueError, match="needs numexpr"):
         kernels.set_backend("numexpr")
+
+
+# ---------------------------------------------------------------- threads
+
+
+@pytest.fixture
+def two_threads():
+    previous = kernels.set_num_threads(2)
+    yield
+    kernels.set_num_threads(previous)
+
+
+def _run_all(shape, axes):
+    """Every kernel on arrays of ``shape`` (large enough to be split)."""
+    rng = np.random.default_rng(6)
+    x, g, p = (rng.standard_normal(shape).astype(np.float32) for _ in range(3))
+    y, t = kernels.gelu_tanh(x)
+    dx = kernels.gelu_tanh_grad(g, x, t)
+    s = x.copy()
+    kernels.exp_sub_(s, s.max(axis=axes, keepdims=True))
+    dp = g.copy()
+    kernels.softmax_grad_(dp, p, (dp * p).sum(axis=axes, keepdims=True))
+    param, m, v = x.copy(), g.copy(), np.abs(p)
+    kernels.adam_step_(param, g, m, v, np.empty_like(param), beta1=0.9, beta2=0.99,
+                       step_size=0.1, bias2_sqrt=0.5, eps=1e-8)
+    return y, t, dx, s, dp, param, m, v
+
+
+@pytest.mark.parametrize("shape, axes", [
+    ((4, 300, 200), -2),  # the reduced operand (4, 1, 200) is sliced with the rows
+    ((200, 300, 4), (0, 1)),  # the reduced operand (1, 1, 4) is passed whole
+    ((300, 600), 0),
+])
+def test_two_threads_give_the_same_values_as_one(backend, shape, axes, two_threads):
+    assert kernels.PARALLEL_MIN_SIZE <= np.prod(shape)
+    split = _run_all(shape, axes)
+    kernels.set_num_threads(1)
+    whole = _run_all(shape, axes)
+    for a, b in zip(split, whole):
+        if backend == "numpy":  # elementwise: splitting changes no arithmetic
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("n, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                      (True, TypeError), ("2", TypeError)])
+def test_set_num_threads_rejects_bad_counts(n, error):
+    before = kernels.get_num_threads()
+    with pytest.raises(error, match="set_num_threads"):
+        kernels.set_num_threads(n)
+    assert kernels.get_num_threads() == before
+
+
+def test_set_num_threads_returns_the_previous_count():
+    before = kernels.set_num_threads(3)
+    try:
+        assert kernels.get_num_threads() == 3
+        assert kernels.set_num_threads(2) == 3
+    finally:
+        kernels.set_num_threads(before)
+    assert kernels.get_num_threads() == before

@@ -164,6 +164,30 @@ _FREED = ("the graph behind this tensor was freed by an earlier backward(); "
           "pass retain_graph=True to the first backward() to call it again")
 
 
+def _seed_gradient(tensor: Tensor, gradient) -> np.ndarray:
+    """dL/d(tensor) to start from: ``gradient`` checked and cast to the
+    output's dtype, or ones for a one-element output (errors: see backward)."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad and has no grad_fn "
+            "(did you create it under no_grad, or forget requires_grad=True?)"
+        )
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"backward(): grad can be implicitly created only for one-element outputs; "
+                f"this output has shape {tensor.shape}, so pass gradient= of that shape"
+            )
+        return np.ones_like(tensor.data)
+    g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+    if g.shape != tensor.data.shape:
+        raise ValueError(
+            f"backward(): gradient has shape {g.shape} but the output has shape "
+            f"{tensor.data.shape}"
+        )
+    return g.astype(tensor.data.dtype, copy=False)
+
+
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     """Backpropagate from ``tensor`` (the engine behind ``Tensor.backward``).
 
@@ -179,27 +203,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
             a registered backward rule.
         ValueError: ``gradient`` has the wrong shape.
     """
-    if not tensor.requires_grad:
-        raise RuntimeError(
-            "backward(): this tensor does not require grad and has no grad_fn "
-            "(did you create it under no_grad, or forget requires_grad=True?)"
-        )
-    if gradient is None:
-        if tensor.data.size != 1:
-            raise RuntimeError(
-                f"backward(): grad can be implicitly created only for one-element outputs; "
-                f"this output has shape {tensor.shape}, so pass gradient= of that shape"
-            )
-        g = np.ones_like(tensor.data)
-    else:
-        g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if g.shape != tensor.data.shape:
-            raise ValueError(
-                f"backward(): gradient has shape {g.shape} but the output has shape "
-                f"{tensor.data.shape}"
-            )
-        g = g.astype(tensor.data.dtype, copy=False)
-
+    g = _seed_gradient(tensor, gradient)
     if tensor.grad_fn is None:  # a leaf: d(leaf)/d(leaf) = 1
         _accumulate_leaf(tensor, g)
         return

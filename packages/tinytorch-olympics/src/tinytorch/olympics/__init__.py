@@ -24,6 +24,7 @@ from .architecture import architecture_signature, describe_architecture
 from .submission import (
     DIVISIONS,
     EVENT_PREFERENCE,
+    MAX_SUBMISSION_BYTES,
     SCHEMA_VERSION,
     choose_event,
     generate_submission,
@@ -56,7 +57,7 @@ __all__ = [
     "__version__",
     "generate_submission", "write_submission", "read_submission", "choose_event",
     "package_versions", "predictions_sha256", "utc_timestamp",
-    "SCHEMA_VERSION", "DIVISIONS", "EVENT_PREFERENCE",
+    "SCHEMA_VERSION", "DIVISIONS", "EVENT_PREFERENCE", "MAX_SUBMISSION_BYTES",
     "validate_submission", "load_schema", "check_repo_url", "format_report",
     "REQUIRED_FIELDS", "SPEEDUP_WARN", "SPEEDUP_ERROR", "COMPRESSION_WARN",
     "COMPRESSION_ERROR", "CLOSED_MIN_ACCURACY_RATIO", "CLOSED_MAX_ACCURACY_GAIN", "SCORE_RTOL",

@@ -197,6 +197,8 @@ def _cmd_submit(args) -> int:
     final["validated_at"] = utc_timestamp()
     final["validation"] = report
     target = os.path.join(args.output_dir, os.path.basename(args.file))
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise _UsageError(f"--output-dir {args.output_dir} is a file, not a directory")
     try:
         os.makedirs(args.output_dir, exist_ok=True)
         write_submission(final, target, overwrite=args.overwrite)

@@ -62,12 +62,17 @@ __all__ = [
     "choose_event",
     "write_submission",
     "read_submission",
+    "MAX_SUBMISSION_BYTES",
     "package_versions",
     "predictions_sha256",
     "utc_timestamp",
 ]
 
 SCHEMA_VERSION = "1.0"
+#: The largest submission file read (4 MiB). A real submission is a few
+#: kilobytes; the limit keeps a hostile file (or ``/dev/zero``) from being
+#: read into memory and parsed.
+MAX_SUBMISSION_BYTES = 4 * 2**20
 DIVISIONS = ("closed", "open")
 #: The order ``event="auto"`` tries the events in: the most demanding first.
 EVENT_PREFERENCE = (
@@ -556,9 +561,20 @@ def read_submission(path) -> Any:
     """The JSON value in ``path`` (NaN / Infinity literals are read as floats,
     so that validation can report them).
 
+    At most ``MAX_SUBMISSION_BYTES`` are read: a larger file (a special file
+    such as ``/dev/zero`` included) is refused before anything is parsed.
+
     Raises:
-        OSError: the file cannot be read. ValueError: it is not JSON (or not UTF-8).
+        OSError: the file cannot be read. ValueError: it is larger than
+            ``MAX_SUBMISSION_BYTES``, not UTF-8, not JSON or nested too deeply.
     """
-    with open(os.fspath(path), encoding="utf-8") as f:
-        text = f.read()
-    return json.loads(text)
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read(MAX_SUBMISSION_BYTES + 1)
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_SUBMISSION_BYTES:,} bytes "
+                         "(MAX_SUBMISSION_BYTES): not a submission")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a submission") from None

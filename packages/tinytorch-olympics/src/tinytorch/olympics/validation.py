@@ -65,6 +65,8 @@ __all__ = [
     "CLOSED_MIN_ACCURACY_RATIO",
     "CLOSED_MAX_ACCURACY_GAIN",
     "SCORE_RTOL",
+    "MAX_ARRAY_ITEMS",
+    "MAX_VALUES",
 ]
 
 #: Fields every submission must have (the schema's top-level ``required``).
@@ -85,6 +87,12 @@ _ABS_TOL = 1e-12  # accuracy_delta may be exactly 0: a relative tolerance alone 
 _THRESHOLD_TOL = 1e-9  # 0.99 * 0.96 vs 0.9504: rounding must not decide a rule
 _MAX_SCHEMA_ERRORS = 50
 _MAX_DEPTH = 100  # a submission nests 6 levels; deeper is junk
+#: The longest list a submission may hold (its longest, the architecture's
+#: tensors, has a few hundred) and the most values in all (a real one has a
+#: few thousand): checked before the schema, whose validator is slow on
+#: huge documents.
+MAX_ARRAY_ITEMS = 10_000
+MAX_VALUES = 200_000
 _MIN_QUERIES = 64
 _SCORE_KEYS = ("speedup", "compression_ratio", "accuracy_delta", "efficiency_score")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -235,6 +243,33 @@ class _Report:
 
 
 # ------------------------------------------------------------------ the checks
+
+
+def _check_size(sub: Mapping, report: _Report) -> bool:
+    """False (and a failed ``size`` check) when the document holds a list
+    longer than ``MAX_ARRAY_ITEMS`` or more than ``MAX_VALUES`` values.
+    One iterative pass, stopped at the first excess: O(min(n, MAX_VALUES))."""
+    stack, seen = [("$", sub)], 0
+    while stack:
+        where, value = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            report.failed("size", f"the document holds more than {MAX_VALUES:,} values")
+            return False
+        if isinstance(value, list):
+            if len(value) > MAX_ARRAY_ITEMS:
+                report.failed("size", f"{where} is a list of {len(value):,} items, more than "
+                                      f"{MAX_ARRAY_ITEMS:,}")
+                return False
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, Mapping):
+            if len(value) > MAX_VALUES:
+                break  # reported below, without pushing every key
+            stack.extend((f"{where}.{k}", v) for k, v in value.items())
+    else:
+        return True
+    report.failed("size", f"the document holds more than {MAX_VALUES:,} values")
+    return False
 
 
 def _check_schema(sub: Mapping, report: _Report) -> None:
@@ -601,6 +636,8 @@ def _validate(submission) -> dict[str, Any]:
                                   f"{type(submission).__name__}")
         return report.result()
     report.passed("document", "a JSON object")
+    if not _check_size(submission, report):
+        return report.result()  # every later check would walk the whole document
     try:
         _check_schema(submission, report)
     except RecursionError:

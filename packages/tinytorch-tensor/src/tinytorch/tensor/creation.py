@@ -162,23 +162,32 @@ def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
     return _wrap(np.eye(n, m, dtype=_float_dtype(dtype)))
 
 
+def _draw_float(draw, shape: tuple, dt: np.dtype) -> np.ndarray:
+    # NumPy's generators draw float32 and float64 natively (no float64
+    # temporary for a float32 request); float16 is drawn as float32.
+    native = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
+    arr = draw(shape, dtype=native)
+    return arr if native == dt else arr.astype(dt)
+
+
 def randn(*shape, dtype=None, generator: Generator | None = None,
           requires_grad: bool = False) -> Tensor:
-    """Standard normal samples, float32 by default."""
+    """Standard normal samples, float32 by default, drawn directly in that
+    dtype (a float32 request allocates no float64 array)."""
     dt = _float_dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"randn needs a floating dtype, got {dt}")
-    arr = _rng(generator).standard_normal(_shape(shape), dtype=np.float64).astype(dt)
+    arr = _draw_float(_rng(generator).standard_normal, _shape(shape), dt)
     return _new(arr, requires_grad)
 
 
 def rand(*shape, dtype=None, generator: Generator | None = None,
          requires_grad: bool = False) -> Tensor:
-    """Uniform samples in ``[0, 1)``, float32 by default."""
+    """Uniform samples in ``[0, 1)``, float32 by default (drawn in that dtype)."""
     dt = _float_dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"rand needs a floating dtype, got {dt}")
-    arr = _rng(generator).random(_shape(shape)).astype(dt)
+    arr = _draw_float(_rng(generator).random, _shape(shape), dt)
     return _new(arr, requires_grad)
 
 

@@ -7,7 +7,10 @@ full-size temporaries as the math allows. Each kernel has two
 implementations that give the same results to float32 rounding:
 
 * ``"numpy"`` (always available, the default): NumPy ufuncs with ``out=``,
-  updating buffers in place. Each ufunc is one SIMD pass on one core.
+  updating buffers in place. Each ufunc is one SIMD pass; with
+  ``set_num_threads(n)``, a kernel over a large array (at least
+  ``PARALLEL_MIN_SIZE`` elements) is split along its first axis into ``n``
+  parts run on ``n`` threads at once (NumPy releases the GIL inside ufuncs).
 * ``"numexpr"`` (optional: ``pip install tinytorch-tensor[fast]``): each
   arithmetic expression is compiled once by numexpr and evaluated in one
   pass over cache-sized blocks, on every core of its thread pool
@@ -15,18 +18,24 @@ implementations that give the same results to float32 rounding:
   ``exp``) still go to NumPy, whose SIMD versions are faster than
   numexpr's scalar ones.
 
-Which one is faster depends on the machine: numexpr fuses the passes and
-uses every core, NumPy's ufuncs are vectorised more widely per core. The
-``bench_train.py`` benchmark measures both (``TINYTORCH_KERNELS``).
+Which one is faster depends on the machine: numexpr fuses the passes,
+NumPy's ufuncs are vectorised more widely per core (AVX-512 where the CPU
+has it, where numexpr's virtual machine runs one element at a time), so
+NumPy is the default. The ``kernels`` workload of
+``benchmarks/bench_train.py`` times the backend that ``TINYTORCH_KERNELS``
+selects against PyTorch; run it once per backend to choose.
 
-Choosing the backend::
+Choosing the backend and the threads::
 
     from tinytorch.tensor import kernels
     kernels.set_backend("numexpr")          # process-wide
     with kernels.use_backend("numpy"):      # for a block (tests run both paths)
         ...
+    kernels.set_num_threads(2)              # both backends; default 1
 
 or the environment variable ``TINYTORCH_KERNELS=numexpr`` read at import.
+Both backends and every thread count give the same values to float32
+rounding (a kernel is elementwise: splitting it changes no arithmetic).
 
 Contract of every kernel: inputs are float ndarrays of one dtype (float32
 or float64) and the result has that dtype; arrays documented as *updated
@@ -37,6 +46,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -46,8 +56,9 @@ try:  # optional: the "fast" extra
 except ImportError:  # pragma: no cover - depends on the environment
     _ne = None
 
-__all__ = ["BACKENDS", "available_backends", "get_backend", "set_backend", "use_backend",
-           "gelu_tanh", "gelu_tanh_grad", "exp_sub_", "softmax_grad_", "adam_step_"]
+__all__ = ["BACKENDS", "PARALLEL_MIN_SIZE", "available_backends", "get_backend", "set_backend",
+           "use_backend", "get_num_threads", "set_num_threads", "gelu_tanh", "gelu_tanh_grad",
+           "exp_sub_", "softmax_grad_", "adam_step_"]
 
 BACKENDS = ("numpy", "numexpr")
 GELU_C = math.sqrt(2.0 / math.pi)  # the tanh GELU's sqrt(2 / pi)
@@ -100,6 +111,67 @@ def use_backend(name: str):
         set_backend(previous)
 
 
+PARALLEL_MIN_SIZE = 1 << 17  # elements; below it a thread hand-off costs more than it saves
+_threads = 1
+_pool: ThreadPoolExecutor | None = None
+
+
+def get_num_threads() -> int:
+    """How many threads a kernel may use (``set_num_threads``; default 1)."""
+    return _threads
+
+
+def set_num_threads(n: int) -> int:
+    """Let kernels use ``n`` threads: the NumPy backend splits large arrays
+    into ``n`` parts, the numexpr backend sizes numexpr's pool. Returns the
+    previous count (to restore it).
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``.
+    """
+    global _threads, _pool
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    previous, _threads = _threads, int(n)
+    if _pool is not None and previous != _threads:  # resized on next use
+        _pool.shutdown(wait=True)
+        _pool = None
+    if _ne is not None:
+        _ne.set_num_threads(_threads)
+    return previous
+
+
+def _run(body, main: np.ndarray, *arrays) -> None:
+    """``body(*arrays)``, split into parts along axis 0 on the kernel threads.
+
+    Arrays with ``main``'s number of dims and first-axis length are sliced
+    together (row views, so in-place updates land in the originals); the
+    others (broadcast operands) are passed whole. Small arrays, 0-d arrays
+    and one thread run ``body`` once on the caller's thread.
+    """
+    global _pool
+    n = min(_threads, main.shape[0] if main.ndim else 1)
+    if n < 2 or main.size < PARALLEL_MIN_SIZE:
+        body(*arrays)
+        return
+    rows, nd = main.shape[0], main.ndim
+    bounds = [rows * i // n for i in range(n + 1)]
+
+    def part(i: int) -> None:
+        sl = slice(bounds[i], bounds[i + 1])
+        body(*[a[sl] if a.ndim == nd and a.shape[0] == rows else a for a in arrays])
+
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="tt-kernel")
+    futures = [_pool.submit(part, i) for i in range(1, n)]
+    part(0)  # the caller's thread does a share too
+    for f in futures:
+        f.result()  # re-raises a worker's exception here
+
+
 _env = os.environ.get("TINYTORCH_KERNELS")
 if _env:
     set_backend(_env)  # a bad value fails loudly at import, naming the variable's value
@@ -121,59 +193,82 @@ def _ne_eval(expr: str, out: np.ndarray, **arrays) -> np.ndarray:
 # dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
 
 
+def _gelu_np(x, y, t):
+    dt = x.dtype.type
+    np.multiply(x, x, out=t)
+    t *= dt(GELU_C * GELU_A)
+    t += dt(GELU_C)
+    t *= x
+    np.tanh(t, out=t)
+    np.add(t, dt(1.0), out=y)
+    y *= x
+    y *= dt(0.5)
+
+
 def gelu_tanh(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The tanh GELU: returns ``(y, t)``, ``t = tanh(c (x + a x^3))`` saved
     for :func:`gelu_tanh_grad`. Two new arrays of ``x``'s shape; 5 passes."""
     x = _as_float(x)
     dt = x.dtype.type
-    t = np.multiply(x, x, out=np.empty_like(x))  # out=: an array even for 0-d input
+    y, t = np.empty_like(x), np.empty_like(x)  # arrays even for 0-d input
     if _backend == "numexpr":
+        np.multiply(x, x, out=t)
         _ne_eval("x * (c + ca * t)", t, x=x, t=t, c=dt(GELU_C), ca=dt(GELU_C * GELU_A))
         np.tanh(t, out=t)
-        y = _ne_eval("h * x * (1 + t)", np.empty_like(x), x=x, t=t, h=dt(0.5))
-        return y, t
-    t *= dt(GELU_C * GELU_A)
-    t += dt(GELU_C)
-    t *= x
-    np.tanh(t, out=t)
-    y = np.add(t, dt(1.0), out=np.empty_like(x))
-    y *= x
-    y *= dt(0.5)
+        _ne_eval("h * x * (1 + t)", y, x=x, t=t, h=dt(0.5))
+    else:
+        _run(_gelu_np, x, x, y, t)
     return y, t
 
 
-def gelu_tanh_grad(g: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``g * dGELU/dx`` from the saved ``t``: one new array (plus one scratch)."""
-    x = _as_float(x)
+def _gelu_grad_np(g, x, t, d):
     dt = x.dtype.type
-    if _backend == "numexpr":
-        return _ne_eval("g * (h * (1 + t) + h * x * (1 - t * t) * (c + c3a * x * x))",
-                        np.empty_like(x), g=g, x=x, t=t, h=dt(0.5), c=dt(GELU_C),
-                        c3a=dt(3.0 * GELU_C * GELU_A))
-    d = np.multiply(x, x, out=np.empty_like(x))
+    u = np.multiply(t, t, out=np.empty_like(t))  # out=: an array even for 0-d
+    np.subtract(dt(1.0), u, out=u)  # 1 - t^2
+    np.multiply(x, x, out=d)
     d *= dt(3.0 * GELU_C * GELU_A)
     d += dt(GELU_C)  # c (1 + 3 a x^2)
-    u = np.multiply(t, t, out=np.empty_like(t))
-    np.subtract(dt(1.0), u, out=u)  # 1 - t^2
     d *= u
     d *= x
     d += t
     d += dt(1.0)
     d *= dt(0.5)
     d *= g
+
+
+def gelu_tanh_grad(g: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``g * dGELU/dx`` from the saved ``t``: one new array (plus one scratch)."""
+    x = _as_float(x)
+    dt = x.dtype.type
+    d = np.empty_like(x)
+    if _backend == "numexpr":
+        return _ne_eval("g * (h * (1 + t) + h * x * (1 - t * t) * (c + c3a * x * x))",
+                        d, g=g, x=x, t=t, h=dt(0.5), c=dt(GELU_C),
+                        c3a=dt(3.0 * GELU_C * GELU_A))
+    _run(_gelu_grad_np, x, g, x, t, d)
     return d
 
 
 # --------------------------------------------------------------- softmax
 
 
+def _exp_sub_np(s, m):
+    np.subtract(s, m, out=s)
+    np.exp(s, out=s)
+
+
 def exp_sub_(s: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``s <- exp(s - m)`` in place (``m`` broadcasts to ``s``); returns ``s``."""
     if _backend == "numexpr":
         _ne_eval("s - m", s, s=s, m=m)
-    else:
-        np.subtract(s, m, out=s)
-    return np.exp(s, out=s)
+        return np.exp(s, out=s)  # NumPy's SIMD exp beats numexpr's
+    _run(_exp_sub_np, s, s, m)
+    return s
+
+
+def _softmax_grad_np(dp, p, d):
+    dp -= d
+    dp *= p
 
 
 def softmax_grad_(dp: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -184,8 +279,7 @@ def softmax_grad_(dp: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
     """
     if _backend == "numexpr":
         return _ne_eval("p * (dp - d)", dp, p=p, dp=dp, d=d)
-    dp -= d
-    dp *= p
+    _run(_softmax_grad_np, dp, dp, p, d)
     return dp
 
 
@@ -211,16 +305,20 @@ def adam_step_(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray
         _ne_eval("p - lr * m / (sqrt(v) / bc + eps)", param, p=param, m=m, v=v,
                  lr=dt(step_size), bc=dt(bias2_sqrt), eps=dt(eps))
         return
-    np.subtract(grad, m, out=scratch)
-    scratch *= dt(1.0 - beta1)
-    m += scratch
-    v *= dt(beta2)
-    np.multiply(grad, grad, out=scratch)
-    scratch *= dt(1.0 - beta2)
-    v += scratch
-    np.sqrt(v, out=scratch)
-    scratch /= dt(bias2_sqrt)
-    scratch += dt(eps)
-    np.divide(m, scratch, out=scratch)
-    scratch *= dt(step_size)
-    param -= scratch
+
+    def body(param, grad, m, v, scratch):
+        np.subtract(grad, m, out=scratch)
+        scratch *= dt(1.0 - beta1)
+        m += scratch
+        v *= dt(beta2)
+        np.multiply(grad, grad, out=scratch)
+        scratch *= dt(1.0 - beta2)
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch /= dt(bias2_sqrt)
+        scratch += dt(eps)
+        np.divide(m, scratch, out=scratch)
+        scratch *= dt(step_size)
+        param -= scratch
+
+    _run(body, param, param, grad, m, v, scratch)

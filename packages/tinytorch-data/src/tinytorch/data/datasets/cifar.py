@@ -121,6 +121,29 @@ def _load_batch(fileobj, where: str) -> tuple[np.ndarray, np.ndarray]:
     return data, labels.astype(np.int64)
 
 
+def _load_meta(fileobj, where: str) -> list[str] | None:
+    """The ten class names of ``batches.meta`` (None when the file has no
+    ``label_names``); ValueError for anything else."""
+    try:
+        meta = _ArrayUnpickler(fileobj, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{where} is not a valid CIFAR metadata file: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: expected a pickled dict, got {type(meta).__name__}")
+    names = meta.get("label_names", meta.get(b"label_names"))
+    if names is None:
+        return None
+    if not isinstance(names, (list, tuple)) or len(names) != len(CIFAR10_CLASSES):
+        raise ValueError(f"{where}: label_names must be a list of {len(CIFAR10_CLASSES)} "
+                         f"names, got {type(names).__name__} {names!r:.80}")
+    if not all(isinstance(n, (str, bytes)) for n in names):
+        raise ValueError(f"{where}: every label name must be a string")
+    try:
+        return [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: a label name is not UTF-8 ({exc})") from None
+
+
 def read_cifar_batches(path, batch_names) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read the named batches from a CIFAR-10 python tar.gz, in one pass.
 
@@ -130,7 +153,9 @@ def read_cifar_batches(path, batch_names) -> tuple[np.ndarray, np.ndarray, list[
         ``batches.meta`` (or the standard ten). O(archive size).
 
     Raises:
-        ValueError: not a gzip tar, a missing batch, or a malformed batch.
+        ValueError: not a gzip tar, a missing batch, a malformed batch or
+            malformed metadata (``batches.meta`` that does not unpickle to a
+            dict, or whose ``label_names`` are not ten strings).
     """
     path = Path(path)
     wanted = {f"{CIFAR10_FOLDER}/{b}": b for b in batch_names}
@@ -146,14 +171,7 @@ def read_cifar_batches(path, batch_names) -> tuple[np.ndarray, np.ndarray, list[
                 f = tar.extractfile(member)
                 where = f"{path.name}:{member.name}"
                 if member.name == meta_name:
-                    meta = _ArrayUnpickler(f, encoding="latin1").load()
-                    names = (
-                        meta.get("label_names", meta.get(b"label_names"))
-                        if isinstance(meta, dict)
-                        else None
-                    )
-                    if names is not None:
-                        classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+                    classes = _load_meta(f, where) or classes
                 else:
                     found[wanted[member.name]] = _load_batch(f, where)
     except (tarfile.TarError, OSError, EOFError) as exc:

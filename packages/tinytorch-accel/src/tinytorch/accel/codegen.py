@@ -1,0 +1,156 @@
+"""Code generation: a planned graph becomes one flat Python function.
+
+    def replay(a0):                                  # the call's arrays
+        np.matmul(a0.reshape(-1, 64), w3T, out=b0_2d)   # linear, into buffer 0
+        np.add(b0_2d, v4, out=b0_2d)
+        v5 = b0
+        np.maximum(v5, 0, out=b1)                        # fused chain, in place
+        v6 = b1
+        v8 = f7(v6, v9, v10)                             # a primitive's forward
+        return (v8,)
+
+No Tensor is built, no hook runs and no argument is checked between ops:
+what is left is the NumPy work and one Python line per op. Parameters,
+constants, buffers and forward functions are bound in the function's
+globals once, when it is generated. The source is kept (``Replay.source``)
+so that :meth:`CompiledModule.explain` can show it.
+
+Numerics: every kernel runs the same NumPy calls as the primitive's forward
+(bitwise equal), except ``matmul`` of a stack of rows by one matrix, which
+always runs as one 2-D GEMM (eager mode does so only for C-contiguous
+inputs; BLAS may sum in another order, within float32 rounding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.tensor import ops
+
+from .graph import Graph, ParamInput
+from .passes import UFUNCS
+
+__all__ = ["Replay", "generate"]
+
+
+class Replay:
+    """A generated replay function and the source it was made from.
+
+    Call it with the arrays of the positional arguments (in order, only the
+    array arguments); it returns a tuple of output arrays.
+    """
+
+    def __init__(self, fn, source: str, graph: Graph) -> None:
+        self.fn = fn
+        self.source = source
+        self.graph = graph
+
+    def __call__(self, *arrays):
+        return self.fn(*arrays)
+
+
+class _Writer:
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self.ns: dict = {"np": np}
+        self.lines: list[str] = []
+        for i, v in enumerate(graph.values):
+            if v.kind in ("param", "const"):
+                self.ns[f"v{i}"] = v.array
+        for k, (shape, dtype) in enumerate(graph.buffers):
+            self.ns[f"b{k}"] = np.empty(shape, dtype)
+
+    def bind(self, name: str, obj) -> str:
+        self.ns[name] = obj
+        return name
+
+    def expr(self, value) -> str:
+        """Source text of a keyword parameter (bound in globals unless it is
+        a call argument)."""
+        if isinstance(value, ParamInput):
+            return f"a{value.index}.reshape({value.shape!r})"
+        if isinstance(value, tuple) and any(isinstance(x, ParamInput) for x in value):
+            return "(" + "".join(self.expr(x) + ", " for x in value) + ")"
+        return self.bind(f"k{len(self.ns)}", value)
+
+    def call(self, n: int, node) -> None:
+        f = self.bind(f"f{n}", node.op.forward)
+        args = [f"v{i}" for i in node.inputs]
+        args += [f"{k}={self.expr(v)}" for k, v in node.params.items()]
+        tail = "[0]" if node.op.saves else ""
+        self.lines.append(f"v{node.out} = {f}({', '.join(args)}){tail}")
+
+    def fused(self, node) -> None:
+        target = f"b{node.buffer}" if node.buffer is not None else None
+        prev = None
+        for op, inputs, _params, out in node.chain:
+            u = self.bind(f"u_{UFUNCS[op].__name__}", UFUNCS[op])
+            operands = [("acc" if i == prev else f"v{i}") for i in inputs]
+            if op is ops.RELU:
+                operands.append("0")
+            if target is None and prev is None:
+                # np.asarray: a 0-d result would be a NumPy scalar, which no
+                # later step could write into.
+                self.lines.append(f"acc = np.asarray({u}({', '.join(operands)}))")
+            else:
+                dest = target if prev is None else "acc"
+                self.lines.append(f"acc = {u}({', '.join(operands)}, out={dest})")
+            prev = out
+        self.lines.append(f"v{node.out} = acc")
+
+    def matmul(self, node) -> None:
+        a, b = node.inputs
+        va, vb = self.g.values[a], self.g.values[b]
+        buf = f"b{node.buffer}"
+        if len(vb.shape) == 2 and len(va.shape) > 2:
+            flat = self.bind(f"{buf}_2d", self.ns[buf].reshape(-1, vb.shape[1]))
+            self.lines.append(f"np.matmul(v{a}.reshape(-1, {va.shape[-1]}), v{b}, out={flat})")
+        else:
+            self.lines.append(f"np.matmul(v{a}, v{b}, out={buf})")
+        self.lines.append(f"v{node.out} = {buf}")
+
+    def linear(self, n: int, node) -> None:
+        """``y = x W^T + b`` as eager's forward computes it, into the planned
+        buffer, or into a fresh array when the output escapes (no buffer)."""
+        x, w, *bias = node.inputs
+        vw, out = self.g.values[w], self.g.values[node.out]
+        # The weight's transpose is a view, folded once (BLAS reads it in place).
+        wt = self.bind(f"w{n}T", vw.array.T) if vw.array is not None else f"v{w}.T"
+        rows = f"v{x}.reshape(-1, {self.g.values[x].shape[-1]})"
+        if node.buffer is not None:
+            flat = self.bind(f"b{node.buffer}_2d",
+                             self.ns[f"b{node.buffer}"].reshape(-1, vw.shape[0]))
+            self.lines.append(f"np.matmul({rows}, {wt}, out={flat})")
+            result = f"b{node.buffer}"
+        else:
+            flat = "y"
+            self.lines.append(f"y = np.matmul({rows}, {wt})")
+            result = f"y.reshape({tuple(out.shape)!r})"
+        if bias:
+            self.lines.append(f"np.add({flat}, v{bias[0]}, out={flat})")
+        self.lines.append(f"v{node.out} = {result}")
+
+
+def generate(graph: Graph) -> Replay:
+    """Generate the replay function of a planned graph (see the module doc).
+
+    Cost: O(nodes) to write and compile the source, once per specialisation.
+    """
+    w = _Writer(graph)
+    params = [f"a{i}" for i, vi in enumerate(graph.inputs) if vi is not None]
+    for i, vi in enumerate(graph.inputs):
+        if vi is not None:
+            w.lines.append(f"v{vi} = a{i}")
+    for n, node in enumerate(graph.nodes):
+        if node.kernel == "fused":
+            w.fused(node)
+        elif node.kernel == "matmul" and node.buffer is not None:
+            w.matmul(node)
+        elif node.kernel == "linear":
+            w.linear(n, node)
+        else:
+            w.call(n, node)
+    w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")
+    source = f"def replay({', '.join(params)}):\n" + "".join(f"    {s}\n" for s in w.lines)
+    exec(compile(source, "<tinytorch.accel replay>", "exec"), w.ns)  # noqa: S102
+    return Replay(w.ns["replay"], source, graph)
