@@ -86,8 +86,9 @@ class _Writer:
         for op, inputs, _params, out in node.chain:
             u = self.bind(f"u_{UFUNCS[op].__name__}", UFUNCS[op])
             operands = [("acc" if i == prev else f"v{i}") for i in inputs]
-            if op is ops.RELU:
-                operands.append("0")
+            if op is ops.RELU:  # relu(x) = maximum(x, 0), the 0 as a typed scalar once
+                operands.append(self.bind(f"zero_{self.g.values[out].dtype}",
+                                          np.dtype(self.g.values[out].dtype).type(0)))
             if target is None and prev is None:
                 # np.asarray: a 0-d result would be a NumPy scalar, which no
                 # later step could write into.
@@ -116,7 +117,9 @@ class _Writer:
         vw, out = self.g.values[w], self.g.values[node.out]
         # The weight's transpose is a view, folded once (BLAS reads it in place).
         wt = self.bind(f"w{n}T", vw.array.T) if vw.array is not None else f"v{w}.T"
-        rows = f"v{x}.reshape(-1, {self.g.values[x].shape[-1]})"
+        xshape = self.g.values[x].shape
+        # A 2-D input is already the (rows, in) matrix: no reshape call.
+        rows = f"v{x}" if len(xshape) == 2 else f"v{x}.reshape(-1, {xshape[-1]})"
         if node.buffer is not None:
             flat = self.bind(f"b{node.buffer}_2d",
                              self.ns[f"b{node.buffer}"].reshape(-1, vw.shape[0]))
