@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.tensor import ops
+from tinytorch.tensor import kernels, ops
 
 from .graph import Graph, ParamInput
 from .passes import UFUNCS
@@ -208,6 +208,47 @@ class _Writer:
         self.lines.append(f"v{node.out} = {out}")
 
 
+    def gelu_tanh(self, n: int, node) -> None:
+        """``0.5 x (1 + tanh(c (x + a x^3)))``: the NumPy steps of
+        ``tinytorch.tensor.kernels.gelu_tanh``, into the buffer, with one
+        scratch array for ``t`` (which eager mode allocates and saves)."""
+        x = f"v{node.inputs[0]}"
+        v = self.g.values[node.out]
+        dt = np.dtype(v.dtype).type
+        t = self.scratch(f"t{n}", v.shape, v.dtype)
+        ca = self.bind(f"ca{n}", dt(kernels.GELU_C * kernels.GELU_A))
+        c = self.bind(f"c{n}", dt(kernels.GELU_C))
+        one, half = self.bind(f"one{n}", dt(1.0)), self.bind(f"half{n}", dt(0.5))
+        y = self.result(node)
+        self.lines += [f"np.multiply({x}, {x}, out={t})", f"np.multiply({t}, {ca}, out={t})",
+                       f"np.add({t}, {c}, out={t})", f"np.multiply({t}, {x}, out={t})",
+                       f"np.tanh({t}, out={t})", f"np.add({t}, {one}, out={y})",
+                       f"np.multiply({y}, {x}, out={y})", f"np.multiply({y}, {half}, out={y})",
+                       f"v{node.out} = {y}"]
+
+    def layer_norm(self, n: int, node) -> None:
+        """LayerNorm over the last axis: the NumPy steps of
+        ``tinytorch.nn``'s fused forward, into the buffer, with a scratch
+        for the centred input and one for the per-row statistics."""
+        x, w, b = (f"v{i}" for i in node.inputs)
+        v = self.g.values[node.out]
+        inv_d = 1.0 / v.shape[-1]
+        eps = node.params["eps"]
+        xc = self.scratch(f"xc{n}", v.shape, v.dtype)
+        st = self.scratch(f"st{n}", (*v.shape[:-1], 1), v.dtype)
+        y = self.result(node)
+        self.lines += [f"np.add.reduce({x}, axis=-1, keepdims=True, out={st})",
+                       f"np.multiply({st}, {inv_d!r}, out={st})",
+                       f"np.subtract({x}, {st}, out={xc})",
+                       f"np.multiply({xc}, {xc}, out={y})",
+                       f"np.add.reduce({y}, axis=-1, keepdims=True, out={st})",
+                       f"np.multiply({st}, {inv_d!r}, out={st})",
+                       f"np.add({st}, {eps!r}, out={st})", f"np.sqrt({st}, out={st})",
+                       f"np.divide(1.0, {st}, out={st})", f"np.multiply({xc}, {st}, out={xc})",
+                       f"np.multiply({xc}, {w}, out={y})", f"np.add({y}, {b}, out={y})",
+                       f"v{node.out} = {y}"]
+
+
 def generate(graph: Graph) -> Replay:
     """Generate the replay function of a planned graph (see the module doc).
 
@@ -229,6 +270,10 @@ def generate(graph: Graph) -> Replay:
             w.conv2d(n, node)
         elif node.kernel == "max_pool2d":
             w.max_pool2d(node)
+        elif node.kernel == "gelu_tanh":
+            w.gelu_tanh(n, node)
+        elif node.kernel == "layer_norm":
+            w.layer_norm(n, node)
         else:
             w.call(n, node)
     w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")
