@@ -7,7 +7,7 @@ FOLDER holds ``config.json`` and ``model.safetensors`` (and, for text in and
 out, GPT-2's ``vocab.json`` and ``merges.txt``), e.g. the hub's
 ``openai-community/gpt2`` downloaded where there is internet::
 
-    huggingface-cli download openai-community/gpt2 config.json model.safetensors \\
+    hf download openai-community/gpt2 config.json model.safetensors \\
         vocab.json merges.txt --local-dir gpt2
 
 Without a folder (``--random``), the model is a randomly initialised GPT-2
