@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="BLAS threads (threadpoolctl)")
     args = p.parse_args(argv)
     if (args.folder is None) == (not args.random):
-        p.error("give a GPT-2 folder or --random (not both)")
+        p.error("give either a GPT-2 folder or --random")
     if args.tokens < 1:
         p.error("--tokens must be >= 1")
     return args
