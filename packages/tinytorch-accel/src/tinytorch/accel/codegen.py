@@ -125,10 +125,84 @@ class _Writer:
         else:
             flat = "y"
             self.lines.append(f"y = np.matmul({rows}, {wt})")
-            result = f"y.reshape({tuple(out.shape)!r})"
+            result = "y" if len(out.shape) == 2 else f"y.reshape({tuple(out.shape)!r})"
         if bias:
             self.lines.append(f"np.add({flat}, v{bias[0]}, out={flat})")
         self.lines.append(f"v{node.out} = {result}")
+
+
+    def scratch(self, name: str, shape, dtype, zeros: bool = False) -> str:
+        """A buffer private to one kernel (counted in the bytes planned)."""
+        self.g.buffers.append((tuple(shape), np.dtype(dtype)))
+        return self.bind(name, (np.zeros if zeros else np.empty)(shape, dtype))
+
+    def result(self, node) -> str:
+        """Where a kernel writes its output: its planned buffer, or a fresh
+        array allocated on every call when the output escapes."""
+        if node.buffer is not None:
+            return f"b{node.buffer}"
+        v = self.g.values[node.out]
+        dt = self.bind(f"dt{node.out}", np.dtype(v.dtype))
+        self.lines.append(f"v{node.out} = np.empty({tuple(v.shape)!r}, {dt})")
+        return f"v{node.out}"
+
+    def conv2d(self, n: int, node) -> None:
+        """im2col with a gather index computed once for this input shape:
+        ``cols = take(x_padded, index)``, then the same GEMM as eager mode
+        (bitwise equal). Padding is a zero-bordered scratch image whose
+        interior is overwritten each call."""
+        x, w, *bias = node.inputs
+        vx, vw = self.g.values[x], self.g.values[w]
+        (sh, sw), (ph, pw) = node.params["stride"], node.params["padding"]
+        nb, c, h, wd = vx.shape
+        oc, _, kh, kw = vw.shape
+        _, _, oh, ow = self.g.values[node.out].shape
+        src = f"v{x}"
+        if ph or pw:
+            xp = self.scratch(f"xp{n}", (nb, c, h + 2 * ph, wd + 2 * pw), vx.dtype, zeros=True)
+            inner = self.bind(f"xpi{n}", self.ns[xp][:, :, ph:ph + h, pw:pw + wd])
+            self.lines.append(f"np.copyto({inner}, v{x})")
+            src = xp
+        shape = (nb, c, h + 2 * ph, wd + 2 * pw)
+        flat = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
+        win = np.lib.stride_tricks.sliding_window_view(flat, (kh, kw), axis=(2, 3))
+        win = win[:, :, ::sh, ::sw][:, :, :oh, :ow]
+        index = self.bind(f"ix{n}", np.ascontiguousarray(
+            win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, nb * oh * ow)))
+        cols = self.scratch(f"cols{n}", self.ns[index].shape, vx.dtype)
+        self.lines.append(f"np.take({src}, {index}, out={cols})")
+        w2 = self.bind(f"w{n}2d", vw.array.reshape(oc, -1)) if vw.array is not None \
+            else f"v{w}.reshape({oc}, -1)"
+        out = self.result(node)
+        if nb == 1:  # (OC, OH*OW) is already the (1, OC, OH, OW) layout
+            o2 = f"{out}.reshape({oc}, {oh * ow})"
+        else:
+            o2 = self.scratch(f"o{n}", (oc, nb * oh * ow), self.g.values[node.out].dtype)
+        self.lines.append(f"np.matmul({w2}, {cols}, out={o2})")
+        if bias:
+            self.lines.append(f"np.add({o2}, v{bias[0]}[:, None], out={o2})")
+        if nb != 1:
+            self.lines.append(f"np.copyto({out}, {o2}.reshape({oc}, {nb}, {oh}, {ow})"
+                              ".transpose(1, 0, 2, 3))")
+        self.lines.append(f"v{node.out} = {out}")
+
+    def max_pool2d(self, node) -> None:
+        """Max over each window as ``KH*KW - 1`` ``np.maximum`` calls on
+        strided views (no padding): the same values as eager's argmax and
+        gather, without the saved indices inference does not need."""
+        x = node.inputs[0]
+        (kh, kw), (sh, sw) = node.params["kernel"], node.params["stride"]
+        _, _, oh, ow = self.g.values[node.out].shape
+        out = self.result(node)
+        views = [f"v{x}[:, :, {i}:{i + sh * (oh - 1) + 1}:{sh}, {j}:{j + sw * (ow - 1) + 1}:{sw}]"
+                 for i in range(kh) for j in range(kw)]
+        if len(views) == 1:
+            self.lines.append(f"np.copyto({out}, {views[0]})")
+        else:
+            self.lines.append(f"np.maximum({views[0]}, {views[1]}, out={out})")
+            for view in views[2:]:
+                self.lines.append(f"np.maximum({out}, {view}, out={out})")
+        self.lines.append(f"v{node.out} = {out}")
 
 
 def generate(graph: Graph) -> Replay:
@@ -148,6 +222,10 @@ def generate(graph: Graph) -> Replay:
             w.matmul(node)
         elif node.kernel == "linear":
             w.linear(n, node)
+        elif node.kernel == "conv2d":
+            w.conv2d(n, node)
+        elif node.kernel == "max_pool2d":
+            w.max_pool2d(node)
         else:
             w.call(n, node)
     w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")

@@ -146,7 +146,6 @@ class CompiledModule(Module):
         object.__setattr__(self, "_specs", {})
         object.__setattr__(self, "_guard", None)
         object.__setattr__(self, "stats", {"replays": 0, "traces": 0, "eager": 0})
-        object.__setattr__(self, "_modules_list", [m for _, m in model.named_modules()])
         self._specialise(example_inputs, _signature(example_inputs))
 
     # ----------------------------------------------------------- tracing
@@ -160,7 +159,7 @@ class CompiledModule(Module):
                 self._check(graph, replay, args, eager)
         spec = Specialisation(graph, planned, replay)
         if self._guard is None:
-            object.__setattr__(self, "_guard", _param_guard(self.model, graph))
+            object.__setattr__(self, "_guard", _make_guard(self.model, graph))
         self._specs[key] = spec
         return spec
 
@@ -199,12 +198,16 @@ class CompiledModule(Module):
         if is_grad_enabled():
             raise RuntimeError("a compiled model runs inference only: call it under "
                                "tinytorch.autograd.no_grad() (use the original model to train)")
-        if any(m.training for m in self._modules_list):
+        state = self._guard()
+        if state == EAGER:
             self.stats["eager"] += 1
             return self.model(*args)
-        if not self._guard():
-            self._specs.clear()  # parameters changed: every replay read the old ones
+        if state == RETRACE:
+            self._specs.clear()  # the model changed: every replay read the old one
             object.__setattr__(self, "_guard", None)
+            if any(m.training for _, m in self.model.named_modules()):  # a new module
+                self.stats["eager"] += 1
+                return self.model(*args)
         key = _signature(args)
         spec = self._specs.get(key)
         if spec is None:
@@ -249,21 +252,40 @@ class CompiledModule(Module):
         return f"specialisations={len(self._specs)}"
 
 
-def _param_guard(model: Module, graph: Graph):
-    """A function that is True while every parameter the graph read is still
-    the model's (same Tensor under the same name, same array) and was not
-    written in place (same version counter)."""
+REPLAY, EAGER, RETRACE = 0, 1, 2
+
+
+def _make_guard(model: Module, graph: Graph):
+    """Generate ``guard() -> REPLAY | EAGER | RETRACE`` for ``model``.
+
+    EAGER when any module is in training mode. RETRACE when a submodule was
+    swapped (``parent.name is child`` fails), or a parameter the graph read
+    was replaced (``owner.name is tensor``), given a new array
+    (``tensor.data is array``) or written in place (``tensor.version``).
+    Generated as one expression so that a call pays only the attribute
+    reads: O(modules + parameters read) per call.
+    """
+    ns: dict = {}
+    modules = list(model.named_modules())
+    training = " or ".join(f"m{i}.training" for i in range(len(modules))) or "False"
     checks = []
-    ns = {}
+    index = {id(m): i for i, (_, m) in enumerate(modules)}
+    for i, (_, m) in enumerate(modules):
+        ns[f"m{i}"] = m
+        for name, child in m.named_children():
+            checks.append(f"getattr(m{i}, {name!r}) is m{index[id(child)]}")
     for i, v in enumerate(graph.values):
         if v.kind != "param":
             continue
         owner, _, attr = v.name.rpartition(".")
-        ns[f"m{i}"] = model.get_submodule(owner) if owner else model
+        o = index[id(model.get_submodule(owner) if owner else model)]
         ns[f"t{i}"], ns[f"a{i}"] = v.source, v.array
-        checks.append(f"getattr(m{i}, {attr!r}, None) is t{i} and t{i}.data is a{i} "
+        checks.append(f"getattr(m{o}, {attr!r}) is t{i} and t{i}.data is a{i} "
                       f"and t{i}.version == {v.version}")
-    source = "def guard():\n    return " + (" and ".join(checks) or "True") + "\n"
+    source = (f"def guard():\n    if {training}:\n        return {EAGER}\n"
+              f"    try:\n        if {' and '.join(checks) or 'True'}:\n"
+              f"            return {REPLAY}\n    except AttributeError:\n        pass\n"
+              f"    return {RETRACE}\n")
     exec(builtins.compile(source, "<tinytorch.accel guard>", "exec"), ns)  # noqa: S102
     return ns["guard"]
 

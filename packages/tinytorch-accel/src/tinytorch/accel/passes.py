@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.nn import LINEAR
+from tinytorch.nn import CONV2D, LINEAR, MAX_POOL2D
 from tinytorch.tensor import ops
 
 from .graph import Graph, Node, ParamInput, Value
@@ -37,8 +37,8 @@ UFUNCS = {
 
 # Primitives whose forward returns an array that shares memory with an input
 # (a view). Any primitive not known to return a fresh array is treated so.
-_FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, ops.SUM, ops.MEAN, ops.MAX, ops.MIN, ops.VAR,
-                        ops.CONCAT, ops.STACK, ops.CLIP, ops.WHERE, ops.CLONE,
+_FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, CONV2D, MAX_POOL2D, ops.SUM, ops.MEAN, ops.MAX,
+                        ops.MIN, ops.VAR, ops.CONCAT, ops.STACK, ops.CLIP, ops.WHERE, ops.CLONE,
                         ops.SIGMOID, ops.GELU, ops.SOFTMAX, ops.LOG_SOFTMAX}
 
 
@@ -178,6 +178,10 @@ def _writes_into_buffer(g: Graph, node: Node) -> str | None:
         return "matmul" if len(a.shape) >= 2 and len(b.shape) >= 2 else None
     if node.op is LINEAR:
         return "linear"
+    if node.op is CONV2D and len(g.values[node.inputs[0]].shape) == 4:
+        return "conv2d"
+    if node.op is MAX_POOL2D and node.params.get("padding") in ((0, 0), 0):
+        return "max_pool2d"
     return None
 
 
