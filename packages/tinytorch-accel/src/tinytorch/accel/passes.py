@@ -37,9 +37,10 @@ UFUNCS = {
 
 # Primitives whose forward returns an array that shares memory with an input
 # (a view). Any primitive not known to return a fresh array is treated so.
-_FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, CONV2D, MAX_POOL2D, LAYER_NORM, ops.SUM, ops.MEAN, ops.MAX,
-                        ops.MIN, ops.VAR, ops.CONCAT, ops.STACK, ops.CLIP, ops.WHERE, ops.CLONE,
-                        ops.SIGMOID, ops.GELU, ops.SOFTMAX, ops.LOG_SOFTMAX}
+_FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, CONV2D, MAX_POOL2D, LAYER_NORM, ops.SUM,
+                        ops.MEAN, ops.MAX, ops.MIN, ops.VAR, ops.CONCAT, ops.STACK, ops.CLIP,
+                        ops.WHERE, ops.CLONE, ops.SIGMOID, ops.GELU, ops.SOFTMAX,
+                        ops.LOG_SOFTMAX}
 
 
 def _has_param_input(params: dict) -> bool:
