@@ -45,6 +45,7 @@ from tinytorch.perf import (
     calculate_normalized_scores,
     evaluate_accuracy,
     qualifies_event,
+    single_stream_p90,
     system_info,
 )
 from tinytorch.tensor import Tensor, atomic_write, wrap
@@ -52,6 +53,8 @@ from tinytorch.tensor import Tensor, atomic_write, wrap
 from ._validate import check_int as _check_int
 from ._validate import check_text as _check_text
 from .architecture import describe_architecture
+from .bundle import BUILDERS, SUBMISSION_FILE, BundleError, task_matches, write_bundle
+from .paired import paired_latency
 from .tasks import ClassificationData, GenerationData, TextGenerator, as_task_data
 
 __all__ = [
@@ -215,15 +218,8 @@ def _measure(models: dict[str, Any], task, *, warmup_runs: int, measurement_runs
                       measurement_runs=measurement_runs, seed=seed)
     out: dict[str, dict[str, Any]] = {name: {} for name in models}
 
-    for name in models:  # SingleStream: one query at a time, p90 latency
-        r = bench.single_stream(name, task.name, min_queries=min_queries,
-                                min_duration_s=min_duration_s)
-        out[name]["single_stream"] = {
-            "p90_ms": r.p90, "median_ms": r.median, "mean_ms": r.mean, "p99_ms": r.p99,
-            "min_ms": r.min, "max_ms": r.max, "queries": r.n,
-            "duration_s": float(r.metadata.get("duration_s") or 0.0),
-            "queries_per_s": r.metadata.get("queries_per_s"),
-        }
+    out["baseline"]["paired"] = _paired_single_stream(models, task, out, min_queries=min_queries,
+                                                      min_duration_s=min_duration_s, seed=seed)
     for name in models:  # Offline: everything at once, throughput
         if not offline:
             out[name]["offline"] = None
@@ -268,6 +264,32 @@ def _measure(models: dict[str, Any], task, *, warmup_runs: int, measurement_runs
     return out
 
 
+def _paired_single_stream(models: dict[str, Any], task, out: dict, *, min_queries: int,
+                          min_duration_s: float, seed: int) -> dict[str, Any]:
+    """SingleStream for both models at once, interleaved (:func:`paired.paired_latency`):
+    fills each model's ``single_stream`` figures from its pooled per-query
+    latencies and returns the paired speedup summary (median of round ratios,
+    95% CI, rounds, queries per round)."""
+    inputs = task.prompts if isinstance(task, GenerationData) else task.inputs
+    order = np.random.default_rng(seed).permutation(inputs.shape[0])
+    queries = [wrap(inputs[j:j + 1]) for j in order]  # (1, ...) views, built before timing
+    with _eval_mode(models["baseline"]), _eval_mode(models["optimized"]):
+        r = paired_latency(models["baseline"], models["optimized"], queries,
+                           min_queries=min_queries, min_duration_s=min_duration_s)
+    for name, key in (("baseline", "a"), ("optimized", "b")):
+        lat = r["latencies_ms"][key]
+        out[name]["single_stream"] = {
+            "p90_ms": single_stream_p90(lat), "median_ms": float(np.median(lat)),
+            "mean_ms": float(lat.mean()), "p99_ms": float(np.percentile(lat, 99)),
+            "min_ms": float(lat.min()), "max_ms": float(lat.max()), "queries": int(lat.size),
+            "duration_s": float(lat.sum() / 1e3),
+            "queries_per_s": float(lat.size / (lat.sum() / 1e3)),
+        }
+    return {"speedup": r["speedup"], "ci95": r["ci95"], "rounds": r["rounds"],
+            "queries_per_round": r["queries_per_round"], "order": "ABBA",
+            "duration_s": r["duration_s"]}
+
+
 def _model_section(model, measured: dict[str, Any], description: str | None) -> dict[str, Any]:
     keys = ("latency_ms", "memory_mb", "accuracy", "correct", "total", "parameters",
             "single_stream", "offline", "memory")
@@ -296,6 +318,7 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
                         offline_batch_size: int | None = None, seed: int = 0,
                         notes: str | None = None,
                         descriptions: tuple[str | None, str | None] = (None, None),
+                        bundle_dir=None, task_identity=None, architectures=None,
                         ) -> dict[str, Any]:
     """Measure ``optimized_model`` against ``baseline_model`` and build a submission.
 
@@ -328,6 +351,14 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
             ``offline_batch_size``: its batch (None: everything in one batch).
         notes: free text recorded in the submission.
         descriptions: one-line descriptions of the baseline and the optimized model.
+        bundle_dir: write a reproducible bundle into this folder
+            (:mod:`tinytorch.olympics.bundle`): ``submission.json`` plus both
+            models' state files, their SHA-256 hashes recorded in the JSON.
+            Needs ``task_identity`` (a task :data:`~tinytorch.olympics.bundle.TASKS`
+            rebuilds; it must rebuild exactly ``data``) and ``architectures``
+            (the baseline's and the optimized model's configs, see
+            :data:`~tinytorch.olympics.bundle.BUILDERS`). The built-in
+            pairings carry both (``Pairing.task_identity``, ``.architectures``).
 
     Returns:
         The submission dict (JSON-ready; its fields are described by the
@@ -343,7 +374,11 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
         TypeError: wrong argument types; models of the wrong kind for the task.
         FileExistsError: ``output_path`` exists and ``overwrite`` is False.
         FileNotFoundError: the directory of ``output_path`` does not exist.
+        BundleError (a ValueError): ``task_identity`` is unknown or does not
+            rebuild ``data``, an unknown builder.
     """
+    if bundle_dir is not None:
+        _check_bundle_request(bundle_dir, data, task_identity, architectures, overwrite)
     request = _validate_request(
         baseline_model, optimized_model, data, division, event=event,
         athlete_name=athlete_name, github_repo=github_repo, techniques=techniques,
@@ -360,9 +395,31 @@ def generate_submission(baseline_model, optimized_model, data, division: str = "
                         min_duration_s=request.min_duration_s, offline=request.offline,
                         offline_batch_size=request.offline_batch_size, seed=request.seed)
     submission = _assemble(request, models, measured)
+    if bundle_dir is not None:
+        write_bundle(bundle_dir, submission, models, task_identity,
+                     {"baseline": architectures[0], "optimized": architectures[1]},
+                     overwrite=overwrite)
     if output_path is not None:
         write_submission(submission, output_path, overwrite=overwrite)
     return submission
+
+
+def _check_bundle_request(bundle_dir, data, task_identity, architectures, overwrite) -> None:
+    """The bundle arguments, checked before anything is measured."""
+    if (not isinstance(architectures, (list, tuple)) or len(architectures) != 2
+            or not all(isinstance(a, Mapping) for a in architectures)):
+        raise TypeError("bundle_dir needs architectures: a (baseline, optimized) pair of "
+                        "model configs (dicts)")
+    for config in architectures:
+        if config.get("builder") not in BUILDERS:
+            raise BundleError(f"unknown model builder {config.get('builder')!r}; known: "
+                              f"{', '.join(sorted(BUILDERS))}")
+    if not task_matches(as_task_data(data), task_identity):
+        raise BundleError("task_identity does not rebuild the data given: a reviewer could not "
+                          "reproduce the submission on the same task")
+    target = os.path.join(os.fspath(bundle_dir), SUBMISSION_FILE)
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(f"{target!r} already exists; pass overwrite=True to replace it")
 
 
 # ------------------------------------------------------------------ validate
@@ -445,7 +502,8 @@ def _validate_request(baseline_model, optimized_model, data, division, *, event,
 def _measurement_section(request: _Request) -> dict[str, Any]:
     """How the figures were measured: metrics, settings, scenario order."""
     return {
-        "latency_metric": "SingleStream 90th-percentile latency of one query (ms)",
+        "latency_metric": "SingleStream 90th-percentile latency of one query (ms), both "
+                          "models timed in alternating rounds (A B B A ...)",
         "memory_metric": "median peak memory of a one-sample inference forward: "
                          "parameters + buffers + peak activations (MiB, tracemalloc)",
         "accuracy_metric": ("argmax of the logits equals the label"
@@ -458,8 +516,8 @@ def _measurement_section(request: _Request) -> dict[str, Any]:
         "min_duration_s": request.min_duration_s,
         "seed": request.seed,
         "offline": request.offline,
-        "order": ["single_stream", "offline", "memory", "accuracy", "predictions"]
-        if request.offline else ["single_stream", "memory", "accuracy", "predictions"],
+        "order": ["single_stream (interleaved)"] + (["offline"] if request.offline else [])
+        + ["memory", "accuracy", "predictions"],
     }
 
 
@@ -486,7 +544,8 @@ def _assemble(request: _Request, models: dict[str, Any],
         "notes": request.notes,
         "task": (task.describe(baseline.max_new_tokens)
                  if isinstance(task, GenerationData) else task.describe()),
-        "measurement": _measurement_section(request),
+        "measurement": {**_measurement_section(request),
+                        "paired_latency": measured["baseline"]["paired"]},
         "system": system_info(),
         "packages": package_versions(),
         "baseline": _model_section(baseline, measured["baseline"], request.descriptions[0]),

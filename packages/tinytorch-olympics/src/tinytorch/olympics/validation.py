@@ -41,12 +41,15 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
+
+import numpy as np
 
 from tinytorch.perf import OlympicEvent, calculate_normalized_scores, qualifies_event
 
@@ -634,10 +637,10 @@ def _validate(submission) -> dict[str, Any]:
     if not isinstance(submission, Mapping):
         report.failed("document", f"a submission is a JSON object, got "
                                   f"{type(submission).__name__}")
-        return report.result()
+        return report
     report.passed("document", "a JSON object")
     if not _check_size(submission, report):
-        return report.result()  # every later check would walk the whole document
+        return report  # every later check would walk the whole document
     try:
         _check_schema(submission, report)
     except RecursionError:
@@ -654,14 +657,68 @@ def _validate(submission) -> dict[str, Any]:
     _check_accuracy(raw, division, report)
     _check_event(submission, scores, report)
     _check_predictions(submission, report)
-    return report.result()
+    _check_plausible_memory(submission, report)
+    return report
 
 
-def validate_submission(submission) -> dict[str, Any]:
+def _stored_bytes(arch: Mapping) -> int:
+    """The fewest bytes the described tensors take as stored: each listed
+    tensor's element count times its dtype's width; a quantized module's
+    float entries are replaced by what it really stores (``quantized``)."""
+    quantized = arch.get("quantized") or []
+    prefixes = {str(name).rsplit(".", 1)[0] for name, _, _ in quantized}
+    total = 0
+    for name, shape, dtype in list(arch.get("parameters", [])) + list(arch.get("buffers", [])):
+        if str(name).rsplit(".", 1)[0] not in prefixes:
+            total += math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+    for _, shape, dtype in quantized:
+        total += math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+    return total
+
+
+def _check_plausible_memory(sub: Mapping, report: _Report) -> None:
+    """No re-run needed: the claimed memory must hold the tensors the
+    architecture says are stored, and the memory figure must hold the
+    claimed parameter and buffer bytes."""
+    problems = []
+    for who in ("baseline", "optimized"):
+        arch, memory = _get(sub, who, "architecture"), _get(sub, who, "memory")
+        mb = _number(_get(sub, who, "memory_mb"))
+        if not isinstance(arch, Mapping) or not isinstance(memory, Mapping) or mb is None:
+            problems.append(f"{who}: architecture, memory and memory_mb are needed")
+            continue
+        try:
+            need = _stored_bytes(arch)
+        except (TypeError, ValueError):
+            problems.append(f"{who}: the architecture lists unreadable shapes or dtypes")
+            continue
+        claimed = sum(_number(memory.get(k)) or 0 for k in ("parameter_bytes", "buffer_bytes"))
+        if claimed < need:
+            problems.append(f"{who}: {claimed:,.0f} parameter and buffer bytes claimed, but the "
+                            f"architecture stores at least {need:,} (count x width)")
+        if mb * 2**20 < 0.99 * claimed:
+            problems.append(f"{who}: memory_mb {mb:.4g} MiB is less than the claimed parameter "
+                            f"and buffer bytes ({claimed / 2**20:.4g} MiB)")
+    if problems:
+        report.failed("plausible_memory", *problems)
+    else:
+        report.passed("plausible_memory", "each model's memory holds at least the tensors its "
+                                          "architecture stores")
+
+
+def validate_submission(submission, reproduce: bool = False) -> dict[str, Any]:
     """Check a submission against the schema and every rule (module docstring).
 
     Args:
-        submission: anything; normally the dict read from a submission file.
+        submission: the dict read from a submission file, or a path: a
+            submission JSON file or a bundle folder (read here; a file that
+            cannot be read makes the submission invalid).
+        reproduce: also run the bundle again on this machine
+            (:mod:`tinytorch.olympics.reproduce`): check the files' hashes,
+            recompute accuracy exactly and re-measure the speedup and
+            compression ratios, rejecting a claim off by more than
+            ``REPRODUCE_SPEEDUP_RTOL`` / ``REPRODUCE_MEMORY_RTOL``. Needs a
+            path to a bundle. Costs one measurement of both models.
 
     Returns:
         ``{"valid": bool, "checks": [{"name", "status", "message"}, ...],
@@ -674,7 +731,24 @@ def validate_submission(submission) -> dict[str, Any]:
     reported as an error, and the submission is then invalid.
     """
     try:
-        return _validate(submission)
+        path = None
+        if isinstance(submission, (str, os.PathLike)):
+            path = submission
+            from .bundle import bundle_paths
+            from .submission import read_submission
+            try:
+                submission = read_submission(bundle_paths(path)[1])
+            except (OSError, ValueError) as exc:
+                return {"valid": False, "checks": [], "warnings": [],
+                        "errors": [f"cannot read {os.fspath(path)}: {exc}"]}
+        report = _validate(submission)
+        if reproduce:
+            if path is None:
+                report.failed("bundle", "--reproduce needs the bundle's path, not a dict")
+            elif isinstance(submission, Mapping):
+                from .reproduce import reproduce as _reproduce
+                _reproduce(path, submission, report)
+        return report.result()
     except Exception as exc:  # the promise: never raise, never call it valid
         return {"valid": False, "checks": [], "warnings": [],
                 "errors": [f"internal: validation stopped ({type(exc).__name__}: {exc})"]}
