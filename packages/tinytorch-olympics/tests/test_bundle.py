@@ -124,7 +124,11 @@ def _cheat(sub, latency_div: float, memory_div: float, scale_parameter_bytes: bo
     the scores so that the document stays self-consistent."""
     o = sub["optimized"]
     o["latency_ms"] /= latency_div
-    o["single_stream"]["p90_ms"] = o["latency_ms"]
+    o["single_stream"]["round_median_ms"] = o["latency_ms"]
+    o["single_stream"]["p90_ms"] /= latency_div
+    paired = sub["measurement"]["paired_latency"]
+    paired["speedup"] *= latency_div
+    paired["ci95"] = [v * latency_div for v in paired["ci95"]]
     o["memory_mb"] /= memory_div
     if scale_parameter_bytes:
         for k in ("parameter_bytes", "buffer_bytes"):
@@ -152,11 +156,18 @@ def test_self_consistent_cheats(bundle, latency_div, memory_div, scale, static_c
     assert "more than the 25% tolerance" in _errors(full)
 
 
-def test_inconsistent_fabrication_is_rejected_without_reproduce(bundle):
+def test_inconsistent_fabrications_are_rejected_without_reproduce(bundle, tmp_path):
     _edit(bundle, lambda s: s["normalized_scores"].update(speedup=19.0))
     report = validate_submission(bundle)
     assert not report["valid"]
     assert "does not match" in _errors(report)
+    # Latency and scores edited consistently, the paired measurement forgotten.
+    _edit(bundle, lambda s: _cheat(s, 19, 1, False))
+    _edit(bundle, lambda s: s["measurement"]["paired_latency"].update(speedup=1.0,
+                                                                      ci95=[0.99, 1.01]))
+    report = validate_submission(bundle)
+    assert not report["valid"]
+    assert "paired measurement" in _errors(report)
 
 
 def test_reproduce_needs_a_path():

@@ -40,7 +40,8 @@ def test_submission_records_what_the_brief_asks(classifier_submission):
     assert "tinytorch-perf" in sub["packages"] and "tinytorch-olympics" in sub["packages"]
     for who in ("baseline", "optimized"):
         m = sub[who]
-        assert m["latency_ms"] == m["single_stream"]["p90_ms"] > 0
+        assert m["latency_ms"] == m["single_stream"]["round_median_ms"] > 0
+        assert m["single_stream"]["p90_ms"] >= m["single_stream"]["min_ms"] > 0
         assert m["single_stream"]["queries"] >= 64
         assert m["memory_mb"] > 0 and m["parameters"] == 8 * 16 + 16 + 16 * 3 + 3
         assert m["accuracy"] == m["correct"] / m["total"] and m["total"] == 96

@@ -417,7 +417,8 @@ def _check_latency_definition(sub: Mapping, report: _Report) -> None:
     for who in ("baseline", "optimized"):
         latency = _number(_get(sub, who, "latency_ms"))
         # Interleaved measurements score the round median; older ones the pooled p90.
-        key = ("round_median_ms" if "round_median_ms" in (_get(sub, who, "single_stream") or {})
+        stream = _get(sub, who, "single_stream")
+        key = ("round_median_ms" if isinstance(stream, Mapping) and "round_median_ms" in stream
                else "p90_ms")
         reference = _number(_get(sub, who, "single_stream", key))
         queries = _get(sub, who, "single_stream", "queries")
@@ -662,7 +663,40 @@ def _validate(submission) -> dict[str, Any]:
     _check_event(submission, scores, report)
     _check_predictions(submission, report)
     _check_plausible_memory(submission, report)
+    _check_paired(submission, scores, report)
     return report
+
+
+def _check_paired(sub: Mapping, scores, report: _Report) -> None:
+    """The speedup score (ratio of round medians) and the paired speedup
+    (median of round ratios) come from the same rounds: they must agree."""
+    from .reproduce import REPRODUCE_SPEEDUP_RTOL
+
+    paired = _get(sub, "measurement", "paired_latency")
+    if paired is _MISSING:
+        report.skipped("paired_speedup", "no interleaved measurement recorded (an older "
+                                         "submission)")
+        return
+    speedup = _number(_get(paired, "speedup"))
+    ci = _get(paired, "ci95")
+    if speedup is None or speedup <= 0 or not isinstance(ci, list) or len(ci) != 2 or not all(
+            _number(v) is not None for v in ci) or not ci[0] <= speedup <= ci[1]:
+        report.failed("paired_speedup", "measurement.paired_latency needs a positive speedup "
+                                        "inside its ci95 [low, high]")
+        return
+    if scores is None:
+        report.skipped("paired_speedup", "not compared: the scores are invalid")
+        return
+    off = max(scores["speedup"] / speedup, speedup / scores["speedup"]) - 1
+    if off > REPRODUCE_SPEEDUP_RTOL:
+        report.failed("paired_speedup", f"the speedup score {scores['speedup']:.3f} is off by "
+                                        f"{off:.0%} from the paired measurement's "
+                                        f"{speedup:.3f} (same rounds; more than "
+                                        f"{REPRODUCE_SPEEDUP_RTOL:.0%})")
+    else:
+        report.passed("paired_speedup", f"paired speedup {speedup:.3f} [{ci[0]:.3f}, "
+                                        f"{ci[1]:.3f}] agrees with the score "
+                                        f"{scores['speedup']:.3f}")
 
 
 def _stored_bytes(arch: Mapping) -> int:
