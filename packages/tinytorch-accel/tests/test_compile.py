@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -48,6 +49,22 @@ def test_compiled_equals_eager_bitwise(name, make, shape):
     assert fast.stats["replays"] == 3 and fast.stats["traces"] == 1
 
 
+@pytest.mark.parametrize("conv,pool,hw", [
+    (dict(kernel_size=3, padding=1), 2, 8),
+    (dict(kernel_size=3, stride=2), 3, 11),
+    (dict(kernel_size=2, stride=1, padding=2), (2, 3), 7),
+    (dict(kernel_size=1), 1, 5),
+], ids=["pad1", "stride2-pool3", "pad2-pool2x3", "1x1"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv_and_pool_kernels_bitwise(conv, pool, hw, batch):
+    model = nn.Sequential(nn.Conv2d(2, 4, **conv), nn.ReLU(), nn.MaxPool2d(pool)).eval()
+    fast = compile(model, (random((batch, 2, hw, hw)),))
+    with no_grad():
+        x = random((batch, 2, hw, hw), 7)
+        np.testing.assert_array_equal(fast(x).numpy(), model(x).numpy())
+    assert "conv2d" in fast.explain(file=io.StringIO())
+
+
 def test_accepts_ndarray_inputs_and_single_tensor():
     model = digits_mlp()
     x = random((2, 64))
@@ -89,7 +106,7 @@ def test_dtype_change_retraces():
 
 
 @pytest.mark.parametrize("mutate", [
-    "write_and_bump_version", "replace_array", "replace_parameter",
+    "write_and_bump_version", "replace_array", "replace_parameter", "swap_module",
 ])
 def test_parameter_change_is_seen(mutate):
     model = digits_mlp()
@@ -103,8 +120,10 @@ def test_parameter_change_is_seen(mutate):
             layer.weight.bump_version()  # ...and says so
         elif mutate == "replace_array":
             layer.weight.data = layer.weight.data * 2.0
-        else:
+        elif mutate == "replace_parameter":
             layer.weight = nn.Parameter(layer.weight.data[::-1].copy())
+        else:
+            model[1] = nn.Tanh().eval()  # a module swap: no parameter changes
         got, want = fast(x).numpy(), model(x).numpy()
     assert not np.array_equal(before, want)  # the change matters...
     np.testing.assert_array_equal(got, want)  # ...and the compiled model follows it
