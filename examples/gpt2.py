@@ -7,7 +7,7 @@ FOLDER holds ``config.json`` and ``model.safetensors`` (and, for text in and
 out, GPT-2's ``vocab.json`` and ``merges.txt``), e.g. the hub's
 ``openai-community/gpt2`` downloaded where there is internet::
 
-    huggingface-cli download openai-community/gpt2 config.json model.safetensors \\
+    hf download openai-community/gpt2 config.json model.safetensors \\
         vocab.json merges.txt --local-dir gpt2
 
 Without a folder (``--random``), the model is a randomly initialised GPT-2
@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="BLAS threads (threadpoolctl)")
     args = p.parse_args(argv)
     if (args.folder is None) == (not args.random):
-        p.error("give a GPT-2 folder or --random (not both)")
+        p.error("give either a GPT-2 folder or --random")
     if args.tokens < 1:
         p.error("--tokens must be >= 1")
     return args

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.tensor import ops
+from tinytorch.tensor import kernels, ops
 
 from .graph import Graph, ParamInput
 from .passes import UFUNCS
@@ -86,8 +86,9 @@ class _Writer:
         for op, inputs, _params, out in node.chain:
             u = self.bind(f"u_{UFUNCS[op].__name__}", UFUNCS[op])
             operands = [("acc" if i == prev else f"v{i}") for i in inputs]
-            if op is ops.RELU:
-                operands.append("0")
+            if op is ops.RELU:  # relu(x) = maximum(x, 0), the 0 as a typed scalar once
+                operands.append(self.bind(f"zero_{self.g.values[out].dtype}",
+                                          np.dtype(self.g.values[out].dtype).type(0)))
             if target is None and prev is None:
                 # np.asarray: a 0-d result would be a NumPy scalar, which no
                 # later step could write into.
@@ -116,7 +117,9 @@ class _Writer:
         vw, out = self.g.values[w], self.g.values[node.out]
         # The weight's transpose is a view, folded once (BLAS reads it in place).
         wt = self.bind(f"w{n}T", vw.array.T) if vw.array is not None else f"v{w}.T"
-        rows = f"v{x}.reshape(-1, {self.g.values[x].shape[-1]})"
+        xshape = self.g.values[x].shape
+        # A 2-D input is already the (rows, in) matrix: no reshape call.
+        rows = f"v{x}" if len(xshape) == 2 else f"v{x}.reshape(-1, {xshape[-1]})"
         if node.buffer is not None:
             flat = self.bind(f"b{node.buffer}_2d",
                              self.ns[f"b{node.buffer}"].reshape(-1, vw.shape[0]))
@@ -205,6 +208,47 @@ class _Writer:
         self.lines.append(f"v{node.out} = {out}")
 
 
+    def gelu_tanh(self, n: int, node) -> None:
+        """``0.5 x (1 + tanh(c (x + a x^3)))``: the NumPy steps of
+        ``tinytorch.tensor.kernels.gelu_tanh``, into the buffer, with one
+        scratch array for ``t`` (which eager mode allocates and saves)."""
+        x = f"v{node.inputs[0]}"
+        v = self.g.values[node.out]
+        dt = np.dtype(v.dtype).type
+        t = self.scratch(f"t{n}", v.shape, v.dtype)
+        ca = self.bind(f"ca{n}", dt(kernels.GELU_C * kernels.GELU_A))
+        c = self.bind(f"c{n}", dt(kernels.GELU_C))
+        one, half = self.bind(f"one{n}", dt(1.0)), self.bind(f"half{n}", dt(0.5))
+        y = self.result(node)
+        self.lines += [f"np.multiply({x}, {x}, out={t})", f"np.multiply({t}, {ca}, out={t})",
+                       f"np.add({t}, {c}, out={t})", f"np.multiply({t}, {x}, out={t})",
+                       f"np.tanh({t}, out={t})", f"np.add({t}, {one}, out={y})",
+                       f"np.multiply({y}, {x}, out={y})", f"np.multiply({y}, {half}, out={y})",
+                       f"v{node.out} = {y}"]
+
+    def layer_norm(self, n: int, node) -> None:
+        """LayerNorm over the last axis: the NumPy steps of
+        ``tinytorch.nn``'s fused forward, into the buffer, with a scratch
+        for the centred input and one for the per-row statistics."""
+        x, w, b = (f"v{i}" for i in node.inputs)
+        v = self.g.values[node.out]
+        inv_d = 1.0 / v.shape[-1]
+        eps = node.params["eps"]
+        xc = self.scratch(f"xc{n}", v.shape, v.dtype)
+        st = self.scratch(f"st{n}", (*v.shape[:-1], 1), v.dtype)
+        y = self.result(node)
+        self.lines += [f"np.add.reduce({x}, axis=-1, keepdims=True, out={st})",
+                       f"np.multiply({st}, {inv_d!r}, out={st})",
+                       f"np.subtract({x}, {st}, out={xc})",
+                       f"np.multiply({xc}, {xc}, out={y})",
+                       f"np.add.reduce({y}, axis=-1, keepdims=True, out={st})",
+                       f"np.multiply({st}, {inv_d!r}, out={st})",
+                       f"np.add({st}, {eps!r}, out={st})", f"np.sqrt({st}, out={st})",
+                       f"np.divide(1.0, {st}, out={st})", f"np.multiply({xc}, {st}, out={xc})",
+                       f"np.multiply({xc}, {w}, out={y})", f"np.add({y}, {b}, out={y})",
+                       f"v{node.out} = {y}"]
+
+
 def generate(graph: Graph) -> Replay:
     """Generate the replay function of a planned graph (see the module doc).
 
@@ -226,6 +270,10 @@ def generate(graph: Graph) -> Replay:
             w.conv2d(n, node)
         elif node.kernel == "max_pool2d":
             w.max_pool2d(node)
+        elif node.kernel == "gelu_tanh":
+            w.gelu_tanh(n, node)
+        elif node.kernel == "layer_norm":
+            w.layer_norm(n, node)
         else:
             w.call(n, node)
     w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")

@@ -56,21 +56,35 @@ def _check_inputs(example_inputs) -> tuple:
     return tuple(example_inputs)
 
 
-def _signature(args: tuple) -> tuple:
-    """What a replay is specialised on: each array's shape and dtype, each
-    static argument's type and value."""
-    key = []
+def _split(args: tuple) -> tuple[tuple, list]:
+    """``(key, arrays)``: what a replay is specialised on (each array's shape
+    and dtype, each static argument's type and value) and the arrays to
+    pass it, in one pass over the arguments.
+
+    Raises:
+        TypeError: an argument that is not a Tensor, ndarray or static scalar.
+    """
+    key, arrays = [], []
     for a in args:
         if isinstance(a, Tensor):
             a = a.data
         if isinstance(a, np.ndarray):
             key.append((a.shape, a.dtype))
+            arrays.append(a)
         elif isinstance(a, _STATIC):
             key.append((type(a), a))
         else:
             raise TypeError(f"compiled model: argument of type {type(a).__name__} is not "
                             "supported (Tensor, ndarray or a static int/float/bool/str/None)")
-    return tuple(key)
+    return tuple(key), arrays
+
+
+def _signature(args: tuple) -> tuple:
+    return _split(args)[0]
+
+
+def _arrays(args: tuple) -> list:
+    return _split(args)[1]
 
 
 def _other_input(a, rng: np.random.Generator):
@@ -103,16 +117,6 @@ def _close(got: tuple, want: tuple) -> bool:
         elif not np.array_equal(g, w):
             return False
     return len(got) == len(want)
-
-
-def _arrays(args: tuple) -> list:
-    out = []
-    for a in args:
-        if isinstance(a, Tensor):
-            out.append(a.data)
-        elif isinstance(a, np.ndarray):
-            out.append(a)
-    return out
 
 
 class Specialisation:
@@ -158,9 +162,11 @@ class CompiledModule(Module):
             if self._verify:
                 self._check(graph, replay, args, eager)
         spec = Specialisation(graph, planned, replay)
-        if self._guard is None:
-            object.__setattr__(self, "_guard", _make_guard(self.model, graph))
         self._specs[key] = spec
+        # Every specialisation's parameters are guarded (another shape may
+        # take a path reading other parameters).
+        object.__setattr__(self, "_guard", _make_guard(
+            self.model, [s.captured for s in self._specs.values()]))
         return spec
 
     def _check(self, graph: Graph, replay: Replay, args: tuple, eager) -> None:
@@ -198,17 +204,10 @@ class CompiledModule(Module):
         if is_grad_enabled():
             raise RuntimeError("a compiled model runs inference only: call it under "
                                "tinytorch.autograd.no_grad() (use the original model to train)")
-        state = self._guard()
-        if state == EAGER:
+        if self._guard() != REPLAY and not self._model_unchanged():
             self.stats["eager"] += 1
             return self.model(*args)
-        if state == RETRACE:
-            self._specs.clear()  # the model changed: every replay read the old one
-            object.__setattr__(self, "_guard", None)
-            if any(m.training for _, m in self.model.named_modules()):  # a new module
-                self.stats["eager"] += 1
-                return self.model(*args)
-        key = _signature(args)
+        key, arrays = _split(args)
         spec = self._specs.get(key)
         if spec is None:
             if len(self._specs) >= MAX_SPECIALISATIONS:
@@ -216,14 +215,26 @@ class CompiledModule(Module):
                 return self.model(*args)
             spec = self._specialise(args, key)
         try:
-            outs = spec.replay.fn(*_arrays(args))
+            outs = spec.replay.fn(*arrays)
         except Exception:  # noqa: BLE001 -- eager mode raises the model's own clear error
             self.stats["eager"] += 1
             return self.model(*args)
         self.stats["replays"] += 1
         if spec.captured.out_tuple:
             return tuple(wrap(np.asarray(o)) for o in outs)
-        return wrap(np.asarray(outs[0]))
+        out = outs[0]
+        return wrap(out if type(out) is np.ndarray else np.asarray(out))
+
+    def _model_unchanged(self) -> bool:
+        """After a failed guard: False when the call must run eagerly (a module
+        in training mode); otherwise drop every replay (the model changed, and
+        they read the old one) so that this call retraces. True then."""
+        if self._guard() == EAGER:
+            return False
+        self._specs.clear()
+        object.__setattr__(self, "_guard", lambda: REPLAY)  # until the retrace makes one
+        # A swapped-in module is not covered by the old guard: check it here.
+        return not any(m.training for _, m in self.model.named_modules())
 
     def forward(self, *args):
         return self(*args)
@@ -255,7 +266,7 @@ class CompiledModule(Module):
 REPLAY, EAGER, RETRACE = 0, 1, 2
 
 
-def _make_guard(model: Module, graph: Graph):
+def _make_guard(model: Module, graphs: list[Graph]):
     """Generate ``guard() -> REPLAY | EAGER | RETRACE`` for ``model``.
 
     EAGER when any module is in training mode. RETRACE when a submodule was
@@ -271,16 +282,18 @@ def _make_guard(model: Module, graph: Graph):
     checks = []
     index = {id(m): i for i, (_, m) in enumerate(modules)}
     for i, (_, m) in enumerate(modules):
-        ns[f"m{i}"] = m
+        # Registered parameters and submodules are found by the class's
+        # __getattr__; calling it directly skips the failed normal lookup
+        # (and its AttributeError), 5x cheaper than m.name.
+        ns[f"m{i}"], ns[f"g{i}"] = m, type(m).__getattr__
         for name, child in m.named_children():
-            checks.append(f"getattr(m{i}, {name!r}) is m{index[id(child)]}")
-    for i, v in enumerate(graph.values):
-        if v.kind != "param":
-            continue
+            checks.append(f"g{i}(m{i}, {name!r}) is m{index[id(child)]}")
+    params = {v.name: v for g in graphs for v in g.values if v.kind == "param"}
+    for i, v in enumerate(params.values()):
         owner, _, attr = v.name.rpartition(".")
         o = index[id(model.get_submodule(owner) if owner else model)]
         ns[f"t{i}"], ns[f"a{i}"] = v.source, v.array
-        checks.append(f"getattr(m{o}, {attr!r}) is t{i} and t{i}.data is a{i} "
+        checks.append(f"g{o}(m{o}, {attr!r}) is t{i} and t{i}.data is a{i} "
                       f"and t{i}.version == {v.version}")
     source = (f"def guard():\n    if {training}:\n        return {EAGER}\n"
               f"    try:\n        if {' and '.join(checks) or 'True'}:\n"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.nn import CONV2D, LINEAR, MAX_POOL2D
-from tinytorch.tensor import ops
+from tinytorch.nn import CONV2D, LAYER_NORM, LINEAR, MAX_POOL2D
+from tinytorch.tensor import kernels, ops
 
 from .graph import Graph, Node, ParamInput, Value
 
@@ -37,9 +37,10 @@ UFUNCS = {
 
 # Primitives whose forward returns an array that shares memory with an input
 # (a view). Any primitive not known to return a fresh array is treated so.
-_FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, CONV2D, MAX_POOL2D, ops.SUM, ops.MEAN, ops.MAX,
-                        ops.MIN, ops.VAR, ops.CONCAT, ops.STACK, ops.CLIP, ops.WHERE, ops.CLONE,
-                        ops.SIGMOID, ops.GELU, ops.SOFTMAX, ops.LOG_SOFTMAX}
+_FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, CONV2D, MAX_POOL2D, LAYER_NORM, ops.SUM,
+                        ops.MEAN, ops.MAX, ops.MIN, ops.VAR, ops.CONCAT, ops.STACK, ops.CLIP,
+                        ops.WHERE, ops.CLONE, ops.SIGMOID, ops.GELU, ops.SOFTMAX,
+                        ops.LOG_SOFTMAX}
 
 
 def _has_param_input(params: dict) -> bool:
@@ -182,6 +183,14 @@ def _writes_into_buffer(g: Graph, node: Node) -> str | None:
         return "conv2d"
     if node.op is MAX_POOL2D and node.params.get("padding") in ((0, 0), 0):
         return "max_pool2d"
+    # The elementwise kernels below repeat tinytorch.tensor's NumPy formulas
+    # step by step (bitwise equal); with the numexpr backend they are left alone.
+    numpy_backend = kernels.get_backend() == "numpy"
+    if node.op is ops.GELU and node.params.get("approximate") == "tanh" and numpy_backend:
+        return "gelu_tanh"
+    if node.op is LAYER_NORM and node.params.get("n_axes") == 1 \
+            and node.params.get("has_weight") and node.params.get("has_bias"):
+        return "layer_norm"
     return None
 
 
