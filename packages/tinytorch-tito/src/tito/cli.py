@@ -1,0 +1,192 @@
+"""The ``tito`` command line (typer on click, tables by rich).
+
+Exit status, for every command: 0 success; 1 a failure or an invalid
+result (a test failed, a submission is invalid, doctor found an error);
+2 a usage error (unknown command or option, a bad value, a file that cannot
+be read). Errors are one line on stderr, never a traceback.
+
+Shell completion: ``tito --install-completion`` (bash, zsh, fish, PowerShell).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+
+app = typer.Typer(
+    name="tito",
+    help="TinyTorch's command line: the system, the milestones, tests, benchmarks, "
+         "profiles, the Olympics and their leaderboard.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+system_app = typer.Typer(help="This machine and the installed TinyTorch packages.",
+                         no_args_is_help=True)
+olympics_app = typer.Typer(
+    help="The TorchPerf Olympics (the same commands as python -m tinytorch.olympics; "
+         "`tito olympics COMMAND --help` shows each one's options).",
+    no_args_is_help=True)
+app.add_typer(system_app, name="system")
+app.add_typer(olympics_app, name="olympics")
+
+out = Console()
+err = Console(stderr=True)
+
+USAGE = 2
+FAILURE = 1
+
+
+def fail(message: str, code: int = USAGE) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the Exit to raise."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tito {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """TinyTorch's command line."""
+
+
+# --------------------------------------------------------------------------- #
+# tito system
+# --------------------------------------------------------------------------- #
+
+
+def _packages_table(packages: list[dict]) -> Table:
+    table = Table(title="installed tinytorch packages")
+    for column in ("package", "version", "dependencies"):
+        table.add_column(column)
+    for pkg in packages:
+        bad = [f"{r['requirement']}: {r['status']}" for r in pkg["requirements"]
+               if r["status"] != "ok"]
+        deps = "[green]all satisfied[/green]" if pkg["ok"] else "[red]" + "; ".join(bad) + "[/red]"
+        table.add_row(pkg["name"], pkg["version"], f"{len(pkg['requirements'])} declared, {deps}")
+    return table
+
+
+def _machine_table(info: dict) -> Table:
+    from .system import cpu_summary, thread_count
+
+    table = Table(title="machine and libraries", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    blas = info.get("blas") or {}
+    threads = thread_count(info)
+    rows = [
+        ("python", f"{info.get('python')} ({info.get('python_implementation')})"),
+        ("os", str(info.get("os"))),
+        ("cpu", cpu_summary(info)),
+        ("memory", f"{info.get('memory_available_bytes', 0) / 2**30:.1f} GiB available of "
+                   f"{info.get('memory_total_bytes', 0) / 2**30:.1f} GiB"),
+        ("numpy", str(info.get("numpy"))),
+        ("blas", f"{blas.get('name', '?')} {blas.get('version', '')}".strip()),
+        ("blas threads", "unknown (threadpoolctl not installed)" if threads is None
+         else str(threads)),
+        ("thread variables", ", ".join(f"{k}={v}" for k, v in info.get("thread_env", {}).items())
+         or "none set"),
+        ("load average", " ".join(str(v) for v in info.get("load_average") or []) or "unknown"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _print_findings(found) -> None:
+    if not found:
+        out.print("[green]no problem found[/green]")
+        return
+    for f in found:
+        colour = "red" if f.level == "error" else "yellow"
+        out.print(f"[{colour}]{f.level}[/{colour}]: {f.what}\n    fix: {f.fix}", highlight=False)
+
+
+@system_app.command("info")
+def system_info_cmd() -> None:
+    """The installed tinytorch packages, NumPy, its BLAS and threads, Python, the load."""
+    from .system import collect
+
+    info, packages, found = collect()
+    out.print(_machine_table(info))
+    out.print(_packages_table(packages))
+    _print_findings(found)
+
+
+@system_app.command("doctor")
+def system_doctor_cmd() -> None:
+    """Check the installation and the machine; exit 1 when an error is found
+    (an unsatisfied dependency); warnings (load, threads) print their fix."""
+    from .system import collect
+
+    _info, packages, found = collect()
+    out.print(f"{len(packages)} tinytorch package(s) installed")
+    _print_findings(found)
+    if any(f.level == "error" for f in found):
+        raise typer.Exit(FAILURE)
+
+
+# --------------------------------------------------------------------------- #
+# tito olympics / tito submit: one implementation, tinytorch.olympics.cli
+# --------------------------------------------------------------------------- #
+
+# The olympics commands are handed to ``tinytorch.olympics.cli.main`` as they
+# are typed, options and --help included, so that `tito olympics X` and
+# `python -m tinytorch.olympics X` cannot drift apart.
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
+               "help_option_names": []}
+
+
+def run_olympics(argv: Sequence[str]) -> int:
+    """Run ``python -m tinytorch.olympics *argv`` in this process; its exit status."""
+    from tinytorch.olympics.cli import main as olympics_main
+
+    try:
+        return int(olympics_main(list(argv)) or 0)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)
+        return USAGE
+
+
+def _olympics_command(name: str, summary: str):
+    def command(ctx: typer.Context) -> None:
+        raise typer.Exit(run_olympics([name, *ctx.args]))
+
+    command.__doc__ = summary
+    return command
+
+
+for _name, _summary in [
+    ("events", "List the five events and their qualification rules."),
+    ("run", "Train a built-in baseline, optimize it, measure both, write a submission."),
+    ("validate", "Check a submission (FILE [--reproduce] [--json])."),
+    ("submit", "Validate, then write the final checked submission (FILE --output-dir DIR)."),
+]:
+    olympics_app.command(_name, context_settings=PASSTHROUGH, add_help_option=False)(
+        _olympics_command(_name, _summary))
+
+app.command("submit", context_settings=PASSTHROUGH, add_help_option=False)(
+    _olympics_command("submit", "The same as `tito olympics submit`: validate a submission "
+                                "and write its final checked copy."))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``tito`` console script: exits with the command's status."""
+    app(args=None if argv is None else list(argv), prog_name="tito")
