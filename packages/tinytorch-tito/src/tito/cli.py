@@ -10,6 +10,7 @@ Shell completion: ``tito --install-completion`` (bash, zsh, fish, PowerShell).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,7 +34,10 @@ olympics_app = typer.Typer(
     help="The TorchPerf Olympics (the same commands as python -m tinytorch.olympics; "
          "`tito olympics COMMAND --help` shows each one's options).",
     no_args_is_help=True)
+milestone_app = typer.Typer(help="The historical milestones, trained end to end.",
+                            no_args_is_help=True)
 app.add_typer(system_app, name="system")
+app.add_typer(milestone_app, name="milestone")
 app.add_typer(olympics_app, name="olympics")
 
 out = Console()
@@ -41,6 +45,14 @@ err = Console(stderr=True)
 
 USAGE = 2
 FAILURE = 1
+
+# Commands whose options belong to another parser: extra options go through
+# as typed (`tito milestone run 3 --epochs 5`), --help too for the olympics
+# commands, so that `tito olympics X` and `python -m tinytorch.olympics X`
+# cannot drift apart.
+PASSTHROUGH_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
+               "help_option_names": []}
 
 
 def fail(message: str, code: int = USAGE) -> typer.Exit:
@@ -139,14 +151,66 @@ def system_doctor_cmd() -> None:
 
 
 # --------------------------------------------------------------------------- #
+# tito milestone
+# --------------------------------------------------------------------------- #
+
+
+def _find_milestone(key: str):
+    from tinytorch.milestones import find
+
+    try:
+        return find(key)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+@milestone_app.command("list")
+def milestone_list() -> None:
+    """The milestones, their year and their bar."""
+    from tinytorch.milestones import MILESTONES
+
+    table = Table(title="milestones (tito milestone run N)")
+    for column in ("N", "year", "what", "bar"):
+        table.add_column(column)
+    for m in MILESTONES:
+        table.add_row(m.key, m.year, m.title, m.bar)
+    out.print(table)
+
+
+@milestone_app.command("info")
+def milestone_info(n: str = typer.Argument(..., help="the milestone: 1, 2, 3, 4, 5a, 5b, 6, 7")
+                   ) -> None:
+    """A milestone's history, idea and options (its module's docstring)."""
+    m = _find_milestone(n)
+    module = m.load()
+    out.print(f"[bold]milestone {m.key}[/bold] ({m.module}); bar: {m.bar}\n", highlight=False)
+    out.print((module.__doc__ or "").strip(), highlight=False, markup=False)
+
+
+@milestone_app.command("run", context_settings=PASSTHROUGH_OPTIONS)
+def milestone_run(ctx: typer.Context,
+                  n: str = typer.Argument(..., help="the milestone: 1, 2, 3, 4, 5a, 5b, 6, 7"),
+                  quick: bool = typer.Option(False, "--quick",
+                                             help="shorter settings that still meet the bar")
+                  ) -> None:
+    """Train milestone N; exit 1 when it misses its bar. Options after N
+    (--seed, --epochs, ...) go to the milestone: `tito milestone info N`."""
+    m = _find_milestone(n)
+    argv = (["--quick"] if quick else []) + list(ctx.args)
+    try:
+        result = m.load().main(argv)
+    except SystemExit as exc:  # the milestone's argparse: a bad option
+        raise typer.Exit(USAGE if exc.code else 0) from None
+    raise typer.Exit(0 if result.get("passed") else FAILURE)
+
+
+# --------------------------------------------------------------------------- #
 # tito olympics / tito submit: one implementation, tinytorch.olympics.cli
 # --------------------------------------------------------------------------- #
 
 # The olympics commands are handed to ``tinytorch.olympics.cli.main`` as they
 # are typed, options and --help included, so that `tito olympics X` and
 # `python -m tinytorch.olympics X` cannot drift apart.
-PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
-               "help_option_names": []}
 
 
 def run_olympics(argv: Sequence[str]) -> int:
@@ -185,6 +249,84 @@ for _name, _summary in [
 app.command("submit", context_settings=PASSTHROUGH, add_help_option=False)(
     _olympics_command("submit", "The same as `tito olympics submit`: validate a submission "
                                 "and write its final checked copy."))
+
+
+# --------------------------------------------------------------------------- #
+# tito leaderboard
+# --------------------------------------------------------------------------- #
+
+
+def _print_board(board: dict) -> None:
+    for event, rows in board["events"].items():
+        key = rows[0]["score_key"]
+        table = Table(title=f"{event} (ranked per division by {key})")
+        for column in ("rank", "division", "athlete", key, "accuracy delta", "file"):
+            table.add_column(column)
+        for r in rows:
+            s = r["summary"]
+            table.add_row(str(r["rank"]), str(s["division"]), str(s["athlete"]),
+                          f"{s['scores'][key]:.4g}", f"{s['scores']['accuracy_delta']:+.4f}",
+                          r["name"])
+        out.print(table)
+    if not board["events"]:
+        out.print("no valid submission")
+    for r in board["rejected"]:
+        out.print(f"[red]rejected[/red] {r['name']}: " + "; ".join(r["reasons"]),
+                  highlight=False, markup=True)
+    for r in board["superseded"]:
+        out.print(f"superseded {r['name']} (by {r['by']}, the newest for "
+                  f"{r['summary']['athlete']} in {r['summary']['event']})", highlight=False)
+    for name, why in board["ignored"]:
+        out.print(f"ignored {name}: {why}", highlight=False)
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    directory: str = typer.Argument(..., help="folder of submissions (JSON files, bundles)"),
+    reproduce: bool = typer.Option(False, "--reproduce",
+                                   help="re-run every bundle: rebuild both models, re-measure"),
+    html: str = typer.Option(None, "--html", help="write the static HTML page here"),
+    workers: int = typer.Option(1, "--workers", min=1, help="parallel validations (process)"),
+    executor: str = typer.Option("process", "--executor",
+                                 help="process (local pool) or ray (a Ray cluster)"),
+    db: str = typer.Option(None, "--db", help="result cache (default DIR/.leaderboard.sqlite)"),
+) -> None:
+    """Validate every submission in DIR, rank the valid ones per event and
+    division, list the rejected ones; the newest submission of an athlete
+    for an event counts. Results are cached in SQLite: a re-run validates
+    only new or changed files."""
+    from .leaderboard import EXECUTORS, build
+
+    if executor not in EXECUTORS:
+        raise fail(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+
+    def progress(path: str, result: dict) -> None:
+        verdict = "valid" if result["report"].get("valid") else "rejected"
+        err.print(f"  {os.path.basename(path.rstrip(os.sep))}: {verdict} "
+                  f"({result['seconds']:.1f} s)", highlight=False)
+
+    try:
+        board = build(directory, reproduce=reproduce, workers=workers, executor=executor,
+                      db_path=db, progress=progress)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    except RuntimeError as exc:  # Ray missing
+        raise fail(str(exc), FAILURE) from None
+    except OSError as exc:
+        raise fail(f"cannot use {db or directory}: {exc}") from None
+    for note in board["notes"]:
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    _print_board(board)
+    out.print(f"{board['validated']} validated in {board['seconds']:.1f} s "
+              f"({workers} worker(s), {executor}), {board['cached']} from the cache")
+    if html:
+        from .html_report import write_html
+
+        try:
+            write_html(board, html)
+        except OSError as exc:
+            raise fail(f"cannot write {html}: {exc}") from None
+        out.print(f"wrote {html}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
