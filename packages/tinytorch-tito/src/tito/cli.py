@@ -252,6 +252,100 @@ app.command("submit", context_settings=PASSTHROUGH, add_help_option=False)(
 
 
 # --------------------------------------------------------------------------- #
+# tito test / bench / profile
+# --------------------------------------------------------------------------- #
+
+
+def _pytest(tests) -> int:
+    import subprocess
+
+    # From a scratch folder, so that `import tinytorch.x` finds what is installed
+    # (or on PYTHONPATH), never a source tree that happens to be the working folder.
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return subprocess.call([sys.executable, "-m", "pytest", "-q", "--import-mode=importlib",
+                                "-p", "no:cacheprovider", str(tests)], cwd=scratch)
+
+
+@app.command("test")
+def test_cmd(
+    package: str = typer.Argument(None, help="tinytorch-nn, nn, ... (default: every installed "
+                                             "tinytorch package)"),
+    source: str = typer.Option(None, "--source",
+                               help="an unpacked sdist or packages/<name> holding tests/"),
+) -> None:
+    """Run a package's tests (pytest) against the installed packages.
+    Exit 1 when a test fails."""
+    from .tools import NotFound, find_tests, installed_tinytorch
+
+    names = [package] if package else installed_tinytorch()
+    if not names:
+        raise fail("no tinytorch package is installed; name one: tito test tinytorch-nn")
+    failed = []
+    for name in names:
+        try:
+            tests = find_tests(name, source)
+        except NotFound as exc:
+            if package:
+                raise fail(str(exc)) from None
+            err.print(f"[yellow]skipped[/yellow] {name}: {exc}", highlight=False)
+            continue
+        out.print(f"[bold]{name}[/bold]: pytest {tests}", highlight=False)
+        code = _pytest(tests)
+        if code not in (0, 5):  # 5: every test skipped itself (an optional library missing)
+            failed.append(name)
+    if failed:
+        raise fail(f"tests failed: {', '.join(failed)}", FAILURE)
+
+
+@app.command("bench")
+def bench_cmd(
+    name: str = typer.Argument(None, help="a benchmark (mlp, conv, ...); default: list them"),
+    root: str = typer.Option(None, "--root", help="the TinyTorch checkout"),
+) -> None:
+    """List the benchmarks, or run one (it prints medians and ratios measured
+    in the same run). Exit 1 when the benchmark fails."""
+    import subprocess
+
+    from .tools import NotFound, find_benchmarks, pick_benchmark
+
+    try:
+        scripts = find_benchmarks(root)
+        if name is None:
+            for script in scripts:
+                doc = script.read_text(encoding="utf-8").split('"""')
+                first = doc[1].strip().splitlines()[0] if len(doc) > 2 else ""
+                out.print(f"{script.stem.removeprefix('bench_'):<14} {first}", highlight=False)
+            return
+        script = pick_benchmark(scripts, name)
+    except NotFound as exc:
+        raise fail(str(exc)) from None
+    code = subprocess.call([sys.executable, str(script)], cwd=script.parent.parent)
+    if code:
+        raise typer.Exit(FAILURE)
+
+
+@app.command("profile")
+def profile_cmd(
+    model: str = typer.Argument(..., help="mlp (milestone 3), cnn (milestone 4), gpt (5b)"),
+    batch: int = typer.Option(32, "--batch", min=1, help="batch size"),
+    trace: str = typer.Option("trace.json", "--trace",
+                              help="Chrome trace file (chrome://tracing, ui.perfetto.dev)"),
+    rows: int = typer.Option(25, "--rows", min=1, help="rows of the per-op table"),
+) -> None:
+    """A milestone model's per-op table (time, share, FLOPs) and a Chrome trace."""
+    from .tools import profile_model
+
+    try:
+        report, path = profile_model(model, batch, trace)
+    except (ValueError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    out.print(report.table(max_rows=rows), highlight=False, markup=False, soft_wrap=True)
+    out.print(f"wrote the Chrome trace {path}")
+
+
+# --------------------------------------------------------------------------- #
 # tito leaderboard
 # --------------------------------------------------------------------------- #
 
