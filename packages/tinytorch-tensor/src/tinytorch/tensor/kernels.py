@@ -144,6 +144,17 @@ def set_num_threads(n: int) -> int:
     return previous
 
 
+def _forget_pool() -> None:
+    # A forked child (a DataLoader worker) inherits the pool object but not
+    # its threads: it must start its own on first use, or it would wait forever.
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _run(body, main: np.ndarray, *arrays) -> None:
     """``body(*arrays)``, split into parts along axis 0 on the kernel threads.
 
