@@ -30,7 +30,11 @@ Workloads:
 2. medium: 4 layers, embed 128, 4 heads, vocab 65, 200 new tokens.
    Targets: tinytorch cached >= 0.8x PyTorch cached (both baselines),
    >= 5x tinytorch uncached.
-3. tokens/s against the generation length (64, 128, 256, 512 new tokens),
+3. the decode step's row kernels against the canonical forwards they are
+   tested equal to (LayerNorm, Linear, attention over 100 cached positions),
+   microseconds per call at the tiny and medium widths: what the kernels
+   specialised for one token save per block.
+4. tokens/s against the generation length (64, 128, 256, 512 new tokens),
    medium model, cached and uncached (best of 2), as a table, and a plot
    (``tinytorch_kvcache_scaling.png`` in the temporary directory, or
    ``--plot PATH``) when matplotlib is installed.
@@ -63,13 +67,25 @@ from pathlib import Path
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing
-from _timing import limit_threads, print_table, thread_pools, use_source_tree  # noqa: E402
+from _timing import (  # noqa: E402
+    limit_threads,
+    median_time,
+    print_table,
+    thread_pools,
+    use_source_tree,
+)
 
 use_source_tree()
 import tinytorch.autograd  # noqa: E402, F401
 from tinytorch.kvcache import enable_kv_cache, generate  # noqa: E402
+from tinytorch.kvcache.decode import (  # noqa: E402
+    attend_one_query,
+    layer_norm_rows,
+    linear_rows,
+)
+from tinytorch.nn import LAYER_NORM, LINEAR  # noqa: E402
 from tinytorch.tensor import manual_seed  # noqa: E402
-from tinytorch.transformers import GPT  # noqa: E402
+from tinytorch.transformers import GPT, SDPA  # noqa: E402
 
 try:
     import torch
@@ -292,6 +308,40 @@ def measure(model, tmodel, new_tokens: int, repeat: int, warmup: bool = True,
     return rows
 
 
+def kernel_rows(embed: int, heads: int, cached: int = 100) -> list[tuple]:
+    """``(kernel, row kernel us, canonical forward us, saved us per block)``
+    for one token: the decode step's kernels against the forwards they are
+    tested equal to (a block calls LayerNorm twice, Linear four times, the
+    attention once)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, embed)).astype(np.float32)
+    w, b = np.ones(embed, np.float32), np.zeros(embed, np.float32)
+    w_fc = rng.standard_normal((4 * embed, embed)).astype(np.float32)
+    b_fc = np.zeros(4 * embed, np.float32)
+    q = rng.standard_normal((1, heads, 1, embed // heads)).astype(np.float32)
+    k = rng.standard_normal((1, heads, cached, embed // heads)).astype(np.float32)
+    scale = 1.0 / math.sqrt(embed // heads)
+    slot = type("Slot", (), {})()  # receives SDPA's attention weights
+    pairs = {
+        "layer_norm (x2 per block)": (
+            lambda: layer_norm_rows(x, w, b, 1e-5),
+            lambda: LAYER_NORM.forward(x, w, b, n_axes=1, eps=1e-5, has_weight=True,
+                                       has_bias=True), 2),
+        "linear E -> 4E (x4 per block)": (
+            lambda: linear_rows(x, w_fc, b_fc), lambda: LINEAR.forward(x, w_fc, b_fc), 4),
+        f"attention over {cached} (x1 per block)": (
+            lambda: attend_one_query(q, k, k, scale),
+            lambda: SDPA.forward(q, k, k, mask=None, scale=scale, dropout_mask=None,
+                                 weights_out=slot), 1),
+    }
+    rows = []
+    for name, (fast, canonical, per_block) in pairs.items():
+        t_fast = median_time(fast, warmup=200, repeat=2000) * 1e6
+        t_canon = median_time(canonical, warmup=200, repeat=2000) * 1e6
+        rows.append((name, t_fast, t_canon, per_block * (t_canon - t_fast)))
+    return rows
+
+
 def profile_decode(model, new_tokens: int) -> str:
     prompt = np.zeros((1, PROMPT_LEN), np.int64)
     prof = cProfile.Profile()
@@ -370,7 +420,16 @@ def run(args) -> None:
         print(f"\ncProfile of the tinytorch cached generation ({w}):")
         print(profile_decode(results[w][1], 200))
 
-    # 3. scaling with the generation length (the medium model, context 520).
+    # 3. the row kernels against the canonical forwards.
+    for name, (embed, heads) in {"tiny": (32, 4), "medium": (128, 4)}.items():
+        rows = kernel_rows(embed, heads)
+        print(f"\ndecode row kernels, {name} width (E={embed}), one token: us per call, "
+              "median of 2000")
+        print_table(rows + [("total per block", "", "", sum(r[3] for r in rows))],
+                    headers=("kernel", "row kernel", "canonical forward",
+                             "saved per block (us)"))
+
+    # 4. scaling with the generation length (the medium model, context 520).
     lengths = (64, 128, 256, 512)
     model = make_model(4, 128, 4, max_seq_len=PROMPT_LEN + max(lengths))
     tmodel = build_torch_gpt(model) if torch is not None else None

@@ -173,9 +173,19 @@ def mlp_int4_qat(mlp, train, test) -> None:
     ptq = convert(prepare_qat(mlp, bits=4)).eval()  # no training: plain PTQ, same recipe
     qat = M.qat_finetune(mlp, train, 4, None, epochs=5)
     a_f, a_p, a_q = (M.accuracy(m, test) for m in (mlp, ptq, qat))
+    l_f, l_p, l_q = (test_loss(m, test) for m in (mlp, ptq, qat))
     print(f"   float {a_f:.2%}, int4 PTQ {a_p:.2%}, int4 QAT (5 epochs) {a_q:.2%}: "
           f"QAT >= float - 0.5 points: {check(a_q >= a_f - 0.005)}; "
           f"QAT above PTQ: {check(a_q > a_p)} ({100 * (a_q - a_p):+.2f} points)")
+    print(f"   test cross-entropy: float {l_f:.4f}, int4 PTQ {l_p:.4f}, int4 QAT {l_q:.4f} "
+          f"(359 test images: one image is 0.28 points of accuracy)")
+
+
+def test_loss(model, dataset) -> float:
+    from tinytorch.nn import CrossEntropyLoss
+    with no_grad():
+        return float(CrossEntropyLoss()(model(Tensor(dataset.arrays[0])),
+                                        dataset.arrays[1]).item())
 
 
 def latency(mlp, q_static, test) -> None:
@@ -234,7 +244,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=20, help="digits training epochs")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    print(f"bench_quant: threads {args.threads}, load average {load_average()}")
+    print(f"bench_quant: threads {args.threads}, {load_average()}")
     with limit_threads(args.threads):
         mlp, train_mlp, test_mlp = M.train_classifier("mlp", args.epochs)
         cnn, train_cnn, test_cnn = M.train_classifier("cnn", args.epochs)

@@ -211,6 +211,10 @@ def _probs_and_targets(rng):
 
 
 NN_CASES = [
+    Case("linear bias=", lambda x, w, b, **kw: F.linear(x, w, **kw, bias=b),
+         lambda x, w, b, **kw: TF_TORCH.linear(x, w, **kw, bias=b), {},
+         lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)),
+                      rng.standard_normal(5)]),
     Case("relu", F.relu, TF_TORCH.relu, {}, _x(4, 5)),
     Case("sigmoid", F.sigmoid, torch.sigmoid, {}, _x(4, 5)),
     Case("tanh", F.tanh, torch.tanh, {}, _x(4, 5)),
@@ -330,11 +334,14 @@ def test_same_keywords_same_values_and_gradients(case):
 # ------------------------------------------------ tinytorch.nn modules
 #
 # The layer built with the same constructor keywords on both sides, the
-# PyTorch parameters copied in (same names, same layouts), then one forward
-# and backward compared. Linear is left to its own parity tests.
+# PyTorch parameters copied in (same names, same layouts: Linear's weight is
+# (out_features, in_features) on both sides), then one forward and backward
+# compared.
 
 
 MODULES = [
+    ("Linear", {"in_features": 4, "out_features": 3, "bias": True}, (2, 5, 4)),
+    ("Linear", {"in_features": 4, "out_features": 2, "bias": False}, (3, 4)),
     ("ReLU", {}, (3, 4)),
     ("Sigmoid", {}, (3, 4)),
     ("Tanh", {}, (3, 4)),

@@ -170,7 +170,7 @@ def test_a_moved_range_is_noted_in_the_dependents_changelog(repo):
     text = (repo / "packages" / "tinytorch-optim" / "CHANGELOG.md").read_text()
     body = vs.unreleased_body(text, "optim")
     assert body == ("### Changed\n- Requires `tinytorch-nn>=0.2,<0.3` (was "
-                    "`tinytorch-nn>=0.1,<0.2`), following the tinytorch-nn 0.2.0 release.\n\n"
+                    "`tinytorch-nn>=0.1,<0.2`), following\n  the tinytorch-nn 0.2.0 release.\n\n"
                     "### Fixed\n- A fix.")
     untouched = (repo / "packages" / "tinytorch-tensor" / "CHANGELOG.md").read_text()
     assert "Requires" not in untouched

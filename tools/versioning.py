@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 import tempfile
+import textwrap
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,18 +395,21 @@ def release_changelog(text: str, version: str, date: str, where: str) -> str:
 
 
 def add_unreleased_note(text: str, group: str, bullet: str, where: str) -> str:
-    """Add ``- bullet`` to the ``### <group>`` list under Unreleased, creating
-    the group (in Keep a Changelog order) when it does not exist yet."""
+    """Add ``- bullet`` (wrapped at 78 columns) to the ``### <group>`` list
+    under Unreleased, creating the group (in Keep a Changelog order) when it
+    does not exist yet."""
     head, body, rest = _split_unreleased(text, where)
     lines = body.strip("\n").splitlines()
     heading = f"### {group}"
+    entry = textwrap.wrap(bullet, width=76, break_long_words=False, break_on_hyphens=False)
+    entry = [f"- {entry[0]}", *(f"  {line}" for line in entry[1:])]
     if heading in lines:
         i = lines.index(heading) + 1
         while i < len(lines) and not lines[i].startswith("### "):
             i += 1
         while i > 0 and not lines[i - 1].strip():  # insert after the last bullet
             i -= 1
-        lines.insert(i, f"- {bullet}")
+        lines[i:i] = entry
     else:
         rank = _GROUP_ORDER.index(group) if group in _GROUP_ORDER else len(_GROUP_ORDER)
         pos = len(lines)
@@ -414,9 +418,9 @@ def add_unreleased_note(text: str, group: str, bullet: str, where: str) -> str:
             if other in _GROUP_ORDER and _GROUP_ORDER.index(other) > rank:
                 pos = j
                 break
-        block = [heading, f"- {bullet}", ""]
+        block = [heading, *entry, ""]
         if pos == len(lines) and lines and lines[-1].strip():
-            block = ["", *block[:2]]
+            block = ["", *block[:-1]]
         lines[pos:pos] = block
     new_body = "\n" + "\n".join(lines).strip("\n") + "\n"
     return head + new_body + ("\n" + rest if rest else "")

@@ -42,6 +42,8 @@ def test_save_then_load_gives_the_same_model(tmp_path, kw):
     assert back.config == model.config
     np.testing.assert_array_equal(back(IDS).data, model(IDS).data)
     assert (back.head.weight is back.tok_emb.weight) == model.config.tie_embeddings
+    assert all(p.data.flags.writeable and p.data.dtype == np.float32
+               for p in back.parameters())  # trainable in place
 
 
 def test_the_files_are_hugging_faces_layout(tmp_path):

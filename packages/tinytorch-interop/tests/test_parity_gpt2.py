@@ -76,3 +76,35 @@ def test_saved_here_loads_in_transformers_with_equal_logits(tmp_path, kw):
     hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
     with no_grad():
         np.testing.assert_allclose(hf_logits(hf, IDS), ours(IDS).data, atol=1e-4, rtol=0)
+
+
+def test_a_gpt_trained_here_on_shakespeare_loads_in_transformers(tmp_path):
+    """A character-level Shakespeare GPT with GPT-2's options, trained a few
+    steps here (plain SGD on autograd's gradients), read by from_pretrained."""
+    data = pytest.importorskip("tinytorch.data")
+    from tinytorch.nn import CrossEntropyLoss
+
+    text = data.load_shakespeare()[:20000]
+    chars = sorted(set(text))
+    ids = np.array([chars.index(c) for c in text], dtype=np.int64)
+    manual_seed(0)
+    model = GPT(len(chars), 32, 2, 4, 32, tie_embeddings=True, head_bias=False)
+    loss_fn, rng = CrossEntropyLoss(), np.random.default_rng(0)
+    losses = []
+    for _ in range(30):
+        starts = rng.integers(0, ids.size - 33, size=8)
+        x = np.stack([ids[s:s + 32] for s in starts])
+        y = np.stack([ids[s + 1:s + 33] for s in starts])
+        loss = loss_fn(model(x).reshape(-1, len(chars)), y.reshape(-1))
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.5 * p.grad.data
+        losses.append(float(loss.data))
+    assert losses[-1] < losses[0]  # it did train
+    model.eval()
+    save_gpt2(model, tmp_path)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    probe = ids[None, :32]
+    with no_grad():
+        np.testing.assert_allclose(hf_logits(hf, probe), model(probe).data, atol=1e-4, rtol=0)

@@ -65,3 +65,21 @@ def test_good_file_still_round_trips(tmp_path):
     back = load_state(path)
     assert back["step"] == 3 and back["pair"] == (1, 2)
     np.testing.assert_array_equal(back["by_index"][0]["m"], np.ones(2))
+
+
+def test_optimizer_state_that_overflows_float32_is_refused():
+    from tinytorch.nn import Parameter
+    from tinytorch.optim import Adam
+
+    p = Parameter(np.zeros(2, np.float32))
+    opt = Adam([p], lr=0.1)
+    p.grad = Parameter(np.ones(2, np.float32))
+    opt.step()
+    state = opt.state_dict()
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+              for k, v in opt.state_dict()["state"][0].items()}
+    state["state"][0]["exp_avg_sq"] = np.array([1e300, 0.0])
+    with pytest.raises(ValueError, match="overflows float32"):
+        opt.load_state_dict(state)
+    for k, v in opt.state_dict()["state"][0].items():
+        np.testing.assert_array_equal(v, before[k])

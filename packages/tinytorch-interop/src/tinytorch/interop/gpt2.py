@@ -33,11 +33,13 @@ import json
 import os
 import re
 from collections import OrderedDict
+from dataclasses import asdict
 
 import numpy as np
 from safetensors.numpy import load_file, save
 
 from tinytorch.nn import StateDictError
+from tinytorch.nn.init import skip_init
 from tinytorch.tensor import atomic_write
 from tinytorch.transformers import GPT
 
@@ -121,6 +123,28 @@ def gpt2_state_dict(model: GPT) -> OrderedDict[str, np.ndarray]:
     return out
 
 
+def _matched(model: GPT, state_dict, where: str) -> list[tuple[str, np.ndarray]]:
+    """``(tinytorch name, array in tinytorch's layout)`` for every tensor of
+    ``model``, read from a GPT-2 state dict; the arrays are views (Conv1D
+    weights as transposed views). Raises as :func:`load_gpt2_state_dict`."""
+    if not hasattr(state_dict, "items"):
+        raise TypeError(f"{where}: expected a mapping, got {type(state_dict).__name__}")
+    given = {}
+    for key, value in state_dict.items():
+        name = key[len(_PREFIX):] if key.startswith(_PREFIX) else key
+        if _MASK_BUFFER.match(name) or (name == "lm_head.weight" and model.config.tie_embeddings):
+            continue
+        given[name] = as_numpy(value, key)
+    own = _own_state(model, where)
+    names = _name_map(model)
+    expected = {hf: own[tt].T.shape if t else own[tt].shape for hf, tt, t in names}
+    problems = state_dict_problems(expected, given)
+    if problems:
+        raise StateDictError(f"error loading a GPT-2 state dict into GPT ({model.extra_repr()}): "
+                             + "; ".join(problems))
+    return [(tt, given[hf].T if t else given[hf]) for hf, tt, t in names]
+
+
 def load_gpt2_state_dict(model: GPT, state_dict) -> None:
     """Copy a ``GPT2LMHeadModel`` / ``GPT2Model`` state dict into ``model`` in place.
 
@@ -135,24 +159,21 @@ def load_gpt2_state_dict(model: GPT, state_dict) -> None:
             unexpected and mis-shaped key in one message (GPT-2 names).
     """
     _check_gpt(model, "load_gpt2_state_dict")
-    if not hasattr(state_dict, "items"):
-        raise TypeError(f"load_gpt2_state_dict: expected a mapping, got "
-                        f"{type(state_dict).__name__}")
-    given = {}
-    for key, value in state_dict.items():
-        name = key[len(_PREFIX):] if key.startswith(_PREFIX) else key
-        if _MASK_BUFFER.match(name) or (name == "lm_head.weight" and model.config.tie_embeddings):
-            continue
-        given[name] = as_numpy(value, key)
     own = _own_state(model, "load_gpt2_state_dict")
-    names = _name_map(model)
-    expected = {hf: own[tt].T.shape if t else own[tt].shape for hf, tt, t in names}
-    problems = state_dict_problems(expected, given)
-    if problems:
-        raise StateDictError(f"error loading a GPT-2 state dict into GPT ({model.extra_repr()}): "
-                             + "; ".join(problems))
-    for hf, tt, transpose in names:
-        own[tt][...] = given[hf].T if transpose else given[hf]
+    for name, value in _matched(model, state_dict, "load_gpt2_state_dict"):
+        own[name][...] = value
+
+
+def _read_safetensors(path: str) -> dict[str, np.ndarray]:
+    """Every tensor of a safetensors file as writable NumPy arrays.
+
+    safetensors >= 0.8 can read with ``pread`` straight into the arrays: the
+    process then holds one copy of the weights, not the file's mapped pages
+    as well (half the peak memory of the default ``mmap`` backend)."""
+    try:
+        return load_file(path, backend="pread")
+    except TypeError:  # older safetensors: no backend argument
+        return load_file(path)
 
 
 def load_gpt2(path, *, dropout: float | None = None) -> GPT:
@@ -188,14 +209,21 @@ def load_gpt2(path, *, dropout: float | None = None) -> GPT:
             config = json.load(f)
         except json.JSONDecodeError as exc:
             raise ValueError(f"load_gpt2: {config_path!r} is not valid JSON ({exc})") from None
-    model = GPT.from_config(gpt_config_from_gpt2(config, dropout=dropout))
+    # Every parameter is overwritten from the file below (load_gpt2_state_dict
+    # checks that each one is present): skip the random initialisation.
+    model = skip_init(GPT, **asdict(gpt_config_from_gpt2(config, dropout=dropout)))
     try:
-        weights = load_file(weights_path)
+        weights = _read_safetensors(weights_path)
     except Exception as exc:  # safetensors raises its own error types
         raise ValueError(f"load_gpt2: cannot read {weights_path!r} with NumPy ({exc}); "
                          f"bfloat16 checkpoints must be converted to float32 or float16 "
                          f"first") from None
-    load_gpt2_state_dict(model, weights)
+    # The model is new and its parameters uninitialised: each one takes the
+    # file's array itself (a transposed view for the Conv1D weights, whose
+    # GEMMs BLAS runs in either layout), so loading copies nothing twice.
+    params = dict(model.named_parameters(remove_duplicate=False))
+    for name, value in _matched(model, weights, "load_gpt2"):
+        params[name].data = value.astype(np.float32, copy=False)
     return model.eval()
 
 

@@ -273,11 +273,11 @@ class CachedTransformerBlock(_StandIn):
     def _decode(self, x: Tensor, start_pos, step: _FusedStep) -> Tensor:
         attn = step.attn
         attn.begin_step(start_pos, x.data.shape[0])
-        qkv = apply(DECODE_QKV, (x, *step.qkv_inputs), step.qkv_params)  # (B, 3, H, D)
+        qkv = apply(DECODE_QKV, (x, *step.qkv_inputs), step.qkv_params)  # (B, 3, H, 1, D)
         new = qkv.data
-        keys, values = attn.cache.update(attn.layer_idx, new[:, 1, :, None], new[:, 2, :, None])
+        keys, values = attn.cache.update(attn.layer_idx, new[:, 1], new[:, 2])  # the write
         y = apply(DECODE_BLOCK, (x, qkv, *step.block_inputs),
-                  dict(step.block_params, keys=keys, values=values))
+                  {**step.block_params, "keys": keys, "values": values})
         attn.end_step(1)
         return y
 

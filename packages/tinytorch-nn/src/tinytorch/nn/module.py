@@ -36,7 +36,7 @@ import numpy as np
 from tinytorch.tensor import HookHandle, Tensor, atomic_write
 
 from .parameter import Parameter
-from .serialization import read_npz
+from .serialization import cast_problem, read_npz
 
 __all__ = [
     "Module",
@@ -156,36 +156,6 @@ def _write_npz(f, arrays: dict) -> None:
             with zf.open(name + ".npy", mode="w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
 
-
-
-def _cast_problem(arr: np.ndarray, dtype: np.dtype) -> str | None:
-    """Why copying ``arr`` into an array of ``dtype`` would change a value
-    (a finite float that overflows to inf, a fraction or an out-of-range
-    number into an integer or bool), or None when every value survives.
-    Cost: O(n) NumPy passes, only when the dtypes differ."""
-    if arr.dtype == dtype or arr.size == 0:
-        return None
-    if dtype.kind == "f":
-        if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
-            with np.errstate(over="ignore"):
-                overflow = np.isfinite(arr) & ~np.isfinite(arr.astype(dtype))
-            if overflow.any():
-                return f"a value ({arr[overflow].flat[0]!r}) overflows {dtype}"
-        return None
-    if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all():
-            return f"NaN or inf cannot be stored in {dtype}"
-        if (arr != np.trunc(arr)).any():
-            return f"a fractional value cannot be stored in {dtype} without truncation"
-    if dtype.kind == "b":
-        if not np.isin(arr, (0, 1)).all():
-            return "a bool buffer takes only 0 and 1"
-        return None
-    info = np.iinfo(dtype)
-    lo, hi = arr.min(), arr.max()
-    if lo < info.min or hi > info.max:
-        return f"values in [{lo}, {hi}] do not fit {dtype}"
-    return None
 
 
 def _as_buffer(value, name: str) -> Tensor:
@@ -592,7 +562,7 @@ class Module:
             if arr.shape != target.data.shape:
                 mismatched.append((key, target.data.shape, arr.shape))
             else:
-                problem = _cast_problem(arr, target.data.dtype)
+                problem = cast_problem(arr, target.data.dtype)
                 if problem is not None:
                     raise ValueError(f"load_state_dict: {key!r} ({arr.dtype}) cannot be loaded "
                                      f"into a {target.data.dtype} tensor: {problem}")

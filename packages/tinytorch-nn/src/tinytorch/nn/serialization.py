@@ -27,7 +27,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["read_npz", "DEFAULT_MAX_EXPANSION"]
+__all__ = ["read_npz", "cast_problem", "DEFAULT_MAX_EXPANSION"]
 
 #: Without an explicit ``max_bytes``, the arrays of a file may hold at most
 #: this many times the file's size (plus 1 MiB). ``np.savez`` stores arrays
@@ -117,3 +117,33 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
             raise ValueError(f"member {info.filename!r} is truncated")
     order = "F" if fortran else "C"
     return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
+
+
+def cast_problem(arr: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why copying ``arr`` into an array of ``dtype`` would change a value
+    (a finite float that overflows to inf, a fraction or an out-of-range
+    number into an integer or bool), or None when every value survives.
+    Cost: O(n) NumPy passes, only when the dtypes differ."""
+    if arr.dtype == dtype or arr.size == 0:
+        return None
+    if dtype.kind == "f":
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
+            with np.errstate(over="ignore"):
+                overflow = np.isfinite(arr) & ~np.isfinite(arr.astype(dtype))
+            if overflow.any():
+                return f"a value ({arr[overflow].flat[0]!r}) overflows {dtype}"
+        return None
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            return f"NaN or inf cannot be stored in {dtype}"
+        if (arr != np.trunc(arr)).any():
+            return f"a fractional value cannot be stored in {dtype} without truncation"
+    if dtype.kind == "b":
+        if not np.isin(arr, (0, 1)).all():
+            return "a bool buffer takes only 0 and 1"
+        return None
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        return f"values in [{lo}, {hi}] do not fit {dtype}"
+    return None

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinytorch.autograd import enable_grad
+from tinytorch.nn.serialization import cast_problem
 from tinytorch.tensor import Tensor
 
 from ._validate import check_hyperparameter
@@ -244,7 +245,9 @@ class Optimizer:
                 group, a state entry for a parameter index that does not
                 exist, missing/unexpected state keys, or a buffer whose shape
                 differs from its parameter's (each message names the group,
-                the parameter index and the shapes).
+                the parameter index and the shapes), or a buffer value the
+                cast to the parameter's dtype would change (a float64 that
+                overflows float32).
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -300,6 +303,10 @@ class Optimizer:
                             f"state {name!r} of parameter {key} has shape {arr.shape}, but the "
                             f"parameter has shape {p.data.shape}"
                         )
+                    problem = cast_problem(arr, p.data.dtype)
+                    if problem is not None:
+                        raise ValueError(f"state {name!r} of parameter {key} ({arr.dtype}) cannot "
+                                         f"be loaded as {p.data.dtype}: {problem}")
                     restored[name] = np.array(arr, dtype=p.data.dtype, copy=True)
                 else:
                     restored[name] = value

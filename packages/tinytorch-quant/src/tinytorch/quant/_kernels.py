@@ -91,7 +91,10 @@ def quantize_activation(x: np.ndarray, scale, zero_point, out=None) -> np.ndarra
     # One new array (or ``out``, which may be x itself); the rest in place.
     q = np.multiply(x, inv, dtype=np.float32, out=out)
     np.rint(q, out=q)
-    np.clip(q, -zp, np.float32(255) - zp, out=q)
+    lo, hi = -zp, np.float32(255) - zp
+    if zp.ndim == 0:  # float32 scalars: ndarray.clip's fast path (measured 2-4x)
+        lo, hi = lo[()], hi[()]
+    q.clip(lo, hi, out=q)
     return q
 
 

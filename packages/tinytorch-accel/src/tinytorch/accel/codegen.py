@@ -1,0 +1,282 @@
+"""Code generation: a planned graph becomes one flat Python function.
+
+    def replay(a0):                                  # the call's arrays
+        np.matmul(a0.reshape(-1, 64), w3T, out=b0_2d)   # linear, into buffer 0
+        np.add(b0_2d, v4, out=b0_2d)
+        v5 = b0
+        np.maximum(v5, 0, out=b1)                        # fused chain, in place
+        v6 = b1
+        v8 = f7(v6, v9, v10)                             # a primitive's forward
+        return (v8,)
+
+No Tensor is built, no hook runs and no argument is checked between ops:
+what is left is the NumPy work and one Python line per op. Parameters,
+constants, buffers and forward functions are bound in the function's
+globals once, when it is generated. The source is kept (``Replay.source``)
+so that :meth:`CompiledModule.explain` can show it.
+
+Numerics: every kernel runs the same NumPy calls as the primitive's forward
+(bitwise equal), except ``matmul`` of a stack of rows by one matrix, which
+always runs as one 2-D GEMM (eager mode does so only for C-contiguous
+inputs; BLAS may sum in another order, within float32 rounding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.tensor import kernels, ops
+
+from .graph import Graph, ParamInput
+from .passes import UFUNCS
+
+__all__ = ["Replay", "generate"]
+
+
+class Replay:
+    """A generated replay function and the source it was made from.
+
+    Call it with the arrays of the positional arguments (in order, only the
+    array arguments); it returns a tuple of output arrays.
+    """
+
+    def __init__(self, fn, source: str, graph: Graph) -> None:
+        self.fn = fn
+        self.source = source
+        self.graph = graph
+
+    def __call__(self, *arrays):
+        return self.fn(*arrays)
+
+
+class _Writer:
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self.ns: dict = {"np": np}
+        self.lines: list[str] = []
+        for i, v in enumerate(graph.values):
+            if v.kind in ("param", "const"):
+                self.ns[f"v{i}"] = v.array
+        for k, (shape, dtype) in enumerate(graph.buffers):
+            self.ns[f"b{k}"] = np.empty(shape, dtype)
+
+    def bind(self, name: str, obj) -> str:
+        self.ns[name] = obj
+        return name
+
+    def expr(self, value) -> str:
+        """Source text of a keyword parameter (bound in globals unless it is
+        a call argument)."""
+        if isinstance(value, ParamInput):
+            return f"a{value.index}.reshape({value.shape!r})"
+        if isinstance(value, tuple) and any(isinstance(x, ParamInput) for x in value):
+            return "(" + "".join(self.expr(x) + ", " for x in value) + ")"
+        return self.bind(f"k{len(self.ns)}", value)
+
+    def call(self, n: int, node) -> None:
+        f = self.bind(f"f{n}", node.op.forward)
+        args = [f"v{i}" for i in node.inputs]
+        args += [f"{k}={self.expr(v)}" for k, v in node.params.items()]
+        tail = "[0]" if node.op.saves else ""
+        self.lines.append(f"v{node.out} = {f}({', '.join(args)}){tail}")
+
+    def fused(self, node) -> None:
+        target = f"b{node.buffer}" if node.buffer is not None else None
+        prev = None
+        for op, inputs, _params, out in node.chain:
+            u = self.bind(f"u_{UFUNCS[op].__name__}", UFUNCS[op])
+            operands = [("acc" if i == prev else f"v{i}") for i in inputs]
+            if op is ops.RELU:  # relu(x) = maximum(x, 0), the 0 as a typed scalar once
+                operands.append(self.bind(f"zero_{self.g.values[out].dtype}",
+                                          np.dtype(self.g.values[out].dtype).type(0)))
+            if target is None and prev is None:
+                # np.asarray: a 0-d result would be a NumPy scalar, which no
+                # later step could write into.
+                self.lines.append(f"acc = np.asarray({u}({', '.join(operands)}))")
+            else:
+                dest = target if prev is None else "acc"
+                self.lines.append(f"acc = {u}({', '.join(operands)}, out={dest})")
+            prev = out
+        self.lines.append(f"v{node.out} = acc")
+
+    def matmul(self, node) -> None:
+        a, b = node.inputs
+        va, vb = self.g.values[a], self.g.values[b]
+        buf = f"b{node.buffer}"
+        if len(vb.shape) == 2 and len(va.shape) > 2:
+            flat = self.bind(f"{buf}_2d", self.ns[buf].reshape(-1, vb.shape[1]))
+            self.lines.append(f"np.matmul(v{a}.reshape(-1, {va.shape[-1]}), v{b}, out={flat})")
+        else:
+            self.lines.append(f"np.matmul(v{a}, v{b}, out={buf})")
+        self.lines.append(f"v{node.out} = {buf}")
+
+    def linear(self, n: int, node) -> None:
+        """``y = x W^T + b`` as eager's forward computes it, into the planned
+        buffer, or into a fresh array when the output escapes (no buffer)."""
+        x, w, *bias = node.inputs
+        vw, out = self.g.values[w], self.g.values[node.out]
+        # The weight's transpose is a view, folded once (BLAS reads it in place).
+        wt = self.bind(f"w{n}T", vw.array.T) if vw.array is not None else f"v{w}.T"
+        xshape = self.g.values[x].shape
+        # A 2-D input is already the (rows, in) matrix: no reshape call.
+        rows = f"v{x}" if len(xshape) == 2 else f"v{x}.reshape(-1, {xshape[-1]})"
+        if node.buffer is not None:
+            flat = self.bind(f"b{node.buffer}_2d",
+                             self.ns[f"b{node.buffer}"].reshape(-1, vw.shape[0]))
+            self.lines.append(f"np.matmul({rows}, {wt}, out={flat})")
+            result = f"b{node.buffer}"
+        else:
+            flat = "y"
+            self.lines.append(f"y = np.matmul({rows}, {wt})")
+            result = "y" if len(out.shape) == 2 else f"y.reshape({tuple(out.shape)!r})"
+        if bias:
+            self.lines.append(f"np.add({flat}, v{bias[0]}, out={flat})")
+        self.lines.append(f"v{node.out} = {result}")
+
+
+    def scratch(self, name: str, shape, dtype, zeros: bool = False) -> str:
+        """A buffer private to one kernel (counted in the bytes planned)."""
+        self.g.buffers.append((tuple(shape), np.dtype(dtype)))
+        return self.bind(name, (np.zeros if zeros else np.empty)(shape, dtype))
+
+    def result(self, node) -> str:
+        """Where a kernel writes its output: its planned buffer, or a fresh
+        array allocated on every call when the output escapes."""
+        if node.buffer is not None:
+            return f"b{node.buffer}"
+        v = self.g.values[node.out]
+        dt = self.bind(f"dt{node.out}", np.dtype(v.dtype))
+        self.lines.append(f"v{node.out} = np.empty({tuple(v.shape)!r}, {dt})")
+        return f"v{node.out}"
+
+    def conv2d(self, n: int, node) -> None:
+        """im2col with a gather index computed once for this input shape:
+        ``cols = take(x_padded, index)``, then the same GEMM as eager mode
+        (bitwise equal). Padding is a zero-bordered scratch image whose
+        interior is overwritten each call."""
+        x, w, *bias = node.inputs
+        vx, vw = self.g.values[x], self.g.values[w]
+        (sh, sw), (ph, pw) = node.params["stride"], node.params["padding"]
+        nb, c, h, wd = vx.shape
+        oc, _, kh, kw = vw.shape
+        _, _, oh, ow = self.g.values[node.out].shape
+        src = f"v{x}"
+        if ph or pw:
+            xp = self.scratch(f"xp{n}", (nb, c, h + 2 * ph, wd + 2 * pw), vx.dtype, zeros=True)
+            inner = self.bind(f"xpi{n}", self.ns[xp][:, :, ph:ph + h, pw:pw + wd])
+            self.lines.append(f"np.copyto({inner}, v{x})")
+            src = xp
+        shape = (nb, c, h + 2 * ph, wd + 2 * pw)
+        flat = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
+        win = np.lib.stride_tricks.sliding_window_view(flat, (kh, kw), axis=(2, 3))
+        win = win[:, :, ::sh, ::sw][:, :, :oh, :ow]
+        index = self.bind(f"ix{n}", np.ascontiguousarray(
+            win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, nb * oh * ow)))
+        cols = self.scratch(f"cols{n}", self.ns[index].shape, vx.dtype)
+        self.lines.append(f"np.take({src}, {index}, out={cols})")
+        w2 = self.bind(f"w{n}2d", vw.array.reshape(oc, -1)) if vw.array is not None \
+            else f"v{w}.reshape({oc}, -1)"
+        out = self.result(node)
+        if nb == 1:  # (OC, OH*OW) is already the (1, OC, OH, OW) layout
+            o2 = f"{out}.reshape({oc}, {oh * ow})"
+        else:
+            o2 = self.scratch(f"o{n}", (oc, nb * oh * ow), self.g.values[node.out].dtype)
+        self.lines.append(f"np.matmul({w2}, {cols}, out={o2})")
+        if bias:
+            self.lines.append(f"np.add({o2}, v{bias[0]}[:, None], out={o2})")
+        if nb != 1:
+            self.lines.append(f"np.copyto({out}, {o2}.reshape({oc}, {nb}, {oh}, {ow})"
+                              ".transpose(1, 0, 2, 3))")
+        self.lines.append(f"v{node.out} = {out}")
+
+    def max_pool2d(self, node) -> None:
+        """Max over each window as ``KH*KW - 1`` ``np.maximum`` calls on
+        strided views (no padding): the same values as eager's argmax and
+        gather, without the saved indices inference does not need."""
+        x = node.inputs[0]
+        (kh, kw), (sh, sw) = node.params["kernel"], node.params["stride"]
+        _, _, oh, ow = self.g.values[node.out].shape
+        out = self.result(node)
+        views = [f"v{x}[:, :, {i}:{i + sh * (oh - 1) + 1}:{sh}, {j}:{j + sw * (ow - 1) + 1}:{sw}]"
+                 for i in range(kh) for j in range(kw)]
+        if len(views) == 1:
+            self.lines.append(f"np.copyto({out}, {views[0]})")
+        else:
+            self.lines.append(f"np.maximum({views[0]}, {views[1]}, out={out})")
+            for view in views[2:]:
+                self.lines.append(f"np.maximum({out}, {view}, out={out})")
+        self.lines.append(f"v{node.out} = {out}")
+
+
+    def gelu_tanh(self, n: int, node) -> None:
+        """``0.5 x (1 + tanh(c (x + a x^3)))``: the NumPy steps of
+        ``tinytorch.tensor.kernels.gelu_tanh``, into the buffer, with one
+        scratch array for ``t`` (which eager mode allocates and saves)."""
+        x = f"v{node.inputs[0]}"
+        v = self.g.values[node.out]
+        dt = np.dtype(v.dtype).type
+        t = self.scratch(f"t{n}", v.shape, v.dtype)
+        ca = self.bind(f"ca{n}", dt(kernels.GELU_C * kernels.GELU_A))
+        c = self.bind(f"c{n}", dt(kernels.GELU_C))
+        one, half = self.bind(f"one{n}", dt(1.0)), self.bind(f"half{n}", dt(0.5))
+        y = self.result(node)
+        self.lines += [f"np.multiply({x}, {x}, out={t})", f"np.multiply({t}, {ca}, out={t})",
+                       f"np.add({t}, {c}, out={t})", f"np.multiply({t}, {x}, out={t})",
+                       f"np.tanh({t}, out={t})", f"np.add({t}, {one}, out={y})",
+                       f"np.multiply({y}, {x}, out={y})", f"np.multiply({y}, {half}, out={y})",
+                       f"v{node.out} = {y}"]
+
+    def layer_norm(self, n: int, node) -> None:
+        """LayerNorm over the last axis: the NumPy steps of
+        ``tinytorch.nn``'s fused forward, into the buffer, with a scratch
+        for the centred input and one for the per-row statistics."""
+        x, w, b = (f"v{i}" for i in node.inputs)
+        v = self.g.values[node.out]
+        inv_d = 1.0 / v.shape[-1]
+        eps = node.params["eps"]
+        xc = self.scratch(f"xc{n}", v.shape, v.dtype)
+        st = self.scratch(f"st{n}", (*v.shape[:-1], 1), v.dtype)
+        y = self.result(node)
+        self.lines += [f"np.add.reduce({x}, axis=-1, keepdims=True, out={st})",
+                       f"np.multiply({st}, {inv_d!r}, out={st})",
+                       f"np.subtract({x}, {st}, out={xc})",
+                       f"np.multiply({xc}, {xc}, out={y})",
+                       f"np.add.reduce({y}, axis=-1, keepdims=True, out={st})",
+                       f"np.multiply({st}, {inv_d!r}, out={st})",
+                       f"np.add({st}, {eps!r}, out={st})", f"np.sqrt({st}, out={st})",
+                       f"np.divide(1.0, {st}, out={st})", f"np.multiply({xc}, {st}, out={xc})",
+                       f"np.multiply({xc}, {w}, out={y})", f"np.add({y}, {b}, out={y})",
+                       f"v{node.out} = {y}"]
+
+
+def generate(graph: Graph) -> Replay:
+    """Generate the replay function of a planned graph (see the module doc).
+
+    Cost: O(nodes) to write and compile the source, once per specialisation.
+    """
+    w = _Writer(graph)
+    params = [f"a{i}" for i, vi in enumerate(graph.inputs) if vi is not None]
+    for i, vi in enumerate(graph.inputs):
+        if vi is not None:
+            w.lines.append(f"v{vi} = a{i}")
+    for n, node in enumerate(graph.nodes):
+        if node.kernel == "fused":
+            w.fused(node)
+        elif node.kernel == "matmul" and node.buffer is not None:
+            w.matmul(node)
+        elif node.kernel == "linear":
+            w.linear(n, node)
+        elif node.kernel == "conv2d":
+            w.conv2d(n, node)
+        elif node.kernel == "max_pool2d":
+            w.max_pool2d(node)
+        elif node.kernel == "gelu_tanh":
+            w.gelu_tanh(n, node)
+        elif node.kernel == "layer_norm":
+            w.layer_norm(n, node)
+        else:
+            w.call(n, node)
+    w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")
+    source = f"def replay({', '.join(params)}):\n" + "".join(f"    {s}\n" for s in w.lines)
+    exec(compile(source, "<tinytorch.accel replay>", "exec"), w.ns)  # noqa: S102
+    return Replay(w.ns["replay"], source, graph)
