@@ -1,0 +1,42 @@
+"""tinytorch.compress: make a trained model smaller (and faster) and prove it.
+
+Layer 7 of the TinyTorch stack (tensor, autograd, nn, optim, transformers,
+quant). Each transformation returns a new model and leaves its input as it was.
+
+Measuring
+    ``measure_sparsity(model)`` -> ``SparsityReport`` (per layer and total:
+    zeros, elements, dense bytes, bitmask-encoded bytes).
+Unstructured pruning that persists (``prune``)
+    ``magnitude_prune(model, amount, scope="layer"|"global", parameters=None)``
+    swaps Linear/Conv2d for ``MaskedLinear``/``MaskedConv2d``
+    (``weight = weight_orig * weight_mask`` on every forward);
+    ``remove_pruning(model)``; ``GradualPruning`` (Zhu & Gupta's cubic ramp,
+    a Trainer scheduler); ``cubic_sparsity``.
+
+>>> import numpy as np
+>>> from tinytorch import nn
+>>> from tinytorch.compress import magnitude_prune, measure_sparsity
+>>> model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+>>> pruned = magnitude_prune(model, 0.75, scope="global")
+>>> round(measure_sparsity(pruned[0]).sparsity, 2) > 0.5
+True
+"""
+
+from .prune import (
+    GradualPruning,
+    MaskedConv2d,
+    MaskedLinear,
+    cubic_sparsity,
+    magnitude_prune,
+    prunable_layers,
+    remove_pruning,
+)
+from .sparsity import LayerSparsity, SparsityReport, effective_tensors, measure_sparsity
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "measure_sparsity", "SparsityReport", "LayerSparsity", "effective_tensors",
+    "magnitude_prune", "remove_pruning", "MaskedLinear", "MaskedConv2d", "prunable_layers",
+    "GradualPruning", "cubic_sparsity",
+]
