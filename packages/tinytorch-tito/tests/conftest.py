@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -64,3 +65,72 @@ def make_submission(measured_submission):
         return sub
 
     return make
+
+
+class Tables(HTMLParser):
+    """Every <table>: its id, header cells and body rows (cell texts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, dict] = {}
+        self._table = self._row = self._cell = None
+        self.images: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._table = {"headers": [], "rows": []}
+            self.tables[attrs.get("id", "")] = self._table
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs)
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            is_header = not self._table["headers"] and not self._table["rows"]
+            (self._table["headers"].extend(self._row) if is_header
+             else self._table["rows"].append(self._row))
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+
+def parse_html(text: str) -> Tables:
+    parser = Tables()
+    parser.feed(text)
+    return parser
+
+
+@pytest.fixture
+def board_folder(tmp_path, make_submission):
+    """Three athletes (Bea twice: the newer counts), one invalid file, one
+    non-submission file, one folder without submission.json."""
+    d = tmp_path / "subs"
+    d.mkdir()
+    make_submission(d / "ada.json", athlete="Ada", speedup=1.05)
+    make_submission(d / "bea_old.json", athlete="Bea", speedup=1.08,
+                    timestamp="2026-01-01T00:00:00Z")
+    make_submission(d / "bea_new.json", athlete="bea ", speedup=1.02,
+                    timestamp="2026-02-01T00:00:00Z")
+    make_submission(d / "cyd.json", athlete="Cyd", speedup=1.02)
+    (d / "liar.json").write_text(json.dumps({"athlete_name": "Eve", "event": "latency_sprint"}))
+    (d / "notes.txt").write_text("not a submission")
+    (d / "empty_folder").mkdir()
+    return d
+
+
+@pytest.fixture
+def html_tables():
+    """``html_tables(text)``: the page's tables and images (conftest is not
+    importable under --import-mode=importlib)."""
+    return parse_html

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from html.parser import HTMLParser
-
 import pytest
 from tito.cli import app
 from tito.leaderboard import DB_NAME, ResultCache, build, rank, run_all, scan
@@ -13,66 +10,9 @@ from typer.testing import CliRunner
 runner = CliRunner()
 
 
-class Tables(HTMLParser):
-    """Every <table>: its id, header cells and body rows (cell texts)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, dict] = {}
-        self._table = self._row = self._cell = None
-        self.images: list[dict] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "table":
-            self._table = {"headers": [], "rows": []}
-            self.tables[attrs.get("id", "")] = self._table
-        elif tag == "tr" and self._table is not None:
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-        elif tag == "img":
-            self.images.append(attrs)
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._row.append("".join(self._cell))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            is_header = not self._table["headers"] and not self._table["rows"]
-            (self._table["headers"].extend(self._row) if is_header
-             else self._table["rows"].append(self._row))
-            self._row = None
-        elif tag == "table":
-            self._table = None
-
-
-def parse(path) -> Tables:
-    parser = Tables()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser
-
-
 @pytest.fixture
-def folder(tmp_path, make_submission):
-    """Three athletes (Bea twice: the newer counts), one invalid file, one
-    non-submission file, one folder without submission.json."""
-    d = tmp_path / "subs"
-    d.mkdir()
-    make_submission(d / "ada.json", athlete="Ada", speedup=1.05)
-    make_submission(d / "bea_old.json", athlete="Bea", speedup=1.08,
-                    timestamp="2026-01-01T00:00:00Z")
-    make_submission(d / "bea_new.json", athlete="bea ", speedup=1.02,
-                    timestamp="2026-02-01T00:00:00Z")
-    make_submission(d / "cyd.json", athlete="Cyd", speedup=1.02)
-    (d / "liar.json").write_text(json.dumps({"athlete_name": "Eve", "event": "latency_sprint"}))
-    (d / "notes.txt").write_text("not a submission")
-    (d / "empty_folder").mkdir()
-    return d
+def folder(board_folder):
+    return board_folder
 
 
 def test_build_ranks_dedupes_and_rejects(folder):
@@ -167,12 +107,12 @@ def test_two_workers_give_the_same_board(folder):
     assert strip(one) == strip(two) and two["validated"] == 5
 
 
-def test_cli_writes_html_with_tables(folder, tmp_path):
+def test_cli_writes_html_with_tables(folder, tmp_path, html_tables):
     out = tmp_path / "board.html"
     result = runner.invoke(app, ["leaderboard", str(folder), "--html", str(out)])
     assert result.exit_code == 0, result.output
     assert "rejected liar.json" in result.output and "superseded bea_old.json" in result.output
-    page = parse(out)
+    page = html_tables(out.read_text(encoding="utf-8"))
     table = page.tables["event-accuracy_contest"]
     assert table["headers"][:3] == ["rank", "division", "athlete"]
     assert [(row[0], row[2].strip()) for row in table["rows"]] == [
@@ -184,11 +124,11 @@ def test_cli_writes_html_with_tables(folder, tmp_path):
         assert page.images[0]["src"].startswith("data:image/png;base64,")
 
 
-def test_pareto_plot_embedded_with_matplotlib(folder, tmp_path):
+def test_pareto_plot_embedded_with_matplotlib(folder, tmp_path, html_tables):
     pytest.importorskip("matplotlib")
     out = tmp_path / "board.html"
     assert runner.invoke(app, ["leaderboard", str(folder), "--html", str(out)]).exit_code == 0
-    assert parse(out).images[0]["id"] == "pareto"
+    assert html_tables(out.read_text(encoding="utf-8")).images[0]["id"] == "pareto"
 
 
 @pytest.mark.parametrize("args, code, message", [

@@ -1,6 +1,7 @@
 """The leaderboard as one static HTML page (no server, no network).
 
-A table per event (click a column header to sort it: a few lines of inline
+A table per event (click a column header to sort it, or open the page as
+``board.html#sort=<table id>:<column index>[:desc]``: a few lines of inline
 JavaScript), the rejected submissions with their reasons, the superseded
 and ignored files, and the accuracy-latency-memory Pareto plot of the valid
 submissions' optimized models (matplotlib through
@@ -34,21 +35,27 @@ COLUMNS = [  # (header, where in the row, format)
 ]
 
 SORT_SCRIPT = """
-document.querySelectorAll("table.sortable th").forEach(function (th, col) {
+function sortTable(table, col, up) {
+  var body = table.tBodies[0], rows = Array.from(body.rows);
+  rows.sort(function (a, b) {
+    var x = a.cells[col].dataset.value, y = b.cells[col].dataset.value;
+    var nx = parseFloat(x), ny = parseFloat(y);
+    var c = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
+    return up ? c : -c;
+  });
+  rows.forEach(function (r) { body.appendChild(r); });
+  table.tHead.rows[0].cells[col].dataset.order = up ? "asc" : "desc";
+}
+document.querySelectorAll("table.sortable th").forEach(function (th) {
   th.addEventListener("click", function () {
-    var table = th.closest("table"), body = table.tBodies[0];
-    var up = th.dataset.order !== "asc";
-    th.dataset.order = up ? "asc" : "desc";
-    var rows = Array.from(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[col].dataset.value, y = b.cells[col].dataset.value;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var c = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
-      return up ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
+    sortTable(th.closest("table"), th.cellIndex, th.dataset.order !== "asc");
   });
 });
+// A link can open the page sorted: board.html#sort=<table id>:<column>[:desc]
+var wanted = /^#sort=([^:]+):(\\d+)(:desc)?$/.exec(decodeURIComponent(location.hash));
+if (wanted && document.getElementById(wanted[1])) {
+  sortTable(document.getElementById(wanted[1]), +wanted[2], !wanted[3]);
+}
 """
 
 STYLE = """
