@@ -16,6 +16,11 @@ Structured pruning that shrinks shapes (``structured``)
     ``structured_prune(model, amount, norm=2, heads=None, mlp=None)``: neurons
     of Linear, channels of Conv2d (+ BatchNorm2d, next layer's inputs) in a
     Sequential; heads and MLP units of a GPT (``PrunedMultiHeadAttention``).
+Low rank (``lowrank``)
+    ``low_rank(model, rank=None, energy=None)``: truncated SVD, ``LowRankLinear``.
+Distillation (``distill``)
+    ``distillation_loss(student_logits, teacher_logits, targets, temperature, alpha)``;
+    ``distill(teacher, student, data, ...)`` through the Trainer, teacher frozen.
 
 >>> import numpy as np
 >>> from tinytorch import nn
@@ -26,6 +31,8 @@ Structured pruning that shrinks shapes (``structured``)
 True
 """
 
+from .distill import DistillationModel, distill, distillation_loss
+from .lowrank import LowRankLinear, choose_rank, low_rank
 from .prune import (
     GradualPruning,
     MaskedConv2d,
@@ -45,4 +52,6 @@ __all__ = [
     "magnitude_prune", "remove_pruning", "MaskedLinear", "MaskedConv2d", "prunable_layers",
     "GradualPruning", "cubic_sparsity",
     "structured_prune", "PrunedMultiHeadAttention", "unit_scores", "SUPPORTED",
+    "low_rank", "LowRankLinear", "choose_rank",
+    "distillation_loss", "distill", "DistillationModel",
 ]

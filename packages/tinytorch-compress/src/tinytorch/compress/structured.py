@@ -116,7 +116,7 @@ def _check_layers(layers: list[Module]) -> None:
 
 def _new_linear(old: nn.Linear, rows, cols) -> nn.Linear:
     w = old.weight.data[rows][:, cols]
-    new = nn.Linear(w.shape[1], w.shape[0], bias=old.bias is not None, dtype=w.dtype)
+    new = nn.Linear(w.shape[1], w.shape[0], bias=old.bias is not None).to(w.dtype)
     new.weight.data[...] = w
     if old.bias is not None:
         new.bias.data[...] = old.bias.data[rows]
@@ -126,7 +126,7 @@ def _new_linear(old: nn.Linear, rows, cols) -> nn.Linear:
 def _new_conv(old: nn.Conv2d, rows, cols) -> nn.Conv2d:
     w = old.weight.data[rows][:, cols]
     new = nn.Conv2d(w.shape[1], w.shape[0], old.kernel_size, old.stride, old.padding,
-                    bias=old.bias is not None, dtype=w.dtype)
+                    bias=old.bias is not None).to(w.dtype)
     new.weight.data[...] = w
     if old.bias is not None:
         new.bias.data[...] = old.bias.data[rows]
@@ -134,7 +134,7 @@ def _new_conv(old: nn.Conv2d, rows, cols) -> nn.Conv2d:
 
 
 def _new_batchnorm(old: nn.BatchNorm2d, keep) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(len(keep), old.eps, old.momentum, dtype=old.weight.data.dtype)
+    new = nn.BatchNorm2d(len(keep), old.eps, old.momentum).to(old.weight.data.dtype)
     state = old.state_dict()
     new.load_state_dict({k: (v if v.ndim == 0 else v[keep]) for k, v in state.items()})
     return new
