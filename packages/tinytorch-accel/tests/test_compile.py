@@ -258,3 +258,23 @@ def test_explain_shows_both_graphs_counts_and_bytes(capsys):
     assert "-- captured: 7 ops" in text
     assert "fused[mul+add+relu]" in text
     assert "bytes planned" in text and "def replay(a0):" in text
+
+
+def test_tuple_outputs():
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            y = self.fc(x)
+            return y, y.relu()
+
+    model = Two().eval()
+    fast = compile(model, (random((2, 4)),))
+    with no_grad():
+        x = random((2, 4), 5)
+        got, want = fast(x), model(x)
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
