@@ -21,6 +21,9 @@ Low rank (``lowrank``)
 Distillation (``distill``)
     ``distillation_loss(student_logits, teacher_logits, targets, temperature, alpha)``;
     ``distill(teacher, student, data, ...)`` through the Trainer, teacher frozen.
+Storage (``storage``)
+    ``save_compressed(model, path)`` (zeros as a bitmask, atomic) /
+    ``load_compressed(path, model=None)``: bit-identical outputs.
 
 >>> import numpy as np
 >>> from tinytorch import nn
@@ -43,6 +46,7 @@ from .prune import (
     remove_pruning,
 )
 from .sparsity import LayerSparsity, SparsityReport, effective_tensors, measure_sparsity
+from .storage import CompressedFile, describe_architecture, load_compressed, save_compressed
 from .structured import SUPPORTED, PrunedMultiHeadAttention, structured_prune, unit_scores
 
 __version__ = "0.1.0"
@@ -54,4 +58,5 @@ __all__ = [
     "structured_prune", "PrunedMultiHeadAttention", "unit_scores", "SUPPORTED",
     "low_rank", "LowRankLinear", "choose_rank",
     "distillation_loss", "distill", "DistillationModel",
+    "save_compressed", "load_compressed", "CompressedFile", "describe_architecture",
 ]
