@@ -278,3 +278,22 @@ def test_tuple_outputs():
     assert isinstance(got, tuple) and len(got) == 2
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+def test_untying_a_shared_weight_is_seen():
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+            self.b.weight = self.a.weight  # one Tensor, two names
+
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+
+    model = Tied().eval()
+    x = random((2, 4))
+    fast = compile(model, (x,))
+    with no_grad():
+        model.b.weight = nn.Parameter(np.zeros((4, 4), np.float32))  # the second name only
+        np.testing.assert_array_equal(fast(x).numpy(), model(x).numpy())
+    assert fast.stats["traces"] == 2

@@ -1,13 +1,13 @@
 """Code generation: a planned graph becomes one flat Python function.
 
     def replay(a0):                                  # the call's arrays
-        np.matmul(a0.reshape(-1, 64), w3T, out=b0_2d)   # linear, into buffer 0
-        np.add(b0_2d, v4, out=b0_2d)
-        v5 = b0
-        np.maximum(v5, 0, out=b1)                        # fused chain, in place
-        v6 = b1
-        v8 = f7(v6, v9, v10)                             # a primitive's forward
-        return (v8,)
+        np.dot(a0, w0T, out=b0_2d)                       # linear, into buffer 0
+        np.add(b0_2d, bias0, out=b0_2d)
+        v3 = b0
+        acc = u_maximum(v3, zero_float32, out=b1)        # fused chain, in place
+        v4 = acc
+        v7 = f2(v4, v5, v6)                              # a primitive's forward
+        return (v7, )
 
 No Tensor is built, no hook runs and no argument is checked between ops:
 what is left is the NumPy work and one Python line per op. Parameters,
@@ -15,8 +15,9 @@ constants, buffers and forward functions are bound in the function's
 globals once, when it is generated. The source is kept (``Replay.source``)
 so that :meth:`CompiledModule.explain` can show it.
 
-Numerics: every kernel runs the same NumPy calls as the primitive's forward
-(bitwise equal), except ``matmul`` of a stack of rows by one matrix, which
+Numerics: every kernel runs the same NumPy steps as the primitive's forward
+(bitwise equal; ``np.dot`` is the same GEMM as ``np.matmul`` on 2-D
+operands), except ``matmul`` of a stack of rows by one matrix, which
 always runs as one 2-D GEMM (eager mode does so only for C-contiguous
 inputs; BLAS may sum in another order, within float32 rounding).
 """

@@ -12,6 +12,18 @@ Unstructured pruning that persists (``prune``)
     (``weight = weight_orig * weight_mask`` on every forward);
     ``remove_pruning(model)``; ``GradualPruning`` (Zhu & Gupta's cubic ramp,
     a Trainer scheduler); ``cubic_sparsity``.
+Structured pruning that shrinks shapes (``structured``)
+    ``structured_prune(model, amount, norm=2, heads=None, mlp=None)``: neurons
+    of Linear, channels of Conv2d (+ BatchNorm2d, next layer's inputs) in a
+    Sequential; heads and MLP units of a GPT (``PrunedMultiHeadAttention``).
+Low rank (``lowrank``)
+    ``low_rank(model, rank=None, energy=None)``: truncated SVD, ``LowRankLinear``.
+Distillation (``distill``)
+    ``distillation_loss(student_logits, teacher_logits, targets, temperature, alpha)``;
+    ``distill(teacher, student, data, ...)`` through the Trainer, teacher frozen.
+Storage (``storage``)
+    ``save_compressed(model, path)`` (zeros as a bitmask, atomic) /
+    ``load_compressed(path, model=None)``: bit-identical outputs.
 
 >>> import numpy as np
 >>> from tinytorch import nn
@@ -22,6 +34,8 @@ Unstructured pruning that persists (``prune``)
 True
 """
 
+from .distill import DistillationModel, distill, distillation_loss
+from .lowrank import LowRankLinear, choose_rank, low_rank
 from .prune import (
     GradualPruning,
     MaskedConv2d,
@@ -32,6 +46,8 @@ from .prune import (
     remove_pruning,
 )
 from .sparsity import LayerSparsity, SparsityReport, effective_tensors, measure_sparsity
+from .storage import CompressedFile, describe_architecture, load_compressed, save_compressed
+from .structured import SUPPORTED, PrunedMultiHeadAttention, structured_prune, unit_scores
 
 __version__ = "0.1.0"
 
@@ -39,4 +55,8 @@ __all__ = [
     "measure_sparsity", "SparsityReport", "LayerSparsity", "effective_tensors",
     "magnitude_prune", "remove_pruning", "MaskedLinear", "MaskedConv2d", "prunable_layers",
     "GradualPruning", "cubic_sparsity",
+    "structured_prune", "PrunedMultiHeadAttention", "unit_scores", "SUPPORTED",
+    "low_rank", "LowRankLinear", "choose_rank",
+    "distillation_loss", "distill", "DistillationModel",
+    "save_compressed", "load_compressed", "CompressedFile", "describe_architecture",
 ]
