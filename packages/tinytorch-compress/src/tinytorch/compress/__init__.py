@@ -24,6 +24,10 @@ Distillation (``distill``)
 Storage (``storage``)
     ``save_compressed(model, path)`` (zeros as a bitmask, atomic) /
     ``load_compressed(path, model=None)``: bit-identical outputs.
+Pipeline (``pipeline``)
+    ``compress_model(model, recipe)``: prune -> fine-tune -> quantize (and
+    structured / low_rank steps), prints a per-layer table, returns
+    ``(model, CompressionReport)``.
 
 >>> import numpy as np
 >>> from tinytorch import nn
@@ -36,6 +40,7 @@ True
 
 from .distill import DistillationModel, distill, distillation_loss
 from .lowrank import LowRankLinear, choose_rank, low_rank
+from .pipeline import STEPS, CompressionReport, compress_model
 from .prune import (
     GradualPruning,
     MaskedConv2d,
@@ -59,4 +64,5 @@ __all__ = [
     "low_rank", "LowRankLinear", "choose_rank",
     "distillation_loss", "distill", "DistillationModel",
     "save_compressed", "load_compressed", "CompressedFile", "describe_architecture",
+    "compress_model", "CompressionReport", "STEPS",
 ]
