@@ -139,13 +139,19 @@ PACKAGES = load_packages()
 # --------------------------------------------------------------------------- #
 
 
+# Extras too heavy for every session: only the session that tests them installs them.
+SESSION_ONLY_EXTRAS = {"ray"}  # tinytorch-tito[ray]: the `ray` session
+
+
 def install_all(session: nox.Session, *more: str) -> None:
-    """Install every package with all its optional extras (non-editable) and
-    ``more`` in one pip command, so pip resolves the siblings from ``packages/``."""
+    """Install every package with all its optional extras (non-editable; those
+    of SESSION_ONLY_EXTRAS excepted) and ``more`` in one pip command, so pip
+    resolves the siblings from ``packages/``."""
     session.install(
         "pytest",
         *(
-            PACKAGES[name].requirement(PACKAGES[name].extras)
+            PACKAGES[name].requirement(
+                tuple(e for e in PACKAGES[name].extras if e not in SESSION_ONLY_EXTRAS))
             for name in install_closure(list(PACKAGES))
         ),
         *more,

@@ -21,6 +21,13 @@ Low rank (``lowrank``)
 Distillation (``distill``)
     ``distillation_loss(student_logits, teacher_logits, targets, temperature, alpha)``;
     ``distill(teacher, student, data, ...)`` through the Trainer, teacher frozen.
+Storage (``storage``)
+    ``save_compressed(model, path)`` (zeros as a bitmask, atomic) /
+    ``load_compressed(path, model=None)``: bit-identical outputs.
+Pipeline (``pipeline``)
+    ``compress_model(model, recipe)``: prune -> fine-tune -> quantize (and
+    structured / low_rank steps), prints a per-layer table, returns
+    ``(model, CompressionReport)``.
 
 >>> import numpy as np
 >>> from tinytorch import nn
@@ -33,6 +40,7 @@ True
 
 from .distill import DistillationModel, distill, distillation_loss
 from .lowrank import LowRankLinear, choose_rank, low_rank
+from .pipeline import STEPS, CompressionReport, compress_model
 from .prune import (
     GradualPruning,
     MaskedConv2d,
@@ -43,6 +51,7 @@ from .prune import (
     remove_pruning,
 )
 from .sparsity import LayerSparsity, SparsityReport, effective_tensors, measure_sparsity
+from .storage import CompressedFile, describe_architecture, load_compressed, save_compressed
 from .structured import SUPPORTED, PrunedMultiHeadAttention, structured_prune, unit_scores
 
 __version__ = "0.1.0"
@@ -54,4 +63,6 @@ __all__ = [
     "structured_prune", "PrunedMultiHeadAttention", "unit_scores", "SUPPORTED",
     "low_rank", "LowRankLinear", "choose_rank",
     "distillation_loss", "distill", "DistillationModel",
+    "save_compressed", "load_compressed", "CompressedFile", "describe_architecture",
+    "compress_model", "CompressionReport", "STEPS",
 ]

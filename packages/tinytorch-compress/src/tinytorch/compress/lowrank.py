@@ -44,6 +44,11 @@ class LowRankLinear(Module):
     def forward(self, x) -> Tensor:
         return self.second(self.first(x))
 
+    @property
+    def bias(self):
+        """The layer's bias (held by ``second``), or None."""
+        return self.second.bias
+
     @classmethod
     def from_linear(cls, linear: nn.Linear, rank: int) -> LowRankLinear:
         """The rank-``rank`` truncated SVD of ``linear`` (SVD in float64). O(in*out*min)."""
