@@ -129,9 +129,9 @@ def _digits_row(step: str, task: str, r: dict) -> Row:
 #: is the same on every machine (one BLAS thread keeps the sums in one
 #: order); only the time changes. 400 steps of a 2-layer, 128-dim model on
 #: 64-character windows take the loss from the 4.33 nats/char of a uniform
-#: guess to about 2.1 (seeds 0 and 1 both gave 2.08), below the ~2.5 of
-#: letter pairs: it spells words and lays out speeches. The full milestone
-#: (10 minutes, a larger model) reaches < 1.8.
+#: guess to about 2.1 (runs with seeds 0 and 1 gave 2.08 to 2.09), below
+#: the ~2.5 of letter pairs: it spells words and lays out speeches. The full
+#: milestone (10 minutes, a larger model) reaches < 1.8.
 GPT_STEPS = 400
 GPT_BAR = 2.3
 GPT_ARGS = ("--layers", "2", "--embed", "128", "--heads", "4", "--context", "64",

@@ -1,198 +1,23 @@
 """Milestone 6 (2018): MLPerf, and the first TorchPerf Olympics.
 
-History. In May 2018 researchers from Google, Baidu, Harvard, Stanford,
-Berkeley and others announced MLPerf, a common benchmark suite for machine
-learning systems; the first training results followed in December 2018 and
-the first inference results (v0.5) in 2019. Its rules made results
-comparable: fixed models and quality targets, fixed *scenarios* describing
-how queries arrive (SingleStream: one query at a time, scored by the
-90th-percentile latency; Offline: everything at once, scored by
-throughput), and two *divisions*: **closed** (the reference model, so that
-systems are compared) and **open** (any model).
-
-The idea. An optimization is only as good as its measurement. Each entry
-here is measured against its own baseline, on the same machine, in the same
-run, by one measurement path (``tinytorch.perf``), and reported as ratios
-(speedup, compression) that travel between machines better than raw
-milliseconds do::
-
-    baseline ─┐    SingleStream (p90 ms) · Offline (samples/s) · memory · accuracy
-              ├──▶ normalized scores ──▶ event qualification ──▶ submission.json
-    optimized ┘                                                   └─▶ validated
-
-The entries:
-
-* the tiny GPT (a character-level language model trained briefly on the
-  bundled Shakespeare), generating 48 tokens per query without and with the
-  KV cache of ``tinytorch.kvcache``: the one optimization the stack has;
-* the digits CNN of milestone 4, trained briefly, against the same CNN
-  quantized with ``tinytorch.quant.quantize_static`` (int8 weights per output
-  channel, calibrated int8 activations; index-free max pooling): the same
-  architecture, entered in the memory challenge;
-* the digits MLP of milestone 3 against an exact copy of itself: an A/A
-  control whose "speedup" shows how much two identical runs differ.
-
-The GPT entry is written as a closed-division submission, entered in the
-most demanding event its scores qualify for; the quantized CNN as a
-closed-division MEMORY_CHALLENGE submission. The bar: both validate.
-
-    python milestones/m06_olympics.py
-    python milestones/m06_olympics.py --quick          # shorter training and measurement
-    python milestones/m06_olympics.py --output-dir out --github-repo https://github.com/you/tinytorch
+A thin wrapper: the code is ``tinytorch.milestones.m06_olympics`` (shipped in
+tinytorch-tito, also run by ``tito milestone run``). Its docstring tells the
+history and the idea; ``--help`` lists the options.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import time
+from pathlib import Path
 
-from tinytorch.olympics import (
-    format_report,
-    generate_submission,
-    utc_timestamp,
-    validate_submission,
-)
-from tinytorch.olympics.pairings import digits_cnn_int8, digits_mlp, tiny_gpt
-from tinytorch.perf import OlympicEvent, qualifies_event
+try:  # installed (tinytorch-tito), or a checkout whose packages/*/src are on the path
+    import tinytorch.milestones  # noqa: F401
+except ImportError:
+    root = Path(__file__).resolve().parents[1]
+    sys.path[:0] = [str(p) for p in sorted(root.glob("packages/*/src"))]
 
-DEFAULT_REPO = "https://github.com/your-name/tinytorch"
-# (quick, full): epochs for the classifiers, AdamW steps for the GPT.
-TRAINING = {"mlp": (5, 15), "cnn": (2, 8), "gpt": (40, 300)}
-
-
-def _events(scores) -> list[str]:
-    return [e.value for e in OlympicEvent if qualifies_event(scores, e).qualified]
-
-
-HEADER = ("", "SS p90 ms", "", "Offline /s", "", "memory MiB", "", "accuracy", "",
-          "speedup", "compress", "d acc", "effic.")
-SUBHEADER = ("", "base", "opt", "base", "opt", "base", "opt", "base", "opt", "", "", "pts", "")
-
-
-def _cells(name: str, sub: dict) -> tuple[str, ...]:
-    b, o, s = sub["baseline"], sub["optimized"], sub["normalized_scores"]
-
-    def off(m):
-        return f"{m['offline']['throughput_sps']:,.0f}" if m.get("offline") else "-"
-
-    return (name, f"{b['latency_ms']:.3f}", f"{o['latency_ms']:.3f}", off(b), off(o),
-            f"{b['memory_mb']:.3f}", f"{o['memory_mb']:.3f}", f"{b['accuracy']:.2%}",
-            f"{o['accuracy']:.2%}", f"{s['speedup']:.2f}x", f"{s['compression_ratio']:.2f}x",
-            f"{s['accuracy_delta'] * 100:+.2f}", f"{s['efficiency_score']:.3f}")
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                        for i, (c, w) in enumerate(zip(r, widths)))).rstrip()
-                     for r in rows)
-
-
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="shorter training, 64-query SingleStream without a minimum duration")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default=".", help="where the submission is written")
-    parser.add_argument("--athlete", default="TinyTorch milestone 6")
-    parser.add_argument("--github-repo", default=DEFAULT_REPO,
-                        help="https URL of the repository holding your code")
-    args = parser.parse_args(argv)
-    if not os.path.isdir(args.output_dir):
-        parser.error(f"--output-dir {args.output_dir!r} is not a directory")
-
-    start = time.perf_counter()
-    level = 0 if args.quick else 1
-    measure = (dict(warmup_runs=2, measurement_runs=3, min_duration_s=0.0) if args.quick
-               else dict(warmup_runs=5, measurement_runs=10, min_duration_s=1.0))
-    print("Milestone 6 (2018): MLPerf and the first TorchPerf Olympics")
-    print(f"  SingleStream: >= 64 queries{', >= 1 s' if not args.quick else ''} per model, "
-          f"p90 latency; Offline: all samples at once, {measure['measurement_runs']} timed "
-          f"runs; seed {args.seed}")
-
-    pairings = [
-        digits_mlp(epochs=TRAINING["mlp"][level], seed=args.seed),
-        digits_cnn_int8(epochs=TRAINING["cnn"][level], seed=args.seed),
-        tiny_gpt(steps=TRAINING["gpt"][level], seed=args.seed),
-    ]
-    results: dict[str, dict] = {}
-    paths: dict[str, str] = {}
-    stamp = utc_timestamp().replace(":", "").replace("-", "")
-    written = {"gpt": ("auto", f"m06_submission_gpt_kvcache_{stamp}.json"),
-               "cnn-int8": ("memory_challenge", f"m06_submission_cnn_int8_{stamp}.json")}
-    for pairing in pairings:
-        unit = "steps" if pairing.name == "gpt" else "epochs"
-        amount = pairing.training.get("steps", pairing.training.get("epochs"))
-        print(f"\n[{pairing.name}] baseline: {pairing.descriptions[0]} "
-              f"({amount} {unit}, {pairing.training['seconds']:.1f} s)")
-        print(f"[{pairing.name}] optimization: {pairing.optimization}")
-        event, filename = written.get(pairing.name, ("auto", None))
-        if filename is not None:
-            paths[pairing.name] = os.path.join(args.output_dir, filename)
-        sub = generate_submission(
-            pairing.baseline, pairing.optimized, pairing.data, "closed",
-            event=event, athlete_name=args.athlete, github_repo=args.github_repo,
-            techniques=pairing.techniques, honor_code=True,
-            output_path=paths.get(pairing.name),
-            seed=args.seed, notes=pairing.optimization, descriptions=pairing.descriptions,
-            **measure)
-        results[pairing.name] = sub
-
-    print()
-    print(_table([HEADER, SUBHEADER, *(_cells(n, sub) for n, sub in results.items())]))
-    gpt = results["gpt"]
-    print(f"\n  tiny GPT: {gpt['optimized']['tokens_per_s']:.0f} tokens/s with the KV cache vs "
-          f"{gpt['baseline']['tokens_per_s']:.0f} without (SingleStream median); Offline "
-          f"{gpt['optimized']['offline_tokens_per_s']:.0f} vs "
-          f"{gpt['baseline']['offline_tokens_per_s']:.0f} tokens/s")
-    s = results["mlp"]["normalized_scores"]["speedup"]
-    print(f"  mlp A/A control: 'speedup' {s:.3f}x between two identical models: "
-          f"timing noise of {abs(s - 1) * 100:.1f}% on this machine")
-    cnn = results["cnn-int8"]
-    kib = [cnn[k]["memory_mb"] * 1024 for k in ("baseline", "optimized")]
-    print(f"  cnn int8: {cnn['normalized_scores']['compression_ratio']:.2f}x less peak memory "
-          f"({kib[0]:.1f} -> {kib[1]:.1f} KiB at batch 1: weights plus activations), accuracy "
-          f"{cnn['baseline']['accuracy']:.2%} -> {cnn['optimized']['accuracy']:.2%}")
-
-    print("\n  event qualification (closed division):")
-    qualified = {name: _events(sub["normalized_scores"]) for name, sub in results.items()}
-    for name, events in qualified.items():
-        print(f"    {name:4s} {', '.join(events) if events else 'no event'}")
-
-    reports = {}
-    for name in ("gpt", "cnn-int8"):
-        sub = results[name]
-        reports[name] = validate_submission(sub)
-        print(f"\n  submission: {paths[name]}")
-        print(f"  athlete {sub['athlete_name']!r}, repo {sub['github_repo']}, division "
-              f"{sub['division']}, event {sub['event']}, techniques {sub['techniques']}")
-        print(format_report(reports[name]))
-    report = reports["gpt"]
-    if args.github_repo == DEFAULT_REPO:
-        print(f"  (the repository URL is the default {DEFAULT_REPO}: pass --github-repo "
-              f"with your own)")
-    elapsed = time.perf_counter() - start
-    passed = all(r["valid"] for r in reports.values())
-    print(f"\n  the GPT and quantized-CNN submissions "
-          f"{'validate' if passed else 'do NOT both validate'} "
-          f"({elapsed:.1f} s): {'PASSED' if passed else 'FAILED'}")
-    return {
-        "milestone": "m06_olympics",
-        "submission_path": paths["gpt"],
-        "submission_paths": paths,
-        "valid": passed,
-        "report": report,
-        "reports": reports,
-        "scores": {name: sub["normalized_scores"] for name, sub in results.items()},
-        "events": qualified,
-        "event": gpt["event"],
-        "accuracy": {name: sub["optimized"]["accuracy"] for name, sub in results.items()},
-        "seconds": elapsed,
-        "passed": passed,
-    }
-
+from tinytorch.milestones.m06_olympics import *  # noqa: E402, F403
+from tinytorch.milestones.m06_olympics import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(0 if main()["passed"] else 1)

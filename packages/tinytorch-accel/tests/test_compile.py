@@ -65,6 +65,42 @@ def test_conv_and_pool_kernels_bitwise(conv, pool, hw, batch):
     assert "conv2d" in fast.explain(file=io.StringIO())
 
 
+LAYER_TABLE = [
+    ("batchnorm-avgpool", lambda: nn.Sequential(
+        nn.Conv2d(3, 4, kernel_size=3), nn.BatchNorm2d(4), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten()), (2, 3, 9, 9)),
+    ("layernorm-without-affine-gelu", lambda: nn.Sequential(
+        nn.Linear(8, 16), nn.LayerNorm(16, elementwise_affine=False), nn.GELU(),
+        nn.Linear(16, 4)), (3, 8)),
+    ("tanh-gelu-dropout-softmax", lambda: nn.Sequential(
+        nn.Linear(8, 16), nn.GELU(approximate="tanh"), nn.Dropout(0.3), nn.Linear(16, 4),
+        nn.Softmax(dim=-1)), (5, 8)),
+    ("sigmoid-tanh-logsoftmax", lambda: nn.Sequential(
+        nn.Linear(8, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Tanh(),
+        nn.LogSoftmax(dim=-1)), (5, 8)),
+    ("linear-on-3d", lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)),
+     (2, 5, 8)),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", LAYER_TABLE, ids=[c[0] for c in LAYER_TABLE])
+def test_layers_bitwise(name, make, shape):
+    model = make().eval()
+    fast = compile(model, (random(shape),))
+    with no_grad():
+        x = random(shape, 11)
+        np.testing.assert_array_equal(fast(x).numpy(), model(x).numpy())
+
+
+def test_embedding_ids_are_read_from_each_call():
+    model = nn.Embedding(10, 4).eval()
+    fast = compile(model, (np.array([[1, 2, 3]]),))
+    with no_grad():
+        ids = np.array([[4, 5, 9]])
+        np.testing.assert_array_equal(fast(ids).numpy(), model(ids).numpy())
+    assert fast.stats["replays"] == 1
+
+
 def test_accepts_ndarray_inputs_and_single_tensor():
     model = digits_mlp()
     x = random((2, 64))
@@ -222,3 +258,42 @@ def test_explain_shows_both_graphs_counts_and_bytes(capsys):
     assert "-- captured: 7 ops" in text
     assert "fused[mul+add+relu]" in text
     assert "bytes planned" in text and "def replay(a0):" in text
+
+
+def test_tuple_outputs():
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            y = self.fc(x)
+            return y, y.relu()
+
+    model = Two().eval()
+    fast = compile(model, (random((2, 4)),))
+    with no_grad():
+        x = random((2, 4), 5)
+        got, want = fast(x), model(x)
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+def test_untying_a_shared_weight_is_seen():
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+            self.b.weight = self.a.weight  # one Tensor, two names
+
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+
+    model = Tied().eval()
+    x = random((2, 4))
+    fast = compile(model, (x,))
+    with no_grad():
+        model.b.weight = nn.Parameter(np.zeros((4, 4), np.float32))  # the second name only
+        np.testing.assert_array_equal(fast(x).numpy(), model(x).numpy())
+    assert fast.stats["traces"] == 2

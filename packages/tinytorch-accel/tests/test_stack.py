@@ -72,3 +72,15 @@ def test_kv_cache_decode_step_is_refused():
         gpt(np.array([[1, 2, 3]]), 0)  # prefill
         with pytest.raises(CompileError, match="stateful"):
             compile(gpt, (np.array([[4]]), 3))
+
+
+@pytest.mark.parametrize("example,call", [
+    (wrap(np.array([[1, 2, 3, 4]])), wrap(np.array([[5, 6, 7, 8]]))),  # Tensor ids
+    (np.array([1, 2, 3]), np.array([4, 5, 6])),  # unbatched: the model indexes a view
+], ids=["tensor-ids", "unbatched-ids"])
+def test_gpt_ids_in_other_forms(example, call):
+    gpt = small_gpt()
+    fast = compile(gpt, (example,))
+    with no_grad():
+        np.testing.assert_array_equal(fast(call).numpy(), gpt(call).numpy())
+    assert fast.stats == {"replays": 1, "traces": 1, "eager": 0}

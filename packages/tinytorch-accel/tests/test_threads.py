@@ -40,3 +40,15 @@ def test_context_manager_limits_and_restores():
     finally:
         set_num_threads(before)
     assert get_num_threads() == before
+
+
+def test_perf_system_info_reports_the_limited_pool():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]:
+        pytest.skip("threadpoolctl sees no BLAS library")
+    from tinytorch.perf import system_info
+
+    with threads(1):
+        pools = system_info()["threadpools"]
+    blas = [p for p in pools if p.get("user_api") == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)

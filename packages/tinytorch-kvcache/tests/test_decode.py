@@ -107,9 +107,8 @@ def test_the_two_primitives_equal_the_canonical_forwards_and_write_nothing(b, e,
     eps = 1e-5
     ref_qkv, ref_y = reference_block(x, qkv_w, rest, keys, values, h, eps, approximate)
     qkv = DECODE_QKV(Tensor(x), *map(Tensor, qkv_w), eps=eps, num_heads=h)
-    assert qkv.shape == (b, 3, h, e // h)
-    np.testing.assert_allclose(qkv.data.transpose(1, 0, 2, 3)[:, :, :, None, :],
-                               ref_qkv, rtol=1e-5, atol=1e-5)
+    assert qkv.shape == (b, 3, h, 1, e // h)
+    np.testing.assert_allclose(qkv.data.transpose(1, 0, 2, 3, 4), ref_qkv, rtol=1e-5, atol=1e-5)
     y = DECODE_BLOCK(Tensor(x), qkv, *map(Tensor, rest), keys=keys, values=values,
                      scale=1 / float(np.sqrt(e // h)), eps=eps, approximate=approximate)
     assert y.shape == (b, 1, e) and y.dtype == np.float32
@@ -125,7 +124,7 @@ def test_flop_counts_grow_with_the_cached_length():
 
     def flops(args):
         x, qkv_w, rest, keys, _ = args
-        qkv = np.zeros((1, 3, 4, 8), np.float32)
+        qkv = np.zeros((1, 3, 4, 1, 8), np.float32)
         return DECODE_BLOCK.flops([x, qkv, *rest], None, {"keys": keys})
 
     assert 0 < flops(short) < flops(long)

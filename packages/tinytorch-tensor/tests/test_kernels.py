@@ -219,3 +219,20 @@ def test_set_num_threads_returns_the_previous_count():
     finally:
         kernels.set_num_threads(before)
     assert kernels.get_num_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_its_own_kernel_threads(two_threads):
+    import os
+
+    x = np.random.default_rng(7).standard_normal((4, 300, 200)).astype(np.float32)
+    want = kernels.gelu_tanh(x)[0]  # the parent's pool now has a worker thread
+    pid = os.fork()
+    if pid == 0:  # child: the same kernel must finish (no wait on a missing thread)
+        import signal
+
+        signal.alarm(30)  # a hang kills the child (a failure), never the test run
+        ok = np.array_equal(kernels.gelu_tanh(x)[0], want)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -1,13 +1,13 @@
 """Code generation: a planned graph becomes one flat Python function.
 
     def replay(a0):                                  # the call's arrays
-        np.matmul(a0.reshape(-1, 64), w3T, out=b0_2d)   # linear, into buffer 0
-        np.add(b0_2d, v4, out=b0_2d)
-        v5 = b0
-        np.maximum(v5, 0, out=b1)                        # fused chain, in place
-        v6 = b1
-        v8 = f7(v6, v9, v10)                             # a primitive's forward
-        return (v8,)
+        np.dot(a0, w0T, out=b0_2d)                       # linear, into buffer 0
+        np.add(b0_2d, bias0, out=b0_2d)
+        v3 = b0
+        acc = u_maximum(v3, zero_float32, out=b1)        # fused chain, in place
+        v4 = acc
+        v7 = f2(v4, v5, v6)                              # a primitive's forward
+        return (v7, )
 
 No Tensor is built, no hook runs and no argument is checked between ops:
 what is left is the NumPy work and one Python line per op. Parameters,
@@ -15,8 +15,9 @@ constants, buffers and forward functions are bound in the function's
 globals once, when it is generated. The source is kept (``Replay.source``)
 so that :meth:`CompiledModule.explain` can show it.
 
-Numerics: every kernel runs the same NumPy calls as the primitive's forward
-(bitwise equal), except ``matmul`` of a stack of rows by one matrix, which
+Numerics: every kernel runs the same NumPy steps as the primitive's forward
+(bitwise equal; ``np.dot`` is the same GEMM as ``np.matmul`` on 2-D
+operands), except ``matmul`` of a stack of rows by one matrix, which
 always runs as one 2-D GEMM (eager mode does so only for C-contiguous
 inputs; BLAS may sum in another order, within float32 rounding).
 """
@@ -123,14 +124,21 @@ class _Writer:
         if node.buffer is not None:
             flat = self.bind(f"b{node.buffer}_2d",
                              self.ns[f"b{node.buffer}"].reshape(-1, vw.shape[0]))
-            self.lines.append(f"np.matmul({rows}, {wt}, out={flat})")
+            # np.dot on 2-D operands is the same GEMM call as np.matmul
+            # (bitwise equal) with less per-call overhead.
+            self.lines.append(f"np.dot({rows}, {wt}, out={flat})")
             result = f"b{node.buffer}"
         else:
             flat = "y"
-            self.lines.append(f"y = np.matmul({rows}, {wt})")
+            self.lines.append(f"y = np.dot({rows}, {wt})")
             result = "y" if len(out.shape) == 2 else f"y.reshape({tuple(out.shape)!r})"
         if bias:
-            self.lines.append(f"np.add({flat}, v{bias[0]}, out={flat})")
+            vb = self.g.values[bias[0]]
+            # The bias as a (1, out) view: the add skips NumPy's broadcasting
+            # setup when there is one row (and costs the same otherwise).
+            b2 = self.bind(f"bias{n}", vb.array.reshape(1, -1)) if vb.array is not None \
+                else f"v{bias[0]}"
+            self.lines.append(f"np.add({flat}, {b2}, out={flat})")
         self.lines.append(f"v{node.out} = {result}")
 
 
@@ -177,13 +185,18 @@ class _Writer:
         w2 = self.bind(f"w{n}2d", vw.array.reshape(oc, -1)) if vw.array is not None \
             else f"v{w}.reshape({oc}, -1)"
         out = self.result(node)
-        if nb == 1:  # (OC, OH*OW) is already the (1, OC, OH, OW) layout
+        if nb == 1 and node.buffer is not None:  # (OC, OH*OW) is the (1, OC, OH, OW) layout
+            o2 = self.bind(f"o{n}", self.ns[out].reshape(oc, oh * ow))
+        elif nb == 1:
             o2 = f"{out}.reshape({oc}, {oh * ow})"
         else:
             o2 = self.scratch(f"o{n}", (oc, nb * oh * ow), self.g.values[node.out].dtype)
-        self.lines.append(f"np.matmul({w2}, {cols}, out={o2})")
+        self.lines.append(f"np.dot({w2}, {cols}, out={o2})")  # matmul's GEMM, less overhead
         if bias:
-            self.lines.append(f"np.add({o2}, v{bias[0]}[:, None], out={o2})")
+            vb = self.g.values[bias[0]]
+            b2 = self.bind(f"bias{n}", vb.array[:, None]) if vb.array is not None \
+                else f"v{bias[0]}[:, None]"
+            self.lines.append(f"np.add({o2}, {b2}, out={o2})")
         if nb != 1:
             self.lines.append(f"np.copyto({out}, {o2}.reshape({oc}, {nb}, {oh}, {ow})"
                               ".transpose(1, 0, 2, 3))")
@@ -249,6 +262,46 @@ class _Writer:
                        f"v{node.out} = {y}"]
 
 
+    def attention(self, n: int, node) -> None:
+        """Scaled dot-product attention as tinytorch.transformers computes it
+        (scores transposed, ``S^T = K (scale Q)^T``, a max-subtracted
+        softmax over the keys, then ``P V``), step by step into scratch
+        buffers, bitwise equal. What is done once: the blocked-positions
+        mask, inverted and transposed, and every view. The primitive's
+        ``weights_out`` slot is not written (nothing after the op runs)."""
+        q, k, v = node.inputs
+        vq, vk = self.g.values[q], self.g.values[k]
+        dtype = vq.dtype
+        scale, mask = node.params["scale"], node.params["mask"]
+        batch = np.broadcast_shapes(tuple(vk.shape[:-2]), tuple(vq.shape[:-2]))
+        st = self.scratch(f"st{n}", (*batch, vk.shape[-2], vq.shape[-2]), dtype)  # (.., Tk, Tq)
+        qs = self.scratch(f"qs{n}", vq.shape, dtype)
+        qs_t = self.bind(f"qst{n}", np.swapaxes(self.ns[qs], -1, -2))
+        red = (*self.ns[st].shape[:-2], 1, self.ns[st].shape[-1])  # (..., 1, Tq)
+        cm = self.scratch(f"cm{n}", red, dtype)
+        dn = self.scratch(f"dn{n}", red, dtype)
+        st_t = self.bind(f"stt{n}", np.swapaxes(self.ns[st], -1, -2))
+        exp_sub = self.bind("exp_sub_", kernels.exp_sub_)
+        self.lines += [f"np.multiply(v{q}, {scale!r}, out={qs})",
+                       f"np.matmul(v{k}, {qs_t}, out={st})"]
+        if mask is not None and mask.dtype == np.bool_:
+            blocked = self.bind(f"blk{n}", np.ascontiguousarray(np.swapaxes(~mask, -1, -2)))
+            self.lines.append(f"np.copyto({st}, -np.inf, where={blocked})")
+        elif mask is not None:
+            mt = self.bind(f"mt{n}", np.swapaxes(mask, -1, -2))
+            self.lines.append(f"np.add({st}, {mt}, out={st})")
+        out = self.result(node)
+        self.lines += [f"np.maximum.reduce({st}, axis=-2, keepdims=True, out={cm})",
+                       f"{cm}[~np.isfinite({cm})] = 0.0",
+                       f"{exp_sub}({st}, {cm})",
+                       f"np.add.reduce({st}, axis=-2, keepdims=True, out={dn})",
+                       f"{dn}[{dn} == 0] = 1.0",
+                       f"np.divide(1.0, {dn}, out={dn})",
+                       f"np.multiply({st}, {dn}, out={st})",
+                       f"np.matmul({st_t}, v{v}, out={out})",
+                       f"v{node.out} = {out}"]
+
+
 def generate(graph: Graph) -> Replay:
     """Generate the replay function of a planned graph (see the module doc).
 
@@ -274,6 +327,8 @@ def generate(graph: Graph) -> Replay:
             w.gelu_tanh(n, node)
         elif node.kernel == "layer_norm":
             w.layer_norm(n, node)
+        elif node.kernel == "attention":
+            w.attention(n, node)
         else:
             w.call(n, node)
     w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")

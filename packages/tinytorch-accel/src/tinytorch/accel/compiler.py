@@ -288,13 +288,19 @@ def _make_guard(model: Module, graphs: list[Graph]):
         ns[f"m{i}"], ns[f"g{i}"] = m, type(m).__getattr__
         for name, child in m.named_children():
             checks.append(f"g{i}(m{i}, {name!r}) is m{index[id(child)]}")
-    params = {v.name: v for g in graphs for v in g.values if v.kind == "param"}
-    for i, v in enumerate(params.values()):
-        owner, _, attr = v.name.rpartition(".")
-        o = index[id(model.get_submodule(owner) if owner else model)]
-        ns[f"t{i}"], ns[f"a{i}"] = v.source, v.array
-        checks.append(f"g{o}(m{o}, {attr!r}) is t{i} and t{i}.data is a{i} "
-                      f"and t{i}.version == {v.version}")
+    # Every place a parameter the graphs read is registered: a tied weight
+    # (the same Tensor under two modules) is checked under each name.
+    read = {id(v.source): v for g in graphs for v in g.values if v.kind == "param"}
+    for i, (_, m) in enumerate(modules):
+        owned = [*m.named_parameters(recurse=False), *m.named_buffers(recurse=False)]
+        for attr, t in owned:
+            v = read.get(id(t))
+            if v is None:
+                continue
+            key = f"{id(t)}"
+            ns[f"t{key}"], ns[f"a{key}"] = v.source, v.array
+            checks.append(f"g{i}(m{i}, {attr!r}) is t{key} and t{key}.data is a{key} "
+                          f"and t{key}.version == {v.version}")
     source = (f"def guard():\n    if {training}:\n        return {EAGER}\n"
               f"    try:\n        if {' and '.join(checks) or 'True'}:\n"
               f"            return {REPLAY}\n    except AttributeError:\n        pass\n"

@@ -117,7 +117,7 @@ def _float_array(x, where: str) -> np.ndarray:
 
 def unfused_gelu(x) -> np.ndarray:
     """The tanh GELU ``0.5 x (1 + tanh(c (x + a x^3)))`` as plain NumPy
-    expressions: 7 passes over the data, each allocating a temporary.
+    expressions: nine NumPy operations, each allocating a temporary.
 
     Raises:
         TypeError: ``x`` is not floating point.
@@ -129,7 +129,7 @@ def unfused_gelu(x) -> np.ndarray:
 
 def fused_gelu(x, out: np.ndarray | None = None) -> np.ndarray:
     """The same tanh GELU in one buffer: every step writes in place into
-    ``out`` (allocated once if not given). Same passes, no temporaries.
+    ``out`` (allocated once if not given). Same operations, no temporaries.
 
     Args:
         x: floating-point array.

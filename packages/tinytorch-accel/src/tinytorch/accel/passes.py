@@ -41,6 +41,7 @@ _FRESH = set(UFUNCS) | {ops.MATMUL, LINEAR, CONV2D, MAX_POOL2D, LAYER_NORM, ops.
                         ops.MEAN, ops.MAX, ops.MIN, ops.VAR, ops.CONCAT, ops.STACK, ops.CLIP,
                         ops.WHERE, ops.CLONE, ops.SIGMOID, ops.GELU, ops.SOFTMAX,
                         ops.LOG_SOFTMAX}
+# (A node given a buffer kernel by plan_buffers writes a fresh buffer too.)
 
 
 def _has_param_input(params: dict) -> bool:
@@ -188,10 +189,25 @@ def _writes_into_buffer(g: Graph, node: Node) -> str | None:
     numpy_backend = kernels.get_backend() == "numpy"
     if node.op is ops.GELU and node.params.get("approximate") == "tanh" and numpy_backend:
         return "gelu_tanh"
+    if node.op.name == "scaled_dot_product_attention" and _plain_attention(g, node):
+        return "attention"
     if node.op is LAYER_NORM and node.params.get("n_axes") == 1 \
             and node.params.get("has_weight") and node.params.get("has_bias"):
         return "layer_norm"
     return None
+
+
+def _plain_attention(g: Graph, node: Node) -> bool:
+    """tinytorch.transformers' attention primitive (found by its name: this
+    package does not depend on transformers) without dropout, with a
+    constant mask or none, on float Q, K, V of one dtype."""
+    p = node.params
+    if set(p) != {"mask", "scale", "dropout_mask", "weights_out"} or len(node.inputs) != 3:
+        return False
+    dtypes = {np.dtype(g.values[i].dtype) for i in node.inputs}
+    mask = p["mask"]
+    return p["dropout_mask"] is None and len(dtypes) == 1 and dtypes.pop().kind == "f" \
+        and (mask is None or isinstance(mask, np.ndarray))
 
 
 def plan_buffers(graph: Graph) -> Graph:

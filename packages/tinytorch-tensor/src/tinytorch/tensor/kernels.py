@@ -144,12 +144,23 @@ def set_num_threads(n: int) -> int:
     return previous
 
 
+def _forget_pool() -> None:
+    # A forked child (a DataLoader worker) inherits the pool object but not
+    # its threads: it must start its own on first use, or it would wait forever.
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _run(body, main: np.ndarray, *arrays) -> None:
     """``body(*arrays)``, split into parts along axis 0 on the kernel threads.
 
     Arrays with ``main``'s number of dims and first-axis length are sliced
     together (row views, so in-place updates land in the originals); the
-    others (broadcast operands) are passed whole. Small arrays, 0-d arrays
+    others (broadcast operands, constants) are passed whole. Small arrays, 0-d arrays
     and one thread run ``body`` once on the caller's thread.
     """
     global _pool
@@ -162,7 +173,8 @@ def _run(body, main: np.ndarray, *arrays) -> None:
 
     def part(i: int) -> None:
         sl = slice(bounds[i], bounds[i + 1])
-        body(*[a[sl] if a.ndim == nd and a.shape[0] == rows else a for a in arrays])
+        body(*[a[sl] if isinstance(a, np.ndarray) and a.ndim == nd and a.shape[0] == rows
+               else a for a in arrays])
 
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="tt-kernel")
@@ -306,19 +318,26 @@ def adam_step_(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray
                  lr=dt(step_size), bc=dt(bias2_sqrt), eps=dt(eps))
         return
 
-    def body(param, grad, m, v, scratch):
-        np.subtract(grad, m, out=scratch)
-        scratch *= dt(1.0 - beta1)
-        m += scratch
-        v *= dt(beta2)
-        np.multiply(grad, grad, out=scratch)
-        scratch *= dt(1.0 - beta2)
-        v += scratch
-        np.sqrt(v, out=scratch)
-        scratch /= dt(bias2_sqrt)
-        scratch += dt(eps)
-        np.divide(m, scratch, out=scratch)
-        scratch *= dt(step_size)
-        param -= scratch
+    consts = (dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2), dt(bias2_sqrt), dt(eps),
+              dt(step_size))
+    if param.size < PARALLEL_MIN_SIZE:  # the usual case: no split, no extra call
+        _adam_np(param, grad, m, v, scratch, consts)
+    else:
+        _run(_adam_np, param, param, grad, m, v, scratch, consts)
 
-    _run(body, param, param, grad, m, v, scratch)
+
+def _adam_np(param, grad, m, v, scratch, consts):
+    b1c, b2, b2c, bias2_sqrt, eps, step_size = consts
+    np.subtract(grad, m, out=scratch)
+    scratch *= b1c
+    m += scratch
+    v *= b2
+    np.multiply(grad, grad, out=scratch)
+    scratch *= b2c
+    v += scratch
+    np.sqrt(v, out=scratch)
+    scratch /= bias2_sqrt
+    scratch += eps
+    np.divide(m, scratch, out=scratch)
+    scratch *= step_size
+    param -= scratch

@@ -1,4 +1,4 @@
-"""Helpers shared by the milestone 5 scripts: imports, thread pools, progress.
+"""Helpers shared by the milestone 5 modules: thread pools, progress.
 
 Kept apart from the scripts so that each script reads as the training
 recipe and nothing else.
@@ -8,18 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def use_source_tree() -> None:
-    """Make ``import tinytorch.<x>`` work from a checkout without installing:
-    put every ``packages/*/src`` on ``sys.path`` if tinytorch is not installed."""
-    try:
-        import tinytorch.transformers  # noqa: F401
-    except ImportError:
-        sys.path[:0] = [str(p) for p in sorted(REPO_ROOT.glob("packages/*/src"))]
 
 
 class blas_threads:
@@ -42,7 +30,7 @@ class blas_threads:
 
     def __init__(self, n: int | None) -> None:
         self.n = n
-        self._undo = []
+        self._restore_stack = []
 
     def __enter__(self):
         if self.n is None:
@@ -54,22 +42,22 @@ class blas_threads:
             print(f"note: --threads {self.n} needs threadpoolctl (pip install threadpoolctl); "
                   "the thread pools keep their defaults")
             return self
-        self._undo.append(threadpool_limits(limits=self.n).restore_original_limits)
+        self._restore_stack.append(threadpool_limits(limits=self.n).restore_original_limits)
         ne = sys.modules.get("numexpr")
         if ne is not None:
             previous = ne.set_num_threads(self.n)
-            self._undo.append(lambda: ne.set_num_threads(previous))
+            self._restore_stack.append(lambda: ne.set_num_threads(previous))
         return self
 
     def _limit_kernels(self) -> None:
         from tinytorch.tensor import kernels
 
         previous = kernels.set_num_threads(self.n)
-        self._undo.append(lambda: kernels.set_num_threads(previous))
+        self._restore_stack.append(lambda: kernels.set_num_threads(previous))
 
     def __exit__(self, *exc) -> None:
-        while self._undo:
-            self._undo.pop()()
+        while self._restore_stack:
+            self._restore_stack.pop()()
 
 
 class Progress:
@@ -81,7 +69,7 @@ class Progress:
         self.every, self.count, self.enabled = every, 0, enabled
         self.desc = desc
         self._bar = None
-        self._t0 = time.perf_counter()
+        self._started_at = time.perf_counter()
         if enabled:
             try:
                 from tqdm import tqdm
@@ -100,7 +88,7 @@ class Progress:
             self._bar.set_postfix_str(text, refresh=False)
             self._bar.update(1)
         elif self.count % self.every == 0:
-            elapsed = time.perf_counter() - self._t0
+            elapsed = time.perf_counter() - self._started_at
             print(f"{self.desc} step {self.count:6d}  {text}  ({elapsed:.0f} s)", flush=True)
 
     def set_total(self, total: int) -> None:
