@@ -20,7 +20,7 @@ Each model's own latency figure is its *round median*: the median over
 rounds of its per-round median. Under load the tail of the latency
 distribution belongs to the other processes: with a load average of 13 on 2
 cores, an A/A pair of the digits CNN (a model against an exact copy) gave
-ratios of the two pooled p90s between 0.92 and 1.09 over 10 runs, of the
+ratios of the two pooled p90s between 0.915 and 1.092 over 30 runs, of the
 round medians within the +-5% the medians of ratios keep
 (``benchmarks/bench_olympics.py``).
 

@@ -16,7 +16,7 @@ run, by one measurement path (``tinytorch.perf``), and reported as ratios
 (speedup, compression) that travel between machines better than raw
 milliseconds do::
 
-    baseline ─┐    SingleStream (p90 ms) · Offline (samples/s) · memory · accuracy
+    baseline ─┐    SingleStream (ms) · Offline (samples/s) · memory · accuracy
               ├──▶ normalized scores ──▶ event qualification ──▶ submission.json
     optimized ┘                                                   └─▶ validated
 
@@ -66,7 +66,7 @@ def _events(scores) -> list[str]:
     return [e.value for e in OlympicEvent if qualifies_event(scores, e).qualified]
 
 
-HEADER = ("", "SS p90 ms", "", "Offline /s", "", "memory MiB", "", "accuracy", "",
+HEADER = ("", "SS ms", "", "Offline /s", "", "memory MiB", "", "accuracy", "",
           "speedup", "compress", "d acc", "effic.")
 SUBHEADER = ("", "base", "opt", "base", "opt", "base", "opt", "base", "opt", "", "", "pts", "")
 
@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
                else dict(warmup_runs=5, measurement_runs=10, min_duration_s=1.0))
     print("Milestone 6 (2018): MLPerf and the first TorchPerf Olympics")
     print(f"  SingleStream: >= 64 queries{', >= 1 s' if not args.quick else ''} per model, "
-          f"p90 latency; Offline: all samples at once, {measure['measurement_runs']} timed "
-          f"runs; seed {args.seed}")
+          f"both models interleaved, round-median latency; Offline: all samples at once, "
+          f"{measure['measurement_runs']} timed runs; seed {args.seed}")
 
     pairings = [
         digits_mlp(epochs=TRAINING["mlp"][level], seed=args.seed),
