@@ -12,6 +12,8 @@ The package list and the dependency graph are read from
     python -m nox -s lint                              # ruff + tests/test_layering.py
     python -m nox -s bench [-- bench_x.py ...]         # benchmarks/bench_*.py
     python -m nox -s demo [-- args]                    # milestones/demo.py
+    python -m nox -s ray                               # the leaderboard on a local Ray
+    python -m nox -s browser                           # the leaderboard page in headless Chromium
     python -m nox -s compat                            # each range tested at its oldest release
     python -m nox -s downstream                        # examples/downstream against its pins
     python -m nox -s release -- tinytorch-nn minor     # the release step (tools/release.py)
@@ -286,6 +288,26 @@ def bench(session: nox.Session) -> None:
     for script in scripts:
         session.log(f"=== {script.relative_to(ROOT)} ===")
         session.run("python", str(script.relative_to(ROOT)), env={"MPLBACKEND": "Agg"})
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """``tito leaderboard --executor ray`` on a local Ray (``ray.init()`` in the test)."""
+    install_all(session, "ray")
+    run_pytest(session, "packages/tinytorch-tito/tests/test_ray.py")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The leaderboard page in headless Chromium (Debian's ``chromium``,
+    installed with apt-get when missing): it must render its tables."""
+    if shutil.which("chromium") is None:
+        session.run("apt-get", "update", external=True)
+        session.run("apt-get", "install", "-y", "--no-install-recommends", "chromium",
+                    external=True)
+    install_all(session)
+    session.run("pytest", "--import-mode=importlib",
+                "packages/tinytorch-tito/tests/test_browser.py", env={"TITO_REQUIRE_CHROMIUM": "1"})
 
 
 @nox.session

@@ -305,6 +305,77 @@ def test_generate_really_uses_the_cache():
     assert all(f > 0 for f in flops) and flops[-1] > flops[0]  # grows with the past
 
 
+class RowKernelLinear(Module):
+    """Not a Linear: ``2 * (x @ W.T + b)``, with the row-kernel protocol."""
+
+    def __init__(self, linear: Linear) -> None:
+        super().__init__()
+        self.inner = linear
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.row_calls = 0
+
+    def forward(self, x):
+        return self.inner(x) * 2.0
+
+    def forward_rows(self, x: np.ndarray) -> np.ndarray:
+        self.row_calls += 1
+        return 2.0 * (x @ self.inner.weight.data.T + self.inner.bias.data)
+
+
+@pytest.mark.parametrize("which", ["qkv", "out_proj", "fc", "proj", "all"])
+def test_a_row_kernel_layer_takes_the_fused_decode_path(which):
+    """A layer with ``forward_rows`` (ROW_KERNEL_METHOD) in place of a Linear
+    keeps the fused decode step; the step calls it; logits equal the uncached ones."""
+    assert kvcache_pkg.ROW_KERNEL_METHOD == "forward_rows"
+    model = make_gpt(2)
+    swapped = []
+    for block in model.blocks:
+        for name in ("attn.qkv", "attn.out_proj", "mlp.fc", "mlp.proj"):
+            if which in (name.split(".")[1], "all"):
+                layer = RowKernelLinear(block.get_submodule(name))
+                block.set_submodule(name, layer)
+                swapped.append(layer)
+    prompt = prompt_of(2)
+    out_u, logits_u = step_logits(
+        model, lambda: model.generate(prompt, 6, temperature=0, use_cache=False))
+    counts = {}
+
+    def post(op, inputs, out, params, saved):
+        counts[op.name] = counts.get(op.name, 0) + 1
+
+    with hooks(post=post):
+        out_c, logits_c = step_logits(model, lambda: generate(model, prompt, 6, temperature=0))
+    assert counts[DECODE_BLOCK.name] == counts[DECODE_QKV.name] == 2 * 5
+    assert all(layer.row_calls == 5 for layer in swapped)
+    np.testing.assert_array_equal(out_c.data, out_u.data)
+    for u, c in zip(logits_u, logits_c):
+        np.testing.assert_allclose(c, u, rtol=0, atol=1e-4)
+
+
+def test_a_layer_without_the_protocol_is_not_fused():
+    """A Linear stand-in without ``forward_rows`` sends the block down the general path."""
+    model = make_gpt(1)
+    model.blocks[0].mlp.fc = _NoRows(model.blocks[0].mlp.fc)
+    counts = {}
+
+    def post(op, inputs, out, params, saved):
+        counts[op.name] = counts.get(op.name, 0) + 1
+
+    with hooks(post=post):
+        generate(model, prompt_of(1), 4, temperature=0)
+    assert DECODE_BLOCK.name not in counts
+
+
+class _NoRows(Module):
+    def __init__(self, linear: Linear) -> None:
+        super().__init__()
+        self.inner = linear
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def forward(self, x):
+        return self.inner(x)
+
+
 def test_hooks_on_submodules_are_honoured_by_the_decode_path():
     """A forward hook on a block's MLP (here one that changes its output) makes
     that block run its submodules one by one (attention by the general cached

@@ -52,6 +52,46 @@ def test_kv_cache_on_a_quantized_gpt_gives_the_uncached_tokens(how):
         kvcache.disable_kv_cache(q)
 
 
+@pytest.mark.parametrize("how", ["dynamic", "static", "int8", "int4"])
+def test_forward_rows_equals_forward(how):
+    """The row-kernel protocol method computes exactly what forward does."""
+    rng = np.random.default_rng(0)
+    lin = nn.Linear(24, 10)
+    x = rng.standard_normal((3, 24)).astype(np.float32)
+    if how == "dynamic":
+        q = QuantizedLinear.from_float(lin)
+    elif how == "static":
+        q = QuantizedLinear.from_float(lin, act_qparams=(np.float32(0.02), 128))
+    else:
+        q = WeightOnlyLinear.from_float(lin, bits=int(how[3:]), group_size=8)
+    before = x.copy()
+    rows = q.forward_rows(x)
+    assert rows.shape == (3, 10) and rows.dtype == np.float32
+    np.testing.assert_array_equal(rows, q(Tensor(x)).data)
+    np.testing.assert_array_equal(x, before)  # the input is not modified
+
+
+@pytest.mark.parametrize("how", ["dynamic", "int8"])
+def test_quantized_gpt_takes_the_fused_decode_path(how):
+    """Quantized Linears follow kvcache's row-kernel protocol, so every decode
+    step of every block is the two fused primitives (no attention op)."""
+    kvcache = pytest.importorskip("tinytorch.kvcache")
+    from tinytorch.tensor import hooks
+    model = gpt()
+    q = quantize_dynamic(model) if how == "dynamic" else quantize_weights(model, bits=8)
+    counts = {}
+
+    def post(op, inputs, out, params, saved):
+        counts[op.name] = counts.get(op.name, 0) + 1
+
+    prompt = np.array([[1, 5, 7, 2]])
+    with hooks(post=post):
+        cached = kvcache.generate(q, prompt, 6, temperature=0)
+    assert counts[kvcache.DECODE_BLOCK.name] == counts[kvcache.DECODE_QKV.name] == 2 * 5
+    assert np.array_equal(cached.data,
+                          q.generate(prompt, 6, temperature=0, use_cache=False).data)
+
+
 def test_profiler_counts_the_quantized_ops_flops():
     perf = pytest.importorskip("tinytorch.perf")
     manual_seed(0)

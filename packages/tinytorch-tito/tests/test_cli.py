@@ -102,3 +102,16 @@ def test_validate_unreadable_files(tmp_path, content):
     result = invoke("olympics", "validate", str(path))
     assert result.exit_code in (1, 2), result.output
     assert_no_traceback(result)
+
+
+@pytest.mark.parametrize("words, expected", [
+    ("tito sys", "system"), ("tito milestone r", "run"), ("tito olympics val", "validate"),
+    ("tito lead", "leaderboard"),
+])
+def test_shell_completion(words, expected):
+    # What bash's completion function asks: typer's completion protocol.
+    result = runner.invoke(app, [], prog_name="tito", env={
+        "_TITO_COMPLETE": "complete_bash", "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1)})
+    assert result.exit_code == 0
+    assert result.output.split() == [expected]

@@ -135,6 +135,9 @@ def test_pareto_plot_embedded_with_matplotlib(folder, tmp_path, html_tables):
     (["leaderboard", "/no/such/folder"], 2, "no such folder"),
     (["leaderboard", "DIR", "--executor", "dask"], 2, "--executor must be one of"),
     (["leaderboard", "DIR", "--workers", "0"], 2, ""),
+    (["leaderboard", "DIR", "--db", "/no/such/dir/c.sqlite"], 2, "does not exist"),
+    (["leaderboard", "DIR", "--db", "DIR"], 2, "is a folder"),
+    (["leaderboard", "DIR", "--html", "/no/such/dir/b.html"], 2, "folder does not exist"),
 ])
 def test_cli_bad_input(tmp_path, args, code, message):
     args = [str(tmp_path) if a == "DIR" else a for a in args]

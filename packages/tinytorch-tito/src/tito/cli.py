@@ -393,6 +393,8 @@ def leaderboard_cmd(
 
     if executor not in EXECUTORS:
         raise fail(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
+        raise fail(f"cannot write {html}: its folder does not exist")  # before any validation
 
     def progress(path: str, result: dict) -> None:
         verdict = "valid" if result["report"].get("valid") else "rejected"
@@ -402,7 +404,7 @@ def leaderboard_cmd(
     try:
         board = build(directory, reproduce=reproduce, workers=workers, executor=executor,
                       db_path=db, progress=progress)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
         raise fail(str(exc)) from None
     except RuntimeError as exc:  # Ray missing
         raise fail(str(exc), FAILURE) from None

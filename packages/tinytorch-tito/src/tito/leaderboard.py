@@ -214,6 +214,11 @@ class ResultCache:
     def __init__(self, path: str) -> None:
         self.path = path
         self.rebuilt: str | None = None
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"cannot create the cache {path}: {folder} does not exist")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"the cache {path} is a folder, not a file")
         try:
             self.conn = self._open()
         except sqlite3.DatabaseError as exc:
@@ -422,7 +427,9 @@ def build(directory: str, *, reproduce: bool = False, workers: int = 1,
     the validations), ``"notes"`` (e.g. a rebuilt cache) and ``"mode"``.
 
     Raises:
-        FileNotFoundError / NotADirectoryError: ``directory`` is not a folder.
+        FileNotFoundError / NotADirectoryError: ``directory`` is not a folder;
+            the cache's folder does not exist (IsADirectoryError: the cache
+            path is a folder).
         ValueError / RuntimeError: see :func:`run_all`.
     """
     db_path = db_path or os.path.join(directory, DB_NAME)

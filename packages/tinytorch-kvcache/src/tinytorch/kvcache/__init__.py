@@ -23,7 +23,7 @@ for a cached wrapper sharing its weights (and sets ``model.generation_cache``);
 """
 
 from .cache import KVCache, kv_cache_bytes
-from .decode import DECODE_BLOCK, DECODE_QKV
+from .decode import DECODE_BLOCK, DECODE_QKV, ROW_KERNEL_METHOD
 from .generate import generate
 from .wrapper import (
     CachedMultiHeadAttention,
@@ -46,5 +46,6 @@ __all__ = [
     "is_kv_cache_enabled",
     "generate",
     "DECODE_QKV",
+    "ROW_KERNEL_METHOD",
     "DECODE_BLOCK",
 ]

@@ -60,7 +60,18 @@ import numpy as np
 
 from tinytorch.tensor import PRIMITIVES, Primitive
 
-__all__ = ["DECODE_QKV", "DECODE_BLOCK", "layer_norm_rows", "linear_rows", "attend_one_query"]
+__all__ = ["DECODE_QKV", "DECODE_BLOCK", "layer_norm_rows", "linear_rows", "attend_one_query",
+           "ROW_KERNEL_METHOD"]
+
+#: The row-kernel protocol: a layer that is not a plain ``Linear`` takes part in
+#: the fused decode step when it has ``in_features``, ``out_features`` and a
+#: method of this name, ``forward_rows(x) -> y``: ``x`` a 2-D float ndarray
+#: ``(B, in_features)`` (not to be modified), ``y`` a new float ndarray
+#: ``(B, out_features)`` of the same dtype, equal to the layer's ``forward`` on
+#: those rows (a quantized ``Linear``, say). The primitives then call it where
+#: they would call :func:`linear_rows`; its weight and bias inputs are
+#: placeholders of shape ``(out, 0)`` and ``(0,)`` (read for the FLOP count only).
+ROW_KERNEL_METHOD = "forward_rows"
 
 _gelu = PRIMITIVES["gelu"].forward  # the canonical GELU: (y, saved)
 
@@ -76,6 +87,11 @@ def linear_rows(x, w, b):
     y = np.dot(x, w.T)
     y += b
     return y
+
+
+def _linear(x, w, b, rows):
+    """``rows(x)`` for a row-kernel layer, else :func:`linear_rows`."""
+    return linear_rows(x, w, b) if rows is None else rows(x)
 
 
 @functools.lru_cache(maxsize=32)
@@ -120,13 +136,13 @@ def attend_one_query(q, keys, values, scale):
 # ------------------------------------------------------------- primitives
 
 
-def _qkv_forward(x, ln_w, ln_b, w_qkv, b_qkv, *, eps, num_heads):
+def _qkv_forward(x, ln_w, ln_b, w_qkv, b_qkv, *, eps, num_heads, rows=None):
     """``(B, 1, E)`` -> ``(B, 3, H, 1, D)``: ``[:, 0]``, ``[:, 1]``, ``[:, 2]`` are
     Q, K, V of every head, each ``(B, H, 1, D)`` as the cache stores them
     (head ``h`` owns columns ``h*D .. (h+1)*D`` of each third, as in
     ``MultiHeadAttention.project_qkv``)."""
     b, _, e = x.shape
-    qkv = linear_rows(layer_norm_rows(x.reshape(b, e), ln_w, ln_b, eps), w_qkv, b_qkv)  # (B, 3E)
+    qkv = _linear(layer_norm_rows(x.reshape(b, e), ln_w, ln_b, eps), w_qkv, b_qkv, rows)  # (B, 3E)
     return qkv.reshape(b, 3, num_heads, 1, e // num_heads)
 
 
@@ -137,18 +153,21 @@ def _qkv_flops(inputs, out, params) -> int:
 
 
 #: Inputs ``(x, ln1.weight, ln1.bias, qkv.weight, qkv.bias)``, ``x`` ``(B, 1, E)``;
-#: params ``eps`` (ln1's) and ``num_heads``. Output ``(B, 3, H, 1, D)``. Inference only.
+#: params ``eps`` (ln1's), ``num_heads`` and ``rows`` (optional: the QKV layer's
+#: ``forward_rows``, see :data:`ROW_KERNEL_METHOD`). Output ``(B, 3, H, 1, D)``.
+#: Inference only.
 DECODE_QKV = Primitive("kv_decode_qkv", _qkv_forward, differentiable=False, flops=_qkv_flops)
 
 
 def _block_forward(x, qkv, w_out, b_out, ln2_w, ln2_b, w_fc, b_fc, w_proj, b_proj, *,
-                   keys, values, scale, eps, approximate):
+                   keys, values, scale, eps, approximate, rows=(None, None, None)):
     b, _, e = x.shape
+    r_out, r_fc, r_proj = rows
     att = attend_one_query(qkv[:, 0], keys, values, scale)  # (B, H, 1, D)
-    h = x.reshape(b, e) + linear_rows(att.reshape(b, e), w_out, b_out)  # heads side by side
-    m = linear_rows(layer_norm_rows(h, ln2_w, ln2_b, eps), w_fc, b_fc)  # (B, hidden)
+    h = x.reshape(b, e) + _linear(att.reshape(b, e), w_out, b_out, r_out)  # heads side by side
+    m = _linear(layer_norm_rows(h, ln2_w, ln2_b, eps), w_fc, b_fc, r_fc)  # (B, hidden)
     m = _gelu(m, approximate=approximate)[0]
-    h += linear_rows(m, w_proj, b_proj)  # + mlp(ln2(h))
+    h += _linear(m, w_proj, b_proj, r_proj)  # + mlp(ln2(h))
     return h.reshape(b, 1, e)
 
 
@@ -173,6 +192,8 @@ def _block_flops(inputs, out, params) -> int:
 #: fc.weight, fc.bias, proj.weight, proj.bias)`` with ``qkv`` the output of
 #: :data:`DECODE_QKV`; params ``keys``/``values`` (the layer's cached
 #: ``(B, H, L, D)`` views, the new token included), ``scale``, ``eps`` (ln2's)
-#: and ``approximate`` (the GELU's). Output ``(B, 1, E)``. Inference only.
+#: ``approximate`` (the GELU's) and ``rows`` (optional: ``(out_proj, fc, proj)``,
+#: each a layer's ``forward_rows`` or None for a plain ``Linear``; see
+#: :data:`ROW_KERNEL_METHOD`). Output ``(B, 1, E)``. Inference only.
 DECODE_BLOCK = Primitive("kv_decode_block", _block_forward, differentiable=False,
                          flops=_block_flops)

@@ -43,6 +43,11 @@ The paths
    ``LayerNorm``/``Linear``/``GELU``/``Dropout`` with biases, no hooks on
    them, dropout inactive): :data:`~tinytorch.kvcache.decode.DECODE_QKV`,
    ``cache.update``, :data:`~tinytorch.kvcache.decode.DECODE_BLOCK`.
+   Extension point: in place of a plain ``Linear``, any layer that follows the
+   row-kernel protocol (``in_features``, ``out_features`` and
+   ``forward_rows(x: ndarray (B, in)) -> ndarray (B, out)``, see
+   :data:`~tinytorch.kvcache.decode.ROW_KERNEL_METHOD`) is accepted; the fused
+   step calls its ``forward_rows`` (a quantized ``Linear`` does so).
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ from tinytorch.transformers import (
 )
 
 from .cache import KVCache
-from .decode import DECODE_BLOCK, DECODE_QKV
+from .decode import DECODE_BLOCK, DECODE_QKV, ROW_KERNEL_METHOD
 
 __all__ = [
     "CachedMultiHeadAttention",
@@ -289,7 +294,8 @@ class CachedTransformerBlock(_StandIn):
             return None
         qkv, out_proj, fc, proj = attn.qkv, attn.out_proj, mlp.fc, mlp.proj
         act, drop1, drop2 = mlp.act, attn.resid_dropout, mlp.drop
-        if not (all(type(m) is Linear for m in (qkv, out_proj, fc, proj))
+        linears = (qkv, out_proj, fc, proj)
+        if not (all(type(m) is Linear or _row_kernel(m) is not None for m in linears)
                 and type(act) is GELU and type(drop1) is Dropout and type(drop2) is Dropout):
             return None
         parts = (ln1, attn, ln2, mlp, qkv, out_proj, fc, proj, act, drop1, drop2)
@@ -298,19 +304,48 @@ class CachedTransformerBlock(_StandIn):
         if (attn.training and attn.dropout > 0) or any(d.training and d.p > 0
                                                        for d in (drop1, drop2)):
             return None  # active dropout: the general path draws its masks
-        weights = [t for m in (ln1, qkv, out_proj, ln2, fc, proj) for t in (m.weight, m.bias)]
         e = attn.embed_dim
-        if any(w is None for w in weights) or ln1.normalized_shape != (e,) or (
-                ln2.normalized_shape != (e,)):
+        if any(m.weight is None or m.bias is None for m in (ln1, ln2)) or (
+                ln1.normalized_shape != (e,) or ln2.normalized_shape != (e,)):
             return None
+        lin = [_linear_inputs(m) for m in linears]  # ((weight, bias), rows) each
+        if any(x is None for x in lin):
+            return None
+        rows = tuple(r for _, r in lin)
+        (wq, bq), (wo, bo), (wf, bf), (wp, bp) = (wb for wb, _ in lin)
+        block_params = {"scale": 1.0 / float(np.sqrt(attn.head_dim)), "eps": ln2.eps,
+                        "approximate": act.approximate}
+        if any(r is not None for r in rows[1:]):
+            block_params["rows"] = rows[1:]
         return _FusedStep(
             attn=attn,
-            qkv_inputs=tuple(weights[:4]),
-            qkv_params={"eps": ln1.eps, "num_heads": attn.num_heads},
-            block_inputs=tuple(weights[4:]),
-            block_params={"scale": 1.0 / float(np.sqrt(attn.head_dim)), "eps": ln2.eps,
-                          "approximate": act.approximate},
+            qkv_inputs=(ln1.weight, ln1.bias, wq, bq),
+            qkv_params={"eps": ln1.eps, "num_heads": attn.num_heads,
+                        **({"rows": rows[0]} if rows[0] is not None else {})},
+            block_inputs=(wo, bo, ln2.weight, ln2.bias, wf, bf, wp, bp),
+            block_params=block_params,
         )
+
+
+def _row_kernel(m: Module):
+    """``m.forward_rows`` when ``m`` follows the row-kernel protocol
+    (:data:`~tinytorch.kvcache.decode.ROW_KERNEL_METHOD`), else None."""
+    rows = getattr(m, ROW_KERNEL_METHOD, None)
+    if not callable(rows) or not all(isinstance(getattr(m, a, None), (int, np.integer))
+                                     for a in ("in_features", "out_features")):
+        return None
+    return rows
+
+
+def _linear_inputs(m: Module):
+    """``((weight, bias), None)`` of a plain ``Linear`` with a bias,
+    ``((placeholder (out, 0), placeholder (0,)), forward_rows)`` of a row-kernel
+    layer, None for a ``Linear`` without bias."""
+    if type(m) is Linear:
+        return None if m.bias is None else ((m.weight, m.bias), None)
+    shape = (int(m.out_features), 0)  # read by the FLOP counts only
+    return (Tensor(np.empty(shape, np.float32)), Tensor(np.empty((0,), np.float32))), \
+        _row_kernel(m)
 
 
 # ------------------------------------------------------------ enable, disable

@@ -55,10 +55,11 @@ def _exact_gemm(a: np.ndarray, w: np.ndarray, tile: int | None = None) -> np.nda
     the weights stays small: a memory-for-speed trade at small batches."""
     n, k = w.shape
     dt = exact_float_dtype(k)
-    a = a.astype(dt, copy=False)
+    if a.dtype != dt:
+        a = a.astype(dt)
     rows = n if tile is None else max(tile // k, 1)
     if rows >= n:
-        return a @ w.astype(dt).T
+        return np.dot(a, w.astype(dt).T)  # BLAS reads the transpose in place
     out = np.empty((a.shape[0], n), dt)
     for o in range(0, n, rows):  # ceil(N / rows) GEMMs, each over every row of a
         np.matmul(a, w[o:o + rows].astype(dt).T, out=out[:, o:o + rows])
@@ -93,8 +94,10 @@ def quantize_activation(x: np.ndarray, scale, zero_point, out=None) -> np.ndarra
     np.rint(q, out=q)
     lo, hi = -zp, np.float32(255) - zp
     if zp.ndim == 0:  # float32 scalars: ndarray.clip's fast path (measured 2-4x)
-        lo, hi = lo[()], hi[()]
-    q.clip(lo, hi, out=q)
+        q.clip(lo[()], hi[()], out=q)
+    else:  # per-row bounds: the two ufuncs, without clip's Python wrapper
+        np.maximum(q, lo, out=q)
+        np.minimum(q, hi, out=q)
     return q
 
 
@@ -104,11 +107,37 @@ def dynamic_qparams(x: np.ndarray, per_row: bool = False):
 
     Per row, a token's codes do not depend on the other tokens of the batch,
     so a KV-cached decode quantizes each token exactly as the full forward does."""
-    axis, keep = (1, True) if per_row else (None, False)
+    if per_row:
+        return _row_qparams(x)
+    axis, keep = None, False
     lo = np.minimum(np.minimum.reduce(x, axis=axis, keepdims=keep), 0).astype(np.float64)
     hi = np.maximum(np.maximum.reduce(x, axis=axis, keepdims=keep), 0).astype(np.float64)
     scale = np.maximum((hi - lo) / 255.0, float(np.finfo(np.float32).eps))
     zp = np.clip(np.round(-lo / scale), 0, 255)
+    return scale.astype(np.float32), zp.astype(np.float32)
+
+
+_EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _row_qparams(x: np.ndarray):
+    """``dynamic_qparams(x, per_row=True)`` for a 2-D ``x``: the same float64
+    arithmetic, with every step after the two reductions in place on (R, 1)
+    arrays. At one row (a decode step) the cost is the number of NumPy
+    calls, not the arithmetic, so the general ``np.round``/``np.clip``
+    wrappers are replaced by the ufuncs they call (same values)."""
+    lo = np.minimum.reduce(x, axis=1, keepdims=True).astype(np.float64)
+    np.minimum(lo, 0.0, out=lo)
+    hi = np.maximum.reduce(x, axis=1, keepdims=True).astype(np.float64)
+    np.maximum(hi, 0.0, out=hi)
+    scale = np.subtract(hi, lo, out=hi)
+    scale /= 255.0
+    np.maximum(scale, _EPS32, out=scale)
+    zp = np.divide(lo, scale, out=lo)
+    np.negative(zp, out=zp)  # -lo / scale
+    np.rint(zp, out=zp)  # np.round's half-to-even
+    np.maximum(zp, 0.0, out=zp)
+    np.minimum(zp, 255.0, out=zp)
     return scale.astype(np.float32), zp.astype(np.float32)
 
 

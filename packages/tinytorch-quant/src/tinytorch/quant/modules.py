@@ -149,6 +149,16 @@ class QuantizedLinear(_Int8Layer):
         x = _float_input(x, "QuantizedLinear", self.in_features)
         return apply(K.QUANTIZED_LINEAR, (x, *self._inputs()), self._act_params())
 
+    def forward_rows(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` on a float32 ndarray ``(B, in_features)`` -> ``(B, out_features)``
+        float32, without the Tensor and dispatch layer: the row-kernel protocol
+        of ``tinytorch.kvcache``'s fused decode step (one token per sequence,
+        where the per-call overhead is the cost). The same kernel as
+        ``forward``, so the same numbers; the input is not modified.
+        No checks: the caller passes 2-D float32 rows of the right width."""
+        return K.QUANTIZED_LINEAR.forward(x, *(t.data for t in self._inputs()),
+                                          **self._act_params())
+
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
                 f"{'static' if self.static else 'dynamic'}")
@@ -294,6 +304,15 @@ class WeightOnlyLinear(Module):
         return apply(K.WEIGHT_ONLY_LINEAR, (x, self.weight_codes, self.weight_scale, *b),
                      {"bits": self.bits, "group_size": self.group_size,
                       "in_features": self.in_features})
+
+    def forward_rows(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` on a float32 ndarray ``(B, in_features)`` -> ``(B,
+        out_features)``: the row-kernel protocol of ``tinytorch.kvcache`` (see
+        :meth:`QuantizedLinear.forward_rows`). No checks; ``x`` is not modified."""
+        b = () if self.bias is None else (self.bias.data,)
+        return K.WEIGHT_ONLY_LINEAR.forward(
+            x, self.weight_codes.data, self.weight_scale.data, *b, bits=self.bits,
+            group_size=self.group_size, in_features=self.in_features)
 
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, bits={self.bits}, "
