@@ -396,14 +396,23 @@ def leaderboard_cmd(
     if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
         raise fail(f"cannot write {html}: its folder does not exist")  # before any validation
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress("validating", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True)
+    task = bar.add_task("validating", total=None)
+
     def progress(path: str, result: dict) -> None:
         verdict = "valid" if result["report"].get("valid") else "rejected"
-        err.print(f"  {os.path.basename(path.rstrip(os.sep))}: {verdict} "
-                  f"({result['seconds']:.1f} s)", highlight=False)
+        bar.console.print(f"  {os.path.basename(path.rstrip(os.sep))}: {verdict} "
+                          f"({result['seconds']:.1f} s)", highlight=False)
+        bar.advance(task)
 
     try:
-        board = build(directory, reproduce=reproduce, workers=workers, executor=executor,
-                      db_path=db, progress=progress)
+        with bar:
+            board = build(directory, reproduce=reproduce, workers=workers, executor=executor,
+                          db_path=db, progress=progress,
+                          on_start=lambda n: bar.update(task, total=n))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
         raise fail(str(exc)) from None
     except RuntimeError as exc:  # Ray missing
