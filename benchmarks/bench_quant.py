@@ -165,8 +165,9 @@ def gpt_rows(steps: int, qat_steps: int) -> tuple:
         line += f" (target >= {size_target}x: {check(r >= size_target)})" if size_target else ""
         print(line)
     fp = sum(p.data.nbytes for n, p in model.named_parameters() if n.startswith("pos_emb"))
-    print(f"   (the learned position table pos_emb, {fp:,} B, stays float32: it belongs to "
-          f"tinytorch.transformers, which tinytorch.quant does not depend on)")
+    qp = sum(b.data.nbytes for n, b in q8.named_buffers() if n.startswith("pos_emb"))
+    print(f"   (int8: the learned position table pos_emb is {fp:,} B float32 -> {qp:,} B, "
+          f"a QuantizedPositionalEncoding)")
     return model, q8
 
 
