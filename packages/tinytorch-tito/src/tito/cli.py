@@ -26,16 +26,17 @@ app = typer.Typer(
          "profiles, the Olympics and their leaderboard.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 system_app = typer.Typer(help="This machine and the installed TinyTorch packages.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode="markdown")
 olympics_app = typer.Typer(
     help="The TorchPerf Olympics (the same commands as python -m tinytorch.olympics; "
          "`tito olympics COMMAND --help` shows each one's options).",
-    no_args_is_help=True)
+    no_args_is_help=True, rich_markup_mode="markdown")
 milestone_app = typer.Typer(help="The historical milestones, trained end to end.",
-                            no_args_is_help=True)
+                            no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(system_app, name="system")
 app.add_typer(milestone_app, name="milestone")
 app.add_typer(olympics_app, name="olympics")
