@@ -10,7 +10,8 @@ as a user runs it (a subprocess, a fresh SQLite cache each time), with
 ``--workers 1`` and ``--workers 2`` alternating round by round (1, 2, 1, 2...)
 so that drift in the machine's load hits both alike, ``--reproduce`` when the
 submissions are bundles (every bundle's two models re-measured: the job that
-outgrows a machine). Prints each run, the medians and the ratio.
+outgrows a machine). Prints each run with how many of the (honest)
+submissions it rejected, the medians and the ratio.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def copy_as(seed: Path, is_bundle: bool, target: Path, athlete: str) -> None:
     json_path.write_text(json.dumps(sub))
 
 
-def time_leaderboard(folder: Path, workers: int, reproduce: bool, db: Path) -> float:
-    """Wall seconds of one ``tito leaderboard`` run (a fresh cache)."""
+def time_leaderboard(folder: Path, workers: int, reproduce: bool, db: Path) -> tuple[float, int]:
+    """Wall seconds of one ``tito leaderboard`` run (a fresh cache), and how
+    many submissions it rejected (all are honest: rejections are noise)."""
     if db.exists():
         db.unlink()
     cmd = [sys.executable, "-m", "tito", "leaderboard", str(folder), "--workers", str(workers),
@@ -76,7 +78,7 @@ def time_leaderboard(folder: Path, workers: int, reproduce: bool, db: Path) -> f
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"tito leaderboard failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return seconds
+    return seconds, sum(line.startswith("rejected ") for line in proc.stdout.splitlines())
 
 
 def main() -> None:
@@ -102,9 +104,11 @@ def main() -> None:
         times: dict[int, list[float]] = {1: [], 2: []}
         for r in range(args.rounds):
             for workers in (1, 2) if r % 2 == 0 else (2, 1):
-                seconds = time_leaderboard(subs, workers, is_bundle, tmp / "cache.sqlite")
+                seconds, rejected = time_leaderboard(subs, workers, is_bundle,
+                                                     tmp / "cache.sqlite")
                 times[workers].append(seconds)
-                print(f"round {r + 1}: {workers} worker(s) {seconds:.2f} s", flush=True)
+                print(f"round {r + 1}: {workers} worker(s) {seconds:.2f} s, "
+                      f"{rejected} of {args.count} rejected", flush=True)
     m1, m2 = statistics.median(times[1]), statistics.median(times[2])
     print_table([("1 worker", f"{m1:.2f}", "1.00"), ("2 workers", f"{m2:.2f}", f"{m1 / m2:.2f}")],
                 headers=("tito leaderboard", "median s", "speedup vs 1"))

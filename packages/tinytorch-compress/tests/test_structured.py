@@ -168,3 +168,12 @@ def test_unsupported_architectures_are_refused(model, error, words):
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):
         structured_prune(mlp(), **kwargs)
+
+
+def test_only_the_chosen_layers_lose_units():
+    model = cnn()
+    pruned = structured_prune(model, 0.5, layers=[0, 4])
+    assert pruned[0].out_channels == 4 and pruned[4].out_channels == 3
+    assert pruned[8].out_features == 10 and pruned[8].in_features == 3 * 4
+    with pytest.raises(ValueError, match="not prunable"):
+        structured_prune(model, 0.5, layers=[10])

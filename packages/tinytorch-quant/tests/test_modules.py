@@ -304,3 +304,18 @@ def test_inference_max_pool_equals_max_pool():
     assert np.array_equal(q(x).data, quantize_static(cnn(), [x])(x).data)
     with pytest.raises(ValueError, match="weight_tile"):
         quantize_static(cnn(), [x], weight_tile=0)
+
+
+@pytest.mark.parametrize("k,gs,rows", [(24, 8, 1), (30, 8, 2), (128, 32, 1), (5, 4, 1)])
+def test_weight_only_int8_few_rows_kernel_matches_the_unpacked_gemm(k, gs, rows):
+    """Few rows of 8-bit codes take the per-group kernel (no scaled weight
+    copy); it equals the input times the dequantized weights, padding included."""
+    rng = np.random.default_rng(k)
+    w = rng.standard_normal((11, k)).astype(np.float32)
+    x = rng.standard_normal((rows, k)).astype(np.float32)
+    codes, scales = K.pack_groups(w, 8, gs)
+    assert rows * scales.shape[1] <= k  # the few-rows branch
+    ref = x.astype(np.float64) @ K.unpack_groups(codes, scales, 8, gs, k).T.astype(np.float64)
+    y = K._wo_linear_fwd(x, codes, scales, bits=8, group_size=gs, in_features=k)
+    assert y.shape == (rows, 11) and y.dtype == np.float32
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)

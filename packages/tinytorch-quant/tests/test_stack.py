@@ -125,3 +125,39 @@ def test_trainer_fine_tunes_a_qat_model():
     q = convert(qat)
     acc = (q(Tensor(x)).data.argmax(axis=1) == y).mean()
     assert acc > 0.9
+
+
+def test_quantize_dynamic_quantizes_the_learned_position_table():
+    """GPT's PositionalEncoding becomes an int8 table (one scale per position):
+    outputs stay close, the size shrinks, start_pos still offsets the rows."""
+    from tinytorch.quant import QuantizedPositionalEncoding, model_size_bytes
+    from tinytorch.transformers import PositionalEncoding
+    model = gpt()
+    q = quantize_dynamic(model)
+    assert isinstance(q.pos_emb, QuantizedPositionalEncoding)
+    assert not any(isinstance(m, PositionalEncoding) for m in q.modules())
+    assert model_size_bytes(q) < model_size_bytes(quantize_dynamic(model, embeddings=False))
+    pos = QuantizedPositionalEncoding.from_float(model.pos_emb)
+    x = np.random.default_rng(0).standard_normal((2, 5, 32)).astype(np.float32)
+    for start in (0, 3, 27):
+        ref = model.pos_emb(Tensor(x), start).data
+        got = pos(Tensor(x), start).data
+        assert got.shape == ref.shape and got.dtype == np.float32
+        step = np.abs(model.pos_emb.weight.data).max(axis=1)[start:start + 5, None] / 127
+        assert np.all(np.abs(got - ref) <= step / 2 + 1e-6)  # half a code per element
+    assert pos.float_architecture()["parameters"] == [["weight", [32, 32], "float32"]]
+
+
+@pytest.mark.parametrize("args,err", [
+    (("x", 0), TypeError), ((np.zeros((2, 5, 31), np.float32), 0), ValueError),
+    ((np.zeros((2, 5, 32), np.float32), 28), ValueError),
+    ((np.zeros((2, 5, 32), np.float32), -1), ValueError),
+    ((np.zeros((2, 5, 32), np.float32), 1.0), TypeError),
+    ((np.zeros((2, 5, 32), np.float32), True), TypeError),
+])
+def test_quantized_position_table_rejects_bad_input(args, err):
+    from tinytorch.quant import QuantizedPositionalEncoding
+    pos = QuantizedPositionalEncoding.from_float(gpt().pos_emb)
+    x, start = args
+    with pytest.raises(err):
+        pos(Tensor(x) if isinstance(x, np.ndarray) else x, start)

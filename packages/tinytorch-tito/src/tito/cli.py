@@ -26,16 +26,17 @@ app = typer.Typer(
          "profiles, the Olympics and their leaderboard.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 system_app = typer.Typer(help="This machine and the installed TinyTorch packages.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode="markdown")
 olympics_app = typer.Typer(
     help="The TorchPerf Olympics (the same commands as python -m tinytorch.olympics; "
          "`tito olympics COMMAND --help` shows each one's options).",
-    no_args_is_help=True)
+    no_args_is_help=True, rich_markup_mode="markdown")
 milestone_app = typer.Typer(help="The historical milestones, trained end to end.",
-                            no_args_is_help=True)
+                            no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(system_app, name="system")
 app.add_typer(milestone_app, name="milestone")
 app.add_typer(olympics_app, name="olympics")
@@ -396,14 +397,23 @@ def leaderboard_cmd(
     if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
         raise fail(f"cannot write {html}: its folder does not exist")  # before any validation
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress("validating", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True)
+    task = bar.add_task("validating", total=None)
+
     def progress(path: str, result: dict) -> None:
         verdict = "valid" if result["report"].get("valid") else "rejected"
-        err.print(f"  {os.path.basename(path.rstrip(os.sep))}: {verdict} "
-                  f"({result['seconds']:.1f} s)", highlight=False)
+        bar.console.print(f"  {os.path.basename(path.rstrip(os.sep))}: {verdict} "
+                          f"({result['seconds']:.1f} s)", highlight=False)
+        bar.advance(task)
 
     try:
-        board = build(directory, reproduce=reproduce, workers=workers, executor=executor,
-                      db_path=db, progress=progress)
+        with bar:
+            board = build(directory, reproduce=reproduce, workers=workers, executor=executor,
+                          db_path=db, progress=progress,
+                          on_start=lambda n: bar.update(task, total=n))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as exc:
         raise fail(str(exc)) from None
     except RuntimeError as exc:  # Ray missing

@@ -419,12 +419,15 @@ def rank(rows: list[dict]) -> dict:
 
 def build(directory: str, *, reproduce: bool = False, workers: int = 1,
           executor: str = "process", db_path: str | None = None,
-          progress: Callable[[str, dict], None] | None = None) -> dict:
+          progress: Callable[[str, dict], None] | None = None,
+          on_start: Callable[[int], None] | None = None) -> dict:
     """Scan ``directory``, validate what the cache does not hold, rank.
 
     Returns :func:`rank`'s dict plus ``"ignored"`` (``(name, reason)``),
     ``"validated"`` / ``"cached"`` (counts), ``"seconds"`` (wall time of
     the validations), ``"notes"`` (e.g. a rebuilt cache) and ``"mode"``.
+    ``on_start(n)`` is called with the number of submissions to validate,
+    ``progress(path, result)`` after each one.
 
     Raises:
         FileNotFoundError / NotADirectoryError: ``directory`` is not a folder;
@@ -448,6 +451,8 @@ def build(directory: str, *, reproduce: bool = False, workers: int = 1,
             if progress is not None:
                 progress(path, result)
 
+        if on_start is not None:
+            on_start(len(todo))
         start = time.perf_counter()
         fresh = run_all(todo, reproduce, workers, executor, done)
         seconds = time.perf_counter() - start

@@ -99,8 +99,8 @@ class DistillationModel(Module):
 
 
 def distill(teacher: Module, student: Module, data, *, epochs: int = 1, temperature: float = 4.0,
-            alpha: float = 0.9, optimizer=None, lr: float = 1e-3, val_data=None,
-            progress=False) -> dict:
+            alpha: float = 0.9, optimizer=None, lr: float = 1e-3, scheduler=None,
+            val_data=None, progress=False) -> dict:
     """Train ``student`` (in place) on ``data`` with :func:`distillation_loss`
     against ``teacher``, through ``tinytorch.optim.Trainer``.
 
@@ -110,6 +110,8 @@ def distill(teacher: Module, student: Module, data, *, epochs: int = 1, temperat
     Args:
         data / val_data: iterables of ``(inputs, targets)`` batches.
         optimizer: default ``Adam(student.parameters(), lr)``.
+        scheduler: optional LR schedule of that optimizer, stepped after every
+            optimizer step (the Trainer's ``scheduler``).
 
     Returns:
         The Trainer's history (``train_loss``, ``val_loss``, ``val_accuracy``...).
@@ -135,7 +137,7 @@ def distill(teacher: Module, student: Module, data, *, epochs: int = 1, temperat
     teacher.requires_grad_(False)
     try:
         opt = optimizer if optimizer is not None else Adam(list(student.parameters()), lr=lr)
-        trainer = Trainer(wrapper, opt, loss_fn, progress=progress)
+        trainer = Trainer(wrapper, opt, loss_fn, scheduler=scheduler, progress=progress)
         return trainer.fit(data, epochs, val_loader=val_data)
     finally:
         teacher.train(was_training)

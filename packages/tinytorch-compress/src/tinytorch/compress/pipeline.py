@@ -14,7 +14,7 @@ Steps and their options (required ones in capitals):
 ``prune``      AMOUNT, ``scope`` ("global"), ``parameters``; with ``data`` (and
                ``epochs``, ``lr``) the sparsity ramps up gradually while
                training (Zhu & Gupta), else one shot
-``structured`` AMOUNT, ``norm``, ``heads``, ``mlp``: :func:`structured_prune`
+``structured`` AMOUNT, ``norm``, ``heads``, ``mlp``, ``layers``: :func:`structured_prune`
 ``low_rank``   ``rank`` or ``energy``, ``parameters``: :func:`low_rank`
 ``finetune``   DATA, ``epochs`` (1), ``lr`` (1e-3), ``optimizer`` ("adam"|"sgd")
 ``quantize``   ``mode``: "dynamic" (default) or "static" (with CALIBRATION
@@ -42,7 +42,7 @@ __all__ = ["compress_model", "CompressionReport", "STEPS"]
 
 STEPS = {
     "prune": ({"amount"}, {"scope", "parameters", "data", "epochs", "lr"}),
-    "structured": ({"amount"}, {"norm", "heads", "mlp"}),
+    "structured": ({"amount"}, {"norm", "heads", "mlp", "layers"}),
     "low_rank": (set(), {"rank", "energy", "parameters"}),
     "finetune": ({"data"}, {"epochs", "lr", "optimizer"}),
     "quantize": (set(), {"mode", "calibration", "bits", "group_size"}),
@@ -172,7 +172,8 @@ def compress_model(model: Module, recipe, *, verbose: bool = True
             model, what = _prune(model, o)
         elif name == "structured":
             model = structured_prune(model, o["amount"], norm=o.get("norm", 2),
-                                     heads=o.get("heads"), mlp=o.get("mlp"))
+                                     heads=o.get("heads"), mlp=o.get("mlp"),
+                                     layers=o.get("layers"))
             what = f"structured {o['amount']:.0%}"
         elif name == "low_rank":
             model = low_rank(model, o.get("rank"), o.get("energy"), o.get("parameters"))

@@ -62,7 +62,7 @@ def _check_norm(norm) -> int:
 
 
 def structured_prune(model: Module, amount: float, *, norm: int = 2, heads: float | None = None,
-                     mlp: float | None = None) -> Module:
+                     mlp: float | None = None, layers=None) -> Module:
     """A new, smaller model with the ``amount`` fraction of units of each layer removed.
 
     Units are ranked by the ``norm`` (1 or 2) of their outgoing-unit weights:
@@ -75,6 +75,8 @@ def structured_prune(model: Module, amount: float, *, norm: int = 2, heads: floa
         amount: fraction in [0, 1) of each layer's units to remove.
         heads, mlp: for a GPT, separate fractions for attention heads and MLP
             hidden units (default ``amount`` for both).
+        layers: for a Sequential, the indices of the Linear/Conv2d layers whose
+            units to remove (default all but the last), e.g. only the convs.
 
     Returns:
         A new model of the same kind; the input is untouched. Its forward
@@ -100,7 +102,7 @@ def structured_prune(model: Module, amount: float, *, norm: int = 2, heads: floa
                          f"{SUPPORTED[0]}, and {SUPPORTED[1]}")
     if heads is not None or mlp is not None:
         raise ValueError(f"{where}: heads= and mlp= apply to a GPT only")
-    return _prune_sequential(model, amount, norm)
+    return _prune_sequential(model, amount, norm, layers)
 
 
 # ----------------------------------------------------------------- Sequential
@@ -151,14 +153,26 @@ def _input_columns(layer: Module, keep: np.ndarray, channels: int, flattened: bo
     return (keep[:, None] * per + np.arange(per)[None, :]).ravel()
 
 
-def _prune_sequential(model: nn.Sequential, amount: float, norm: int) -> nn.Sequential:
+def _prune_sequential(model: nn.Sequential, amount: float, norm: int,
+                      chosen=None) -> nn.Sequential:
     layers = list(remove_pruning(model).children())
     _check_layers(layers)
     producers = [i for i, m in enumerate(layers) if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if chosen is not None:
+        chosen = list(chosen)
+        bad = [i for i in chosen if i not in producers[:-1]]
+        if bad:
+            raise ValueError(f"structured_prune: layers {bad} are not prunable; the prunable "
+                             f"ones are the Linear/Conv2d layers but the last: {producers[:-1]}")
     new = [copy.deepcopy(m) for m in layers]
     rows, cols_in = {}, {}  # producer index -> kept output units / kept input columns
     for a, b in zip(producers, producers[1:]):
         src, dst = layers[a], layers[b]
+        if isinstance(src, nn.Conv2d) and isinstance(dst, nn.Linear) and \
+                not any(isinstance(layers[j], nn.Flatten) for j in range(a + 1, b)):
+            raise ValueError(f"structured_prune: Conv2d {a} feeds Linear {b} without a Flatten")
+        if chosen is not None and a not in chosen:
+            continue
         keep = _keep(unit_scores(src.weight.data, norm), amount)
         flattened = False
         for j in range(a + 1, b):

@@ -12,8 +12,8 @@ primitives with hand-written, gradchecked backward rules.
 >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
 >>> loss = nn.CrossEntropyLoss()(model(Tensor(np.ones((2, 4)))), np.array([0, 2]))
 >>> loss.backward()
->>> model[0].weight.grad.shape
-(4, 8)
+>>> model[0].weight.grad.shape  # (out_features, in_features), as PyTorch
+(8, 4)
 """
 
 from . import functional, init, serialization

@@ -41,10 +41,11 @@ class Conv2d(Module):
         dt = _float_dtype(dtype)
         kh, kw = self.kernel_size
         bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dt))
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dt),
+                                dtype=dt)
         init.uniform_(self.weight, -bound, bound, generator=generator)
         if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dt))
+            self.bias = Parameter(np.empty((self.out_channels,), dt), dtype=dt)
             init.uniform_(self.bias, -bound, bound, generator=generator)
         else:
             self.bias = None
@@ -110,8 +111,8 @@ class BatchNorm2d(Module):
         self.momentum = None if momentum is None else probability(momentum, "momentum",
                                                                    "BatchNorm2d")
         dt = _float_dtype(dtype)
-        self.weight = Parameter(np.ones(self.num_features, dt))
-        self.bias = Parameter(np.zeros(self.num_features, dt))
+        self.weight = Parameter(np.ones(self.num_features, dt), dtype=dt)
+        self.bias = Parameter(np.zeros(self.num_features, dt), dtype=dt)
         self.register_buffer("running_mean", np.zeros(self.num_features, dt))
         self.register_buffer("running_var", np.ones(self.num_features, dt))
         self.register_buffer("num_batches_tracked", np.zeros((), np.int64))

@@ -62,10 +62,10 @@ class Linear(Module):
         self.out_features = _positive_int(out_features, "out_features", "Linear")
         dt = _float_dtype(dtype)
         bound = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt), dtype=dt)
         init.uniform_(self.weight, -bound, bound, generator=generator)
         if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dt))
+            self.bias = Parameter(np.empty((self.out_features,), dt), dtype=dt)
             init.uniform_(self.bias, -bound, bound, generator=generator)
         else:
             self.bias = None
@@ -341,8 +341,8 @@ class LayerNorm(Module):
         self.elementwise_affine = bool(elementwise_affine)
         dt = _float_dtype(dtype)
         if self.elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dt))
-            self.bias = Parameter(np.zeros(self.normalized_shape, dt))
+            self.weight = Parameter(np.ones(self.normalized_shape, dt), dtype=dt)
+            self.bias = Parameter(np.zeros(self.normalized_shape, dt), dtype=dt)
         else:
             self.weight = None
             self.bias = None
@@ -380,7 +380,8 @@ class Embedding(Module):
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
         dt = _float_dtype(dtype)
-        self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt))
+        self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt),
+                                dtype=dt)
         init.normal_(self.weight, generator=generator)
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0.0

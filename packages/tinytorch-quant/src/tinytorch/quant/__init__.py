@@ -13,7 +13,8 @@ Observers (``observers``)
     ``HistogramObserver`` (percentile clipping); ``observe(x)``,
     ``calculate_qparams()``; ``qparams_from_range(lo, hi, dtype, symmetric)``.
 Quantized layers (``modules``)
-    ``QuantizedLinear``, ``QuantizedConv2d``, ``QuantizedEmbedding`` (int8 per
+    ``QuantizedLinear``, ``QuantizedConv2d``, ``QuantizedEmbedding``,
+    ``QuantizedPositionalEncoding`` (int8 per
     output channel, exact int32 accumulation), ``WeightOnlyLinear``,
     ``WeightOnlyEmbedding`` (4/8-bit groups, Q4_0-like); each has
     ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM.
@@ -51,6 +52,7 @@ from .modules import (
     QuantizedConv2d,
     QuantizedEmbedding,
     QuantizedLinear,
+    QuantizedPositionalEncoding,
     WeightOnlyEmbedding,
     WeightOnlyLinear,
     quantize_weight_per_channel,
@@ -78,7 +80,8 @@ __all__ = [
     "QuantizedTensor", "quantize_per_tensor", "quantize_per_channel", "qrange",
     "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
     "HistogramObserver", "qparams_from_range",
-    "QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "WeightOnlyLinear",
+    "QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "QuantizedPositionalEncoding",
+    "WeightOnlyLinear",
     "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel", "int_matmul",
     "exact_float_dtype",
     "pack_groups", "unpack_groups",

@@ -7,6 +7,7 @@ Each layer keeps, as buffers (so ``state_dict``/``save``/``load`` and
                          [+ input_scale () float32, input_zero_point () int32 if static]
     QuantizedConv2d      weight_int8 (OC, C, KH, KW) int8, weight_scale (OC,), bias (OC,) [+ ...]
     QuantizedEmbedding   weight_int8 (V, E) int8, weight_scale (V,) float32
+    QuantizedPositionalEncoding  weight_int8 (L, E) int8, weight_scale (L,) float32
     WeightOnlyLinear     weight_codes (N, G*gs/2) uint8 (4 bits) or (N, G*gs) int8 (8 bits),
                          weight_scale (N, G) float16, bias (N,)
     WeightOnlyEmbedding  the same, one row per token
@@ -22,12 +23,14 @@ import numpy as np
 
 from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
 from tinytorch.tensor import Tensor, apply
+from tinytorch.transformers import PositionalEncoding
 
 from . import _kernels as K
 from .observers import PerChannelMinMaxObserver
 from .qtensor import quantize_per_channel
 
-__all__ = ["QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "WeightOnlyLinear",
+__all__ = ["QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding",
+           "QuantizedPositionalEncoding", "WeightOnlyLinear",
            "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel"]
 
 
@@ -242,6 +245,62 @@ class QuantizedEmbedding(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}, int8"
+
+
+class QuantizedPositionalEncoding(Module):
+    """Int8 learned position table (``tinytorch.transformers.PositionalEncoding``)
+    with one scale per row (per position), as :class:`QuantizedEmbedding`.
+
+    ``forward(x, start_pos=0)``: ``x`` ``(..., T, E)`` float ->
+    ``x + table[start_pos:start_pos+T]`` float32; only the T rows read are
+    widened, O(T * E) plus the add.
+
+    Raises (forward): TypeError for a non-Tensor or non-float ``x`` or a
+    non-int ``start_pos``; ValueError when the last dim is not E,
+    ``start_pos < 0`` or ``start_pos + T > max_seq_len``.
+    """
+
+    def __init__(self, max_seq_len: int, embed_dim: int) -> None:
+        super().__init__()
+        self.max_seq_len, self.embed_dim = int(max_seq_len), int(embed_dim)
+        self.register_buffer("weight_int8", np.zeros((max_seq_len, embed_dim), np.int8))
+        self.register_buffer("weight_scale", np.ones((max_seq_len,), np.float32))
+
+    @classmethod
+    def from_float(cls, pos: PositionalEncoding) -> QuantizedPositionalEncoding:
+        q = cls(pos.max_seq_len, pos.embed_dim)
+        codes, scale = quantize_weight_per_channel(pos.weight.data, axis=0)
+        q.weight_int8.data[...] = codes
+        q.weight_scale.data[...] = scale
+        return q
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 table the codes stand for, computed on access (not stored)."""
+        return Tensor(self.weight_int8.data.astype(np.float32) * self.weight_scale.data[:, None])
+
+    def float_architecture(self) -> dict:
+        """The float ``PositionalEncoding`` this one quantizes (see ``QuantizedLinear``)."""
+        return _float_spec(PositionalEncoding, [("weight", self.weight_int8.shape)])
+
+    def forward(self, x, start_pos: int = 0) -> Tensor:
+        who = "QuantizedPositionalEncoding"
+        x = _float_input(x, who, self.embed_dim)
+        if x.ndim < 2:
+            raise ValueError(f"{who}: expected input of shape (..., T, {self.embed_dim}), "
+                             f"got {x.shape}")
+        if isinstance(start_pos, bool) or not isinstance(start_pos, (int, np.integer)):
+            raise TypeError(f"{who}: start_pos must be an int, got {start_pos!r}")
+        t = x.shape[-2]
+        if start_pos < 0 or start_pos + t > self.max_seq_len:
+            raise ValueError(f"{who}: positions {start_pos}..{start_pos + t - 1} are outside "
+                             f"0..{self.max_seq_len - 1} (start_pos={start_pos}, length {t})")
+        rows = apply(K.QUANTIZED_EMBEDDING, (self.weight_int8, self.weight_scale),
+                     {"ids": np.arange(start_pos, start_pos + t)})  # (T, E)
+        return x + rows
+
+    def extra_repr(self) -> str:
+        return f"max_seq_len={self.max_seq_len}, embed_dim={self.embed_dim}, int8"
 
 
 def _check_bits(bits, group_size) -> None:

@@ -18,12 +18,14 @@ import numpy as np
 from tinytorch.autograd import no_grad
 from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
 from tinytorch.tensor import Tensor
+from tinytorch.transformers import PositionalEncoding
 
 from .modules import (
     InferenceMaxPool2d,
     QuantizedConv2d,
     QuantizedEmbedding,
     QuantizedLinear,
+    QuantizedPositionalEncoding,
     WeightOnlyEmbedding,
     WeightOnlyLinear,
     _check_bits,
@@ -67,15 +69,18 @@ def _swap(model: Module, fn: str, types: tuple, make) -> Module:
 
 def quantize_dynamic(model: Module, *, embeddings: bool = True) -> Module:
     """int8 per-channel weights for every ``Linear`` and ``Conv2d`` (and, with
-    ``embeddings``, every ``Embedding``); activations are quantized to uint8
+    ``embeddings``, every ``Embedding`` and learned ``PositionalEncoding``
+    table, one scale per row); activations are quantized to uint8
     per call from the batch's own min and max. Returns a new model.
 
     Raises: TypeError (not a Module), ValueError (nothing to quantize)."""
-    types = (Linear, Conv2d, Embedding) if embeddings else (Linear, Conv2d)
+    types = (Linear, Conv2d, Embedding, PositionalEncoding) if embeddings else (Linear, Conv2d)
 
     def make(name, layer):
         if type(layer) is Embedding:
             return QuantizedEmbedding.from_float(layer)
+        if type(layer) is PositionalEncoding:
+            return QuantizedPositionalEncoding.from_float(layer)
         cls = QuantizedLinear if type(layer) is Linear else QuantizedConv2d
         return cls.from_float(layer)
     return _swap(model, "quantize_dynamic", types, make)

@@ -1,0 +1,256 @@
+"""Compression benchmark: pruning, structured pruning, int8 + compressed storage,
+distillation and a pruned GPT, each against its uncompressed original in one run.
+
+Rows (targets from the compression issue; every figure is measured here):
+1. digits MLP (milestone 3), 90% global unstructured, gradual + fine-tune:
+   accuracy drop <= 0.5 points.
+2. digits CNN (milestone 4), 80% global unstructured, gradual + fine-tune:
+   accuracy drop <= 0.5 points.
+3. digits MLP 64-300-100-10 (LeNet-300-100's hidden sizes), pruned 90% + int8 +
+   save_compressed: file on disk against the float ``.npz`` >= 15x, drop <= 1 point.
+4. digits CNN, 50% of channels removed (structured) + fine-tune: latency at
+   batch 64 against the original >= 1.6x faster (median of alternating rounds),
+   drop <= 1 point.
+5. digits, a student with <= 1/4 of the teacher's parameters, distilled
+   against trained alone (mean over 3 seeds): distilled better, and within 1
+   point of the teacher.
+6. Shakespeare GPT, 25% of heads and MLP units removed + fine-tuning: validation
+   loss increase <= 0.05 nats/char, tokens/s faster (the unpruned model
+   fine-tuned as long is printed as the control).
+7. PyTorch torch.nn.utils.prune on an identical MLP: masks and accuracy side by side.
+
+    python benchmarks/bench_compress.py [--epochs 20] [--gpt-steps 250] [--gpt-finetune 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import limit_threads, load_average, use_source_tree  # noqa: E402
+
+use_source_tree()
+
+from tinytorch import nn  # noqa: E402
+from tinytorch.autograd import no_grad  # noqa: E402
+from tinytorch.compress import (  # noqa: E402
+    compress_model,
+    distill,
+    magnitude_prune,
+    measure_sparsity,
+    save_compressed,
+    structured_prune,
+)
+from tinytorch.data import DataLoader  # noqa: E402
+from tinytorch.milestones import m03_mlp_digits  # noqa: E402
+from tinytorch.milestones import m07_quantization as M  # noqa: E402
+from tinytorch.optim import Adam, AdamW, CosineSchedule, Trainer, clip_grad_norm_  # noqa: E402
+from tinytorch.tensor import Generator, Tensor, manual_seed  # noqa: E402
+
+
+def check(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def loader(dataset, seed: int = 0) -> DataLoader:
+    return DataLoader(dataset, batch_size=32, shuffle=True, generator=Generator(seed))
+
+
+def fit(model, train_set, epochs: int, seed: int = 0, lr: float = 3e-3):
+    """Adam with cosine decay, batch 32: the recipe of milestones 3, 4 and 7."""
+    manual_seed(seed)
+    data = loader(train_set, seed)
+    opt = Adam(model.parameters(), lr=lr)
+    Trainer(model, opt, nn.CrossEntropyLoss(),
+            scheduler=CosineSchedule(opt, T_max=epochs * len(data)), progress=False).fit(
+        data, epochs)
+    return model.eval()
+
+
+def prune_and_finetune(model, train_set, amount: float, epochs: int):
+    """Gradual global pruning over ``epochs`` (the cubic ramp takes the first
+    3/4, Adam at 1e-3), then ``epochs`` of fine-tuning with cosine decay; the
+    masks hold throughout."""
+    data = loader(train_set, 1)
+    pruned, _ = compress_model(model, [("prune", {"amount": amount, "scope": "global",
+                                                  "data": data, "epochs": epochs,
+                                                  "lr": 1e-3})], verbose=False)
+    return fit(pruned, train_set, epochs, seed=1, lr=1e-3)
+
+
+def unstructured_rows(mlp, cnn, data, epochs: int) -> None:
+    for i, (name, model, amount, (train, test)) in enumerate(
+            (("MLP", mlp, 0.9, data["mlp"]), ("CNN", cnn, 0.8, data["cnn"])), 1):
+        pruned = prune_and_finetune(model, train, amount, epochs)
+        report = measure_sparsity(pruned)
+        a0, a1 = M.accuracy(model, test), M.accuracy(pruned, test)
+        drop = 100 * (a0 - a1)
+        print(f"{i}. digits {name}, {amount:.0%} global unstructured, gradual + fine-tune: "
+              f"accuracy {a0:.2%} -> {a1:.2%}, drop {drop:+.2f} points (target <= 0.5: "
+              f"{check(drop <= 0.5)}); sparsity measured {report.sparsity:.3f} "
+              f"(all tensors, biases included)")
+
+
+def file_size(write) -> int:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m")
+        write(path)
+        return os.path.getsize(path)
+
+
+def lenet_row(train, test, epochs: int):
+    manual_seed(0)
+    lenet = nn.Sequential(nn.Linear(64, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
+                          nn.Linear(100, 10))
+    fit(lenet, train, epochs)
+    pruned = prune_and_finetune(lenet, train, 0.9, epochs // 2)
+    small, _ = compress_model(pruned, [("quantize", {"mode": "dynamic"})], verbose=False)
+    float_file = file_size(lenet.save)
+    small_file = file_size(lambda p: save_compressed(small, p))
+    a0, a1 = M.accuracy(lenet, test), M.accuracy(small, test)
+    ratio, drop = float_file / small_file, 100 * (a0 - a1)
+    print(f"3. digits MLP 64-300-100-10, 90% pruned + int8 + save_compressed: file "
+          f"{float_file:,} B (float .npz) -> {small_file:,} B = {ratio:.1f}x (target >= 15x: "
+          f"{check(ratio >= 15)}); accuracy {a0:.2%} -> {a1:.2%}, drop {drop:+.2f} points "
+          f"(target <= 1: {check(drop <= 1.0)})")
+    return lenet
+
+
+def structured_row(cnn, train, test, epochs: int, rounds: int) -> None:
+    convs = [i for i, m in enumerate(cnn) if isinstance(m, nn.Conv2d)]
+    small = fit(structured_prune(cnn, 0.5, layers=convs), train, epochs, seed=2, lr=3e-3)
+    x = Tensor(test.arrays[0][:64])
+    lat = M.median_latency({"original": cnn, "pruned": small}, x, rounds=rounds)
+    speed = lat["original"] / lat["pruned"]
+    a0, a1 = M.accuracy(cnn, test), M.accuracy(small, test)
+    drop = 100 * (a0 - a1)
+    print(f"4. digits CNN, 50% of the conv channels removed + {epochs} fine-tune epochs: "
+          f"{cnn.num_parameters():,} -> {small.num_parameters():,} parameters; batch 64 "
+          f"{1e6 * lat['original']:.0f} us -> {1e6 * lat['pruned']:.0f} us = {speed:.2f}x "
+          f"(median of {rounds} alternating rounds; target >= 1.6x: {check(speed >= 1.6)}); "
+          f"accuracy {a0:.2%} -> {a1:.2%}, drop {drop:+.2f} (target <= 1: {check(drop <= 1)})")
+
+
+def distill_row(teacher, train, test, epochs: int) -> None:
+    alone, distilled = [], []
+    for seed in range(3):
+        manual_seed(100 + seed)
+        student = m03_mlp_digits.build_model(hidden=64)
+        twin = copy.deepcopy(student)
+        alone.append(M.accuracy(fit(student, train, epochs, seed=seed), test))
+        data = loader(train, seed)
+        opt = Adam(twin.parameters(), lr=3e-3)  # the same recipe as trained alone
+        distill(teacher, twin, data, epochs=epochs, temperature=4.0, alpha=0.9, optimizer=opt,
+                scheduler=CosineSchedule(opt, T_max=epochs * len(data)))
+        distilled.append(M.accuracy(twin.eval(), test))
+    t_acc = M.accuracy(teacher, test)
+    share = twin.num_parameters() / teacher.num_parameters()
+    a, d = float(np.mean(alone)), float(np.mean(distilled))
+    print(f"5. digits, student 64-64-10 ({twin.num_parameters():,} parameters = {share:.2f} of "
+          f"the teacher's {teacher.num_parameters():,}), {epochs} epochs, seeds 0-2: trained "
+          f"alone {a:.2%} ({', '.join(f'{v:.2%}' for v in alone)}), distilled (T=4, alpha=0.9) "
+          f"{d:.2%} ({', '.join(f'{v:.2%}' for v in distilled)}), teacher {t_acc:.2%}: "
+          f"distilled better: {check(d > a)}; within 1 point of the teacher: "
+          f"{check(d >= t_acc - 0.01)}")
+
+
+def gpt_finetune(model, train_ds, loss_fn, steps: int, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    model.train()
+    opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * step / steps))
+        x, y = train_ds.random_batch(16, rng)
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return model.eval()
+
+
+def gpt_row(steps: int, finetune: int, rounds: int) -> None:
+    t0 = time.perf_counter()
+    model, train_ds, val_batches, loss_fn = M.train_gpt(steps, 128, 4, 128, batch=16)
+    base = M.val_loss(model, val_batches, loss_fn)
+    pruned = gpt_finetune(structured_prune(model, 0.25), train_ds, loss_fn, finetune)
+    control = gpt_finetune(copy.deepcopy(model), train_ds, loss_fn, finetune)
+    l_p, l_c = (M.val_loss(m, val_batches, loss_fn) for m in (pruned, control))
+    x = val_batches[0][0][:16]
+    lat = M.median_latency({"original": model, "pruned": pruned}, x, rounds=rounds)
+    tok = {k: x.size / v for k, v in lat.items()}
+    d = l_p - base
+    print(f"6. Shakespeare GPT (4 layers, 128 dims, 4 heads, context 128), trained {steps} "
+          f"steps, then 25% of heads and MLP units removed + {finetune} fine-tune steps "
+          f"({time.perf_counter() - t0:.0f} s): {model.num_parameters():,} -> "
+          f"{pruned.num_parameters():,} parameters; validation loss {base:.4f} -> {l_p:.4f} "
+          f"nats/char ({d:+.4f}; target <= +0.05: {check(d <= 0.05)}); the unpruned model "
+          f"fine-tuned as long: {l_c:.4f} ({l_p - l_c:+.4f} for pruning); forward 16 x 128 "
+          f"tokens: {tok['original']:,.0f} -> {tok['pruned']:,.0f} tok/s = "
+          f"{tok['pruned'] / tok['original']:.2f}x "
+          f"(faster: {check(lat['pruned'] < lat['original'])})")
+
+
+def torch_row(mlp, test) -> None:
+    import torch
+    from torch.nn.utils import prune as tprune
+    tm = torch.nn.Sequential(torch.nn.Linear(64, mlp[0].out_features), torch.nn.ReLU(),
+                             torch.nn.Linear(mlp[0].out_features, 10))
+    tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in mlp.state_dict().items()})
+    tprune.global_unstructured([(tm[0], "weight"), (tm[2], "weight")],
+                               pruning_method=tprune.L1Unstructured, amount=0.9)
+    ours = magnitude_prune(mlp, 0.9, scope="global")
+    differ = sum(int((ours[i].mask() != (tm[i].weight_mask.numpy() != 0)).sum()) for i in (0, 2))
+    x, y = test.arrays
+    with torch.no_grad():
+        t_acc = float((tm(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+    with no_grad():
+        o_acc = M.accuracy(ours, test)
+    print("7. the milestone-3 MLP, 90% global L1 one shot (no fine-tune), side by side")
+    print(f"   {'':10} {'kept weights':>13} {'accuracy':>9}")
+    for name, kept, acc in (("PyTorch", sum(int(tm[i].weight_mask.sum()) for i in (0, 2)), t_acc),
+                            ("tinytorch", sum(int(ours[i].mask().sum()) for i in (0, 2)), o_acc)):
+        print(f"   {name:10} {kept:>13,} {acc:>9.2%}")
+    print(f"   masks differ in {differ} of {ours[0].mask().size + ours[2].mask().size:,} weights")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=20, help="digits training epochs")
+    p.add_argument("--prune-epochs", type=int, default=10, help="gradual pruning epochs")
+    p.add_argument("--gpt-steps", type=int, default=250)
+    p.add_argument("--gpt-finetune", type=int, default=500)
+    p.add_argument("--rounds", type=int, default=200, help="latency rounds")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rows", default="1234567", help="which rows to run, e.g. 145")
+    args = p.parse_args(argv)
+    print(f"bench_compress: threads {args.threads}, {load_average()}")
+    with limit_threads(args.threads):
+        mlp, train_mlp, test_mlp = M.train_classifier("mlp", args.epochs)
+        cnn, train_cnn, test_cnn = M.train_classifier("cnn", args.epochs)
+        data = {"mlp": (train_mlp, test_mlp), "cnn": (train_cnn, test_cnn)}
+        if "1" in args.rows or "2" in args.rows:
+            unstructured_rows(mlp, cnn, data, args.prune_epochs)
+        lenet = lenet_row(train_mlp, test_mlp, args.epochs) if set("35") & set(args.rows) \
+            else None
+        if "4" in args.rows:
+            structured_row(cnn, train_cnn, test_cnn, args.epochs, args.rounds)
+        if "5" in args.rows:
+            distill_row(lenet, train_mlp, test_mlp, args.epochs)
+        if "6" in args.rows:
+            gpt_row(args.gpt_steps, args.gpt_finetune, max(5, args.rounds // 20))
+        if "7" in args.rows:
+            torch_row(mlp, test_mlp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
