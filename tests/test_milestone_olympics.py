@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("jsonschema")
@@ -48,9 +49,11 @@ def test_quick_run_writes_one_valid_submission(run, capsys):
 
     out_dir, result = run
     files = sorted(os.listdir(out_dir))
-    assert len(files) == 2 and files[1].startswith("m06_submission_gpt_kvcache_")
-    assert files[0].startswith("m06_submission_cnn_int8_")
-    path = out_dir / files[1]
+    prefixes = ["m06_submission_cnn_int8_", "m06_submission_cnn_structured_",
+                "m06_submission_gpt_kvcache_", "m06_submission_mlp_pruned_int8_"]
+    assert len(files) == 4
+    assert all(f.startswith(p) for f, p in zip(files, prefixes)), files
+    path = out_dir / files[2]
     assert str(path) == result["submission_path"]
     submission = read_submission(path)
     report = validate_submission(submission)
@@ -97,6 +100,45 @@ def test_the_quantized_cnn_is_a_valid_memory_challenge_entry(run):
     assert "quantized" in o["architecture"] and "quantized" not in b["architecture"]
     assert any(dt == "int8" for _, _, dt in o["architecture"]["quantized"])
     assert sub["normalized_scores"]["compression_ratio"] >= 2.0
+
+
+# (entry, division, techniques it must list, whether the architecture signature is kept)
+COMPRESSED = [
+    ("mlp-pruned-int8", "closed", {"magnitude-pruning", "int8-static-quantization"}, True),
+    ("cnn-structured", "open", {"structured-pruning"}, False),
+]
+
+
+@pytest.mark.parametrize("name, division, techniques, same_architecture", COMPRESSED)
+def test_the_compressed_entries_are_valid_and_qualify(run, name, division, techniques,
+                                                      same_architecture):
+    from tinytorch.olympics import read_submission, validate_submission
+    from tinytorch.perf import qualifies_event
+
+    _, result = run
+    sub = read_submission(result["submission_paths"][name])
+    report = validate_submission(sub)
+    assert report["valid"], report["errors"]
+    assert sub["division"] == division and techniques <= set(sub["techniques"])
+    # The event was chosen from the measured scores, and they really reach it.
+    assert qualifies_event(sub["normalized_scores"], sub["event"]).qualified
+    assert sub["event"] in result["events"][name]
+    b, o = sub["baseline"], sub["optimized"]
+    same = b["architecture"]["signature"] == o["architecture"]["signature"]
+    assert same is same_architecture
+    assert sub["normalized_scores"]["compression_ratio"] > 1.5  # int8 / half the units
+    assert sub["normalized_scores"]["accuracy_delta"] >= -0.01
+
+
+def test_the_structured_cnn_really_has_fewer_parameters(run):
+    from tinytorch.olympics import read_submission
+
+    _, result = run
+    sub = read_submission(result["submission_paths"]["cnn-structured"])
+    counts = [sum(int(np.prod(shape)) for _, shape, _ in m["architecture"]["parameters"])
+              for m in (sub["baseline"], sub["optimized"])]
+    assert counts[1] < 0.5 * counts[0]
+    assert counts == [sub[k]["architecture"]["parameter_count"] for k in ("baseline", "optimized")]
 
 
 def test_the_command_line_validates_the_file(run):
