@@ -79,6 +79,14 @@ def test_submit_writes_the_checked_file(capsys, valid_file, tmp_path):
     assert main(["submit", str(valid_file), "--output-dir", str(out_dir), "--overwrite"]) == 0
 
 
+def test_submit_without_output_dir_writes_into_submissions(capsys, valid_file, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["submit", str(valid_file)]) == 0
+    final = read_submission(tmp_path / "submissions" / "ada.json")
+    assert final["validation"]["valid"] is True
+
+
 def test_submit_refuses_an_invalid_file(capsys, invalid_file, tmp_path):
     out_dir = tmp_path / "final"
     assert main(["submit", str(invalid_file), "--output-dir", str(out_dir)]) == 1
@@ -87,7 +95,7 @@ def test_submit_refuses_an_invalid_file(capsys, invalid_file, tmp_path):
 
 
 def test_usage_errors_exit_2(capsys):
-    for argv in ([], ["dance"], ["submit", "x.json"], ["run", "--athlete", "a"]):
+    for argv in ([], ["dance"], ["submit"], ["run", "--athlete", "a"]):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2

@@ -95,6 +95,20 @@ def test_submit_rejects_an_invalid_submission(tmp_path, command):
     assert not (tmp_path / "final" / "sub.json").exists()
 
 
+@pytest.mark.parametrize("command", [("submit",), ("olympics", "submit")])
+def test_submit_file_alone_writes_into_submissions(tmp_path, monkeypatch, make_submission,
+                                                   command):
+    """``tito submit FILE``, the exact command the course ends with."""
+    path = tmp_path / "sub.json"
+    make_submission(path, athlete="Ada")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*command, str(path))
+    assert result.exit_code == 0, result.output
+    assert_no_traceback(result)
+    written = json.loads((tmp_path / "submissions" / "sub.json").read_text())
+    assert written["validation"]["valid"] is True
+
+
 @pytest.mark.parametrize("content", ["not json", "[1, 2]", ""])
 def test_validate_unreadable_files(tmp_path, content):
     path = tmp_path / "sub.json"

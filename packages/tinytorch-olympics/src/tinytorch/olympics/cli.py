@@ -7,6 +7,7 @@
         --github-repo https://github.com/ada/tinytorch --honor-code --output sub.json
     python -m tinytorch.olympics validate sub.json
     python -m tinytorch.olympics submit sub.json --output-dir final/
+    python -m tinytorch.olympics submit sub.json        # into ./submissions/
 
 Every command is a plain function (:func:`events_text`, :func:`run_pairing`,
 :func:`validate_path`, :func:`submit_path`) that another front end (``tito
@@ -56,6 +57,10 @@ class UsageError(ValueError):
     """A user error (bad argument, unreadable file): the command line prints
     it as one line and exits with status 2."""
 
+
+#: Where ``submit`` writes the checked file when ``--output-dir`` is not given,
+#: relative to the working directory, so that ``tito submit FILE`` works as is.
+DEFAULT_SUBMIT_DIR = "submissions"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -111,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("file")
     submit.add_argument("--reproduce", action="store_true",
                         help="validate with --reproduce first (needs a bundle)")
-    submit.add_argument("--output-dir", required=True)
+    submit.add_argument("--output-dir", default=DEFAULT_SUBMIT_DIR,
+                        help=f"folder for the checked file (default: ./{DEFAULT_SUBMIT_DIR})")
     submit.add_argument("--overwrite", action="store_true")
     return parser
 
