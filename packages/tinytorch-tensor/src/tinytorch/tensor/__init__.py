@@ -98,7 +98,7 @@ from .ops import (
 cat = concat
 clamp = clip
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Tensor", "Primitive", "HookHandle", "HookRegistry", "apply", "register_hook", "remove_hook",
