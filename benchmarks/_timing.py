@@ -38,10 +38,10 @@ def use_source_tree() -> None:
 
 
 class limit_threads:
-    """Run both frameworks with ``n`` threads: NumPy's BLAS (threadpoolctl),
-    numexpr's pool and tinytorch's elementwise kernels
-    (``tinytorch.tensor.kernels.set_num_threads``) when they are loaded, and
-    PyTorch's intra-op pool.
+    """Run both frameworks with ``n`` threads: tinytorch's pools through
+    :func:`tinytorch.accel.threads` (NumPy's BLAS and OpenMP via threadpoolctl,
+    tinytorch's elementwise kernels, numexpr when loaded), the same function
+    the milestones use, plus PyTorch's intra-op pool when torch is loaded.
 
     A context manager (``with limit_threads(2): ...``) that restores every
     previous setting on exit; ``n=None`` changes nothing. The limits are set
@@ -62,17 +62,11 @@ class limit_threads:
     def __enter__(self) -> limit_threads:
         if self.n is None:
             return self
-        from threadpoolctl import threadpool_limits
+        from tinytorch.accel import threads
 
-        self._undo.append(threadpool_limits(limits=self.n).restore_original_limits)
-        ne = sys.modules.get("numexpr")
-        if ne is not None:
-            previous = ne.set_num_threads(self.n)  # returns the old count
-            self._undo.append(lambda: ne.set_num_threads(previous))
-        kernels = sys.modules.get("tinytorch.tensor.kernels")
-        if kernels is not None and hasattr(kernels, "set_num_threads"):
-            kernel_threads = kernels.set_num_threads(self.n)
-            self._undo.append(lambda: kernels.set_num_threads(kernel_threads))
+        block = threads(self.n)
+        block.__enter__()
+        self._undo.append(lambda: block.__exit__(None, None, None))
         torch = sys.modules.get("torch")
         if torch is not None:
             old = torch.get_num_threads()

@@ -1,4 +1,4 @@
-"""threads() / set_num_threads(): the BLAS pool through threadpoolctl."""
+"""threads() / set_num_threads(): BLAS/OpenMP (threadpoolctl), tinytorch's kernels, numexpr."""
 
 from __future__ import annotations
 
@@ -40,6 +40,32 @@ def test_context_manager_limits_and_restores():
     finally:
         set_num_threads(before)
     assert get_num_threads() == before
+
+
+def test_kernel_threads_follow_and_are_restored():
+    pytest.importorskip("threadpoolctl")
+    from tinytorch.tensor import kernels
+
+    before = kernels.get_num_threads()
+    with threads(2):
+        assert kernels.get_num_threads() == 2
+        with threads(1):
+            assert kernels.get_num_threads() == 1
+        assert kernels.get_num_threads() == 2
+    assert kernels.get_num_threads() == before
+    with pytest.raises(RuntimeError), threads(2):
+        raise RuntimeError("restored on error too")
+    assert kernels.get_num_threads() == before
+
+
+def test_numexpr_pool_follows_when_loaded():
+    pytest.importorskip("threadpoolctl")
+    ne = pytest.importorskip("numexpr")
+    before = ne.get_num_threads() if hasattr(ne, "get_num_threads") else None
+    with threads(1):
+        assert ne.set_num_threads(1) == 1  # returns the count set on entry
+    if before is not None:
+        assert ne.get_num_threads() == before
 
 
 def test_perf_system_info_reports_the_limited_pool():

@@ -1,10 +1,22 @@
-"""Thread control for NumPy's BLAS pool, through threadpoolctl.
+"""Thread control for every compute pool the stack uses, in one place.
 
-On two cores shared with other processes, OpenBLAS's default (one thread per
-core) makes mid-size GEMMs wait on each other: a thread that is descheduled
-stalls the whole product. Pinning the pool to one thread is often faster
+``threads(n)`` / ``set_num_threads(n)`` set, together:
+
+* NumPy's BLAS and any OpenMP runtime, through threadpoolctl;
+* tinytorch's elementwise kernels (``tinytorch.tensor.kernels``), which split
+  large GELU / softmax / Adam passes over their own threads;
+* numexpr's pool, when numexpr is loaded (the kernels' optional backend).
+
+The milestones (``tinytorch.milestones``) and the benchmarks
+(``benchmarks/_timing.limit_threads``) go through these functions, so a
+``--threads`` flag means the same thing everywhere.
+
+Why it matters: on two cores shared with other processes, OpenBLAS's default
+(one thread per core) makes mid-size GEMMs wait on each other: a thread that
+is descheduled stalls the whole product (10 to 20x slower GEMMs were seen on
+a busy 2-core machine). Pinning the pools to one thread is often faster
 there; on an idle machine two threads help the large GEMMs. Measure both
-(``benchmarks/bench_accel.py`` states the setting it ran with).
+(``benchmarks/bench_accel.py`` and ``bench_train.py`` state their setting).
 
 threadpoolctl is an optional dependency (``pip install tinytorch-accel[threads]``);
 without it these functions raise ImportError saying so.
@@ -12,7 +24,11 @@ without it these functions raise ImportError saying so.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from contextlib import contextmanager
+
+from tinytorch.tensor import kernels
 
 __all__ = ["threads", "set_num_threads", "get_num_threads"]
 
@@ -36,35 +52,49 @@ def _check(n) -> int:
     return n
 
 
+def _limit_all(n: int) -> list[Callable[[], object]]:
+    """Set every pool to ``n``; return the calls that undo it, in setting order."""
+    tpc = _threadpoolctl()  # first: a missing library changes nothing
+    undo = [tpc.threadpool_limits(limits=n).restore_original_limits]  # BLAS + OpenMP
+    previous = kernels.set_num_threads(n)
+    undo.append(lambda: kernels.set_num_threads(previous))
+    ne = sys.modules.get("numexpr")  # only when loaded: never imported for this
+    if ne is not None:
+        previous_ne = ne.set_num_threads(n)
+        undo.append(lambda: ne.set_num_threads(previous_ne))
+    return undo
+
+
 @contextmanager
 def threads(n: int):
-    """Limit NumPy's BLAS pool to ``n`` threads inside the block; the previous
-    limits are restored on exit (also when the block raises).
+    """Limit the BLAS/OpenMP pools, tinytorch's kernels and numexpr to ``n``
+    threads inside the block; every previous setting is restored on exit
+    (also when the block raises).
 
     Raises:
         TypeError / ValueError: ``n`` is not an int >= 1.
         ImportError: threadpoolctl is not installed.
     """
-    n = _check(n)
-    limiter = _threadpoolctl().threadpool_limits(limits=n, user_api="blas")
+    undo = _limit_all(_check(n))
     try:
         yield n
     finally:
-        limiter.restore_original_limits()
+        while undo:
+            undo.pop()()
 
 
 def set_num_threads(n: int) -> int:
-    """Set NumPy's BLAS pool to ``n`` threads for the rest of the process;
-    returns the previous count (the largest over the BLAS libraries loaded).
+    """Set the BLAS/OpenMP pools, tinytorch's kernels and numexpr to ``n``
+    threads for the rest of the process; returns the previous BLAS count (the
+    largest over the BLAS libraries loaded).
 
     Raises:
         TypeError / ValueError: ``n`` is not an int >= 1.
         ImportError: threadpoolctl is not installed.
     """
     n = _check(n)
-    tpc = _threadpoolctl()
     previous = get_num_threads()
-    tpc.threadpool_limits(limits=n, user_api="blas")
+    _limit_all(n)
     return previous
 
 

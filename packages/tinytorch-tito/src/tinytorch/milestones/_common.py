@@ -6,16 +6,16 @@ recipe and nothing else.
 
 from __future__ import annotations
 
-import sys
 import time
+
+from tinytorch.accel import threads
 
 
 class blas_threads:
-    """Limit the compute thread pools to ``n`` threads for a block: NumPy's
-    BLAS and any OpenMP runtime (through ``threadpoolctl``), numexpr's pool
-    when it is loaded, and tinytorch's elementwise kernels
-    (``tinytorch.tensor.kernels.set_num_threads``).
-    The same mechanism as the benchmarks (``benchmarks/_timing.limit_threads``).
+    """Limit the compute thread pools to ``n`` threads for a block, through
+    :func:`tinytorch.accel.threads`: NumPy's BLAS and any OpenMP runtime
+    (threadpoolctl), tinytorch's elementwise kernels and numexpr's pool. The
+    benchmarks use the same function (``benchmarks/_timing.limit_threads``).
 
     Why one thread by default: these models multiply small matrices (a few
     hundred rows), where OpenBLAS's threads mostly wait for each other, and
@@ -24,40 +24,30 @@ class blas_threads:
     slowdown on a busy 2-core machine). ``--threads 2`` is worth trying on
     an idle machine.
 
-    Without threadpoolctl installed, a note is printed and the libraries
-    keep their defaults.
+    Without threadpoolctl installed, a note is printed and the pools keep
+    their defaults.
     """
 
     def __init__(self, n: int | None) -> None:
         self.n = n
-        self._restore_stack = []
+        self._block = None
 
     def __enter__(self):
         if self.n is None:
             return self
-        self._limit_kernels()  # tinytorch's elementwise kernels: no library needed
+        block = threads(self.n)
         try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            print(f"note: --threads {self.n} needs threadpoolctl (pip install threadpoolctl); "
-                  "the thread pools keep their defaults")
+            block.__enter__()
+        except ImportError as exc:
+            print(f"note: --threads {self.n}: {exc}; the thread pools keep their defaults")
             return self
-        self._restore_stack.append(threadpool_limits(limits=self.n).restore_original_limits)
-        ne = sys.modules.get("numexpr")
-        if ne is not None:
-            previous = ne.set_num_threads(self.n)
-            self._restore_stack.append(lambda: ne.set_num_threads(previous))
+        self._block = block
         return self
 
-    def _limit_kernels(self) -> None:
-        from tinytorch.tensor import kernels
-
-        previous = kernels.set_num_threads(self.n)
-        self._restore_stack.append(lambda: kernels.set_num_threads(previous))
-
     def __exit__(self, *exc) -> None:
-        while self._restore_stack:
-            self._restore_stack.pop()()
+        if self._block is not None:
+            block, self._block = self._block, None
+            block.__exit__(*exc)
 
 
 class Progress:

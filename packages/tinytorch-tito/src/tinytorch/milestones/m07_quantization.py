@@ -42,6 +42,8 @@ from tinytorch.tensor import Generator, Tensor, manual_seed
 from tinytorch.text import CharTokenizer, LanguageModelDataset
 from tinytorch.transformers import GPT
 
+from . import _common
+
 
 def _load(name: str):
     return importlib.import_module(f"tinytorch.milestones.{name}")
@@ -193,11 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads (default 1: fastest at these sizes, steady timings)")
     args = parser.parse_args(argv)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its default thread count
-        return run(args)
-    with threadpool_limits(limits=args.threads):
+    with _common.blas_threads(args.threads):  # a note, not an error, without threadpoolctl
         return run(args)
 
 
