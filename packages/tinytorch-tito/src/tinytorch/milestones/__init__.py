@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 
 @dataclass(frozen=True)
