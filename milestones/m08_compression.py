@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 try:  # installed (tinytorch-tito), or a checkout whose packages/*/src are on the path
@@ -33,6 +34,7 @@ except ImportError:
 
 import numpy as np  # noqa: E402
 
+from tinytorch.accel import threads  # noqa: E402
 from tinytorch.compress import (  # noqa: E402
     compress_model,
     measure_sparsity,
@@ -121,13 +123,14 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs and GPT steps")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of every compute pool (default 1)")
     args = parser.parse_args(argv)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return run(args)
-    with threadpool_limits(limits=args.threads):
+    with ExitStack() as stack:
+        try:  # the stack's one thread control; a note, not an error, without threadpoolctl
+            stack.enter_context(threads(args.threads))
+        except ImportError as exc:
+            print(f"note: --threads {args.threads}: {exc}; the pools keep their defaults")
         return run(args)
 
 
