@@ -67,7 +67,7 @@ from ._primitives import (  # noqa: F401  (re-exported: autograd registers rules
     WHERE,
 )
 from ._tensor import Tensor, _wrap
-from ._validate import check_int, dim_arg, keepdim_arg, norm_dim
+from .validate import check_int, dim_arg, keepdim_arg, norm_dim
 
 __all__ = [
     # arithmetic
