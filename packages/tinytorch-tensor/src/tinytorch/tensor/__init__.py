@@ -9,11 +9,7 @@ profiler) plugs into the dispatch path defined here; see :mod:`._dispatch`.
 54.0
 """
 
-<<<<<<< HEAD
-from . import kernels, memory, ops
-=======
-from . import kernels, ops, validate
->>>>>>> main
+from . import kernels, memory, ops, validate
 from ._dispatch import (
     Primitive,
     active_hooks,
@@ -112,13 +108,8 @@ __all__ = [
     "Tensor", "Primitive", "HookHandle", "HookRegistry", "apply", "register_hook", "remove_hook",
     "hooks",
     "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "kernels",
-<<<<<<< HEAD
     "memory", "PRIMITIVES",
-    "atomic_write",
-=======
-    "PRIMITIVES",
     "atomic_write", "validate", "deprecated_alias",
->>>>>>> main
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",
     "ones", "full",
