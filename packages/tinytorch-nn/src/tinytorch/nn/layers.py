@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from tinytorch.tensor import Generator, Tensor, as_numpy_generator
+from tinytorch.tensor import Generator, Tensor, as_numpy_generator, deprecated_alias
 
 from . import functional as F
 from . import init
@@ -174,12 +173,8 @@ class Dropout(Module):
         super().__init__()
         self.p = probability(p, "p", "Dropout")
         if seed is not None:
-            if generator is not None:
-                raise TypeError("Dropout: got both generator= and seed=; pass only generator= "
-                                "(seed= is its deprecated alias)")
-            warnings.warn("Dropout(seed=...) is deprecated; pass generator=Generator(seed)",
-                          DeprecationWarning, stacklevel=2)
-            generator = Generator(seed)
+            generator = Generator(deprecated_alias(generator, seed, "generator", "seed", "Dropout",
+                                                   instead="generator=Generator(seed)"))
         if generator is not None:
             as_numpy_generator(generator, "Dropout")  # type check now, not at the first forward
         self.generator = generator

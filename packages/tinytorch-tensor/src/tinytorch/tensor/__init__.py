@@ -9,7 +9,7 @@ profiler) plugs into the dispatch path defined here; see :mod:`._dispatch`.
 54.0
 """
 
-from . import kernels, ops
+from . import kernels, ops, validate
 from ._dispatch import (
     Primitive,
     active_hooks,
@@ -94,6 +94,7 @@ from .ops import (
     var,
     where,
 )
+from .validate import deprecated_alias
 
 cat = concat
 clamp = clip
@@ -105,7 +106,7 @@ __all__ = [
     "hooks",
     "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "kernels",
     "PRIMITIVES",
-    "atomic_write",
+    "atomic_write", "validate", "deprecated_alias",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",
     "ones", "full",

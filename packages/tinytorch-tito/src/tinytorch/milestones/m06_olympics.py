@@ -81,6 +81,8 @@ from tinytorch.perf import OlympicEvent, qualifies_event
 from tinytorch.quant import InferenceMaxPool2d, model_size_bytes, quantize_static
 from tinytorch.tensor import Generator
 
+from . import _common
+
 DEFAULT_REPO = "https://github.com/your-name/tinytorch"
 # (quick, full): epochs for the classifiers, AdamW steps for the GPT.
 TRAINING = {"mlp": (5, 15), "cnn": (2, 8), "gpt": (40, 300)}
@@ -282,21 +284,14 @@ def main(argv: list[str] | None = None) -> dict:
     passed = all(r["valid"] for r in reports.values())
     print(f"\n  the {len(reports)} submissions (GPT, quantized CNN, pruned-and-quantized "
           f"MLP, structurally pruned CNN) {'validate' if passed else 'do NOT all validate'} "
-          f"({elapsed:.1f} s): {'PASSED' if passed else 'FAILED'}")
-    return {
-        "milestone": "m06_olympics",
-        "submission_path": paths["gpt"],
-        "submission_paths": paths,
-        "valid": passed,
-        "report": report,
-        "reports": reports,
-        "scores": {name: sub["normalized_scores"] for name, sub in results.items()},
-        "events": qualified,
-        "event": gpt["event"],
-        "accuracy": {name: sub["optimized"]["accuracy"] for name, sub in results.items()},
-        "seconds": elapsed,
-        "passed": passed,
-    }
+          f"({elapsed:.1f} s): {_common.verdict(passed)}")
+    return _common.result(
+        "m06_olympics", passed, submission_path=paths["gpt"], submission_paths=paths,
+        valid=passed, report=report, reports=reports,
+        scores={name: sub["normalized_scores"] for name, sub in results.items()},
+        events=qualified, event=gpt["event"],
+        accuracy={name: sub["optimized"]["accuracy"] for name, sub in results.items()},
+        seconds=elapsed)
 
 
 if __name__ == "__main__":
