@@ -15,14 +15,7 @@ import pytest
 
 import tinytorch.autograd as ag
 import tinytorch.tensor as tt
-from tinytorch.tensor import Tensor
-from tinytorch.tensor.testing import (
-    BROADCAST_SHAPES,
-    MATMUL_SHAPES,
-    REDUCTION_AXES,
-    UNARY_SHAPES,
-    random_arrays,
-)
+from tinytorch.tensor import Tensor, testing
 
 
 class Case(NamedTuple):
@@ -34,9 +27,9 @@ class Case(NamedTuple):
 
 
 def make_inputs(shapes, domain, seed=0):
-    """float64 leaf tensors that require grad, drawn by ``random_arrays``."""
+    """float64 leaf tensors that require grad, drawn by ``testing.random_arrays``."""
     return [Tensor(a, dtype=np.float64, requires_grad=True)
-            for a in random_arrays(shapes, domain, seed)]
+            for a in testing.random_arrays(shapes, domain, seed)]
 
 
 CASES: list[Case] = []
@@ -52,7 +45,7 @@ BINARY = [
     ("minimum", tt.minimum, "any"),
 ]
 for prim, fn, domain in BINARY:
-    for shapes in BROADCAST_SHAPES:
+    for shapes in testing.BROADCAST_SHAPES:
         CASES.append(Case(prim, "x".join(map(str, shapes)), fn, shapes, domain))
 CASES += [
     Case("add", "scalar operand", lambda a: 2.5 + a, ((3,),)),
@@ -82,7 +75,7 @@ UNARY = [
     ("gelu", lambda a: a.gelu(approximate="none"), "any"),
 ]
 for prim, fn, domain in UNARY:
-    for shape in UNARY_SHAPES:
+    for shape in testing.UNARY_SHAPES:
         CASES.append(Case(prim, f"{shape}", fn, (shape,), domain))
 CASES += [
     Case("clip", "min only", lambda a: a.clip(min=0.5), ((4, 3),), "away"),
@@ -113,7 +106,7 @@ REDUCTIONS = [
     ("var", tt.var),
 ]
 for prim, fn in REDUCTIONS:
-    for axis in REDUCTION_AXES:
+    for axis in testing.REDUCTION_AXES:
         if prim == "var" and axis == ():  # over no dim: N - 1 = 0 values, nan
             continue
         for keepdims in (False, True):
@@ -135,7 +128,7 @@ CASES += [
 ]
 
 # ----------------------------------------------------------------- matmul
-for shapes in MATMUL_SHAPES:
+for shapes in testing.MATMUL_SHAPES:
     CASES.append(Case("matmul", " @ ".join(map(str, shapes)), tt.matmul, shapes))
 CASES.append(Case("matmul", "x @ x.T", lambda a: a @ a.T, ((3, 4),)))
 

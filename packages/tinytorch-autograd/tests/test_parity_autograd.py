@@ -17,14 +17,7 @@ from typing import NamedTuple  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinytorch.tensor as tt  # noqa: E402
-from tinytorch.tensor import Tensor  # noqa: E402
-from tinytorch.tensor.testing import (  # noqa: E402
-    BROADCAST_SHAPES,
-    MATMUL_SHAPES,
-    REDUCTION_AXES,
-    UNARY_SHAPES,
-    random_arrays,
-)
+from tinytorch.tensor import Tensor, testing  # noqa: E402
 
 F = torch.nn.functional
 RTOL = ATOL = 1e-10
@@ -68,7 +61,7 @@ BINARY = [
     ("minimum", tt.minimum, torch.minimum, "int"),
 ]
 for prim, f, g, domain in BINARY:
-    for shapes in BROADCAST_SHAPES:
+    for shapes in testing.BROADCAST_SHAPES:
         CASES.append(Case(prim, f"{domain} {'x'.join(map(str, shapes))}", f, g, shapes, domain))
 CASES += [
     Case("pow", "scalar exponent", lambda a: a ** 3, lambda a: a ** 3, ((2, 3),)),
@@ -98,7 +91,7 @@ UNARY = [
     ("gelu", lambda a: a.gelu("tanh"), lambda a: F.gelu(a, approximate="tanh"), "any"),
 ]
 for prim, f, g, domain in UNARY:
-    for shape in UNARY_SHAPES:
+    for shape in testing.UNARY_SHAPES:
         CASES.append(Case(prim, f"{domain} {shape}", f, g, (shape,), domain))
 CASES += [
     Case("gelu", "exact, wide range", lambda a: tt.gelu(a * 5.0, "none"),
@@ -122,7 +115,7 @@ CASES += [
 ]
 
 # torch reads dim=() as every dim, NumPy and tinytorch as none: () is left out
-for axis in (a for a in REDUCTION_AXES if a != ()):
+for axis in (a for a in testing.REDUCTION_AXES if a != ()):
     for keepdims in (False, True):
         d = f"axis={axis} keepdims={keepdims}"
         for prim, f, g in [
@@ -149,7 +142,7 @@ CASES += [
     Case("sum", "0-d", tt.sum, torch.sum, ((),)),
 ]
 
-for shapes in MATMUL_SHAPES:
+for shapes in testing.MATMUL_SHAPES:
     CASES.append(Case("matmul", " @ ".join(map(str, shapes)), tt.matmul, torch.matmul, shapes))
 
 CASES += [
@@ -201,7 +194,7 @@ def _id(c: Case) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_forward_and_gradients_match_torch(case):
-    arrays = random_arrays(case.shapes, case.domain)
+    arrays = testing.random_arrays(case.shapes, case.domain)
     ours = [Tensor(a, dtype=np.float64, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
 

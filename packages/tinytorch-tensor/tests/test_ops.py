@@ -13,14 +13,7 @@ import numpy as np
 import pytest
 
 import tinytorch.tensor as tt
-from tinytorch.tensor import Tensor
-from tinytorch.tensor.testing import (
-    BROADCAST_SHAPES,
-    MATMUL_SHAPES,
-    REDUCTION_AXES,
-    UNARY_SHAPES,
-    random_arrays,
-)
+from tinytorch.tensor import Tensor, testing
 
 
 class Case(NamedTuple):
@@ -32,8 +25,8 @@ class Case(NamedTuple):
 
 
 def make_inputs(shapes, domain, seed=0):
-    """float32 arrays (the default dtype) drawn by ``random_arrays``."""
-    return [a.astype(np.float32) for a in random_arrays(shapes, domain, seed)]
+    """float32 arrays (the default dtype) drawn by ``testing.random_arrays``."""
+    return [a.astype(np.float32) for a in testing.random_arrays(shapes, domain, seed)]
 
 
 def _f32(fn):
@@ -79,7 +72,7 @@ BINARY += [
     ("op >=", lambda a, b: a >= b, np.greater_equal, "int"),
 ]
 for name, fn, ref, domain in BINARY:
-    for shapes in BROADCAST_SHAPES:
+    for shapes in testing.BROADCAST_SHAPES:
         CASES.append(Case(name, fn, ref, shapes, domain))
 
 # ---- unary elementwise ops and activations
@@ -106,7 +99,7 @@ UNARY = [
      _f32(lambda a: 0.5 * a * (1.0 + _erf(a / math.sqrt(2.0)))), "any"),
 ]
 for name, fn, ref, domain in UNARY:
-    for shape in UNARY_SHAPES:
+    for shape in testing.UNARY_SHAPES:
         CASES.append(Case(name, fn, ref, (shape,), domain))
 
 # ---- softmax family along every axis of a 3-D input
@@ -130,7 +123,7 @@ REDUCTIONS = [
     ("var", tt.var, lambda a, axis, keepdims: np.var(a, axis=axis, keepdims=keepdims, ddof=1)),
 ]
 for name, fn, ref in REDUCTIONS:
-    for axis in REDUCTION_AXES:
+    for axis in testing.REDUCTION_AXES:
         if name == "var" and axis == ():  # over no dim: N - 1 = 0 values, nan
             continue
         for keepdims in (False, True):
@@ -163,7 +156,7 @@ for name, fn, ref in [("argmax", tt.argmax, np.argmax), ("argmin", tt.argmin, np
                 ((3, 4),)))
 
 # ---- matmul: 1-D, 2-D, batched, broadcast batch, empty
-for shapes in MATMUL_SHAPES:
+for shapes in testing.MATMUL_SHAPES:
     CASES.append(Case("matmul", tt.matmul, np.matmul, shapes))
     CASES.append(Case("op @", lambda a, b: a @ b, np.matmul, shapes))
 
