@@ -13,11 +13,9 @@ PyTorch's keyword, resolved by :func:`random_source`; the older ``seed=`` /
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from tinytorch.tensor import Generator, as_numpy_generator
+from tinytorch.tensor import Generator, as_numpy_generator, deprecated_alias
 from tinytorch.tensor.validate import check_int as int_at_least
 from tinytorch.tensor.validate import check_probability as probability
 
@@ -46,12 +44,11 @@ def random_source(generator, where: str, *, seed=None, rng=None) -> np.random.Ge
     if len(given) > 1:
         raise TypeError(f"{where}: got {' and '.join(k + '=' for k in given)}; pass only "
                         "generator= (seed= and rng= are its deprecated aliases)")
+    # stacklevel 4: past deprecated_alias and this function, at the user's call.
     if seed is not None:
-        warnings.warn(f"{where}(seed=...) is deprecated; pass generator=Generator(seed)",
-                      DeprecationWarning, stacklevel=3)
-        generator = Generator(seed)
+        generator = Generator(deprecated_alias(None, seed, "generator", "seed", where,
+                                               instead="generator=Generator(seed)",
+                                               stacklevel=4))
     elif rng is not None:
-        warnings.warn(f"{where}(rng=...) is deprecated; pass generator=", DeprecationWarning,
-                      stacklevel=3)
-        generator = rng
+        generator = deprecated_alias(None, rng, "generator", "rng", where, stacklevel=4)
     return as_numpy_generator(generator, where)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
@@ -59,15 +58,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive_int(in_features, "in_features", "Linear")
         self.out_features = _positive_int(out_features, "out_features", "Linear")
-        dt = _float_dtype(dtype)
-        bound = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt), dtype=dt)
-        init.uniform_(self.weight, -bound, bound, generator=generator)
-        if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dt), dtype=dt)
-            init.uniform_(self.bias, -bound, bound, generator=generator)
-        else:
-            self.bias = None
+        self.weight, self.bias = init._layer_parameters(
+            (self.out_features, self.in_features), bias, _float_dtype(dtype), generator)
 
     def forward(self, x) -> Tensor:
         w, b = _param(self, "weight"), _param(self, "bias")

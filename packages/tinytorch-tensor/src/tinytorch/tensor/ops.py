@@ -461,6 +461,20 @@ def getitem(x, index) -> Tensor:
         raise IndexError(f"index out of range for tensor of shape {x.shape}: {exc}") from None
 
 
+def _tensors_and_dim(fn: str, tensors: Sequence, dim, axis) -> tuple[list[Tensor], int, str]:
+    """For concat and stack: the inputs as a non-empty list of Tensors, the
+    dim (``dim`` or its alias ``axis``; None means 0) and the keyword used.
+
+    Raises:
+        TypeError: ``dim`` and ``axis`` both given.  ValueError: no tensors.
+    """
+    dim, name = dim_arg(fn, dim, axis)
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError(f"{fn}: needs at least one tensor")
+    return ts, 0 if dim is None else dim, name
+
+
 def concat(tensors: Sequence, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """Join tensors along an existing dim (``torch.cat``); other dims must agree.
 
@@ -472,11 +486,7 @@ def concat(tensors: Sequence, dim: int | None = None, *, axis: int | None = None
         ValueError: no tensors, 0-d tensors, or shapes that differ outside ``dim``.
         TypeError / IndexError: a dim that is not an int / out of range.
     """
-    dim, name = dim_arg("concat", dim, axis)
-    dim = 0 if dim is None else dim
-    ts = [_as_tensor(t) for t in tensors]
-    if not ts:
-        raise ValueError("concat: needs at least one tensor")
+    ts, dim, name = _tensors_and_dim("concat", tensors, dim, axis)
     ndim = ts[0].ndim
     if ndim == 0:
         raise ValueError("concat: zero-dimensional tensors cannot be concatenated")
@@ -500,11 +510,7 @@ def stack(tensors: Sequence, dim: int | None = None, *, axis: int | None = None)
         ValueError: no tensors, or shapes that differ (all are named).
         TypeError / IndexError: a dim that is not an int / out of range.
     """
-    dim, name = dim_arg("stack", dim, axis)
-    dim = 0 if dim is None else dim
-    ts = [_as_tensor(t) for t in tensors]
-    if not ts:
-        raise ValueError("stack: needs at least one tensor")
+    ts, dim, name = _tensors_and_dim("stack", tensors, dim, axis)
     for t in ts[1:]:
         if t.shape != ts[0].shape:
             shapes = ", ".join(str(u.shape) for u in ts)
