@@ -264,13 +264,13 @@ class _Writer:
 
     def attention(self, n: int, node) -> None:
         """Scaled dot-product attention as tinytorch.transformers computes it
-        (scores transposed, ``S^T = K (scale Q)^T``, the same
-        ``kernels.attention_softmax_`` over the keys, shifted or not by the
-        same ``kernels.scores_may_overflow`` test, then ``P V``), into
-        scratch buffers, bitwise equal. What is done once: the
-        blocked-positions mask, inverted and transposed, and every view. The
-        primitive's ``weights_out`` slot is not written (nothing after the
-        op runs)."""
+        (scores transposed, ``S^T = K (scale Q)^T``, through the same
+        ``kernels.matmul`` products, ``kernels.attention_softmax_`` over the
+        keys, shifted or not by the same ``kernels.scores_may_overflow``
+        test, then ``P V``), into scratch buffers, bitwise equal. What is
+        done once: the blocked-positions mask, inverted and transposed, and
+        every view. The primitive's ``weights_out`` slot is not written
+        (nothing after the op runs)."""
         q, k, v = node.inputs
         vq, vk = self.g.values[q], self.g.values[k]
         dtype = vq.dtype
@@ -282,8 +282,9 @@ class _Writer:
         st_t = self.bind(f"stt{n}", np.swapaxes(self.ns[st], -1, -2))
         softmax = self.bind("attention_softmax_", kernels.attention_softmax_)
         may_overflow = self.bind("scores_may_overflow", kernels.scores_may_overflow)
+        mm = self.bind("kernels_matmul", kernels.matmul)
         self.lines += [f"np.multiply(v{q}, {scale!r}, out={qs})",
-                       f"np.matmul(v{k}, {qs_t}, out={st})"]
+                       f"{mm}(v{k}, {qs_t}, out={st})"]
         blocked, shift = "None", f"{may_overflow}({qs}, v{k})"
         if mask is not None and mask.dtype == np.bool_:
             blocked = self.bind(f"blk{n}", np.ascontiguousarray(np.swapaxes(~mask, -1, -2)))
@@ -293,7 +294,7 @@ class _Writer:
             shift = "True"
         out = self.result(node)
         self.lines += [f"{softmax}({st}, {blocked}, shift={shift})",
-                       f"np.matmul({st_t}, v{v}, out={out})",
+                       f"{mm}({st_t}, v{v}, out={out})",
                        f"v{node.out} = {out}"]
 
 
