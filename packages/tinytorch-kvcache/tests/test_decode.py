@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinytorch.kvcache import DECODE_BLOCK, DECODE_QKV
-from tinytorch.kvcache.decode import attend_one_query, layer_norm_rows, linear_rows
+from tinytorch.kvcache.decode import attend_one_query, gelu_rows, layer_norm_rows, linear_rows
 from tinytorch.nn import LAYER_NORM, LINEAR
 from tinytorch.tensor import PRIMITIVES, Tensor
 from tinytorch.transformers import SDPA
@@ -43,6 +43,20 @@ def test_linear_rows_equals_the_linear_primitive(b, e, h, dtype, tol):
     got = linear_rows(x, w, bias)
     assert got.dtype == ref.dtype
     np.testing.assert_allclose(got, ref, rtol=10 * tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("b, e, h", SHAPES)
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_rows_equals_the_gelu_primitive(b, e, h, dtype, tol, approximate):
+    rng = np.random.default_rng(b + e)
+    x = rand(rng, (b, 4 * e), dtype, 4.0)  # wide enough to reach both tails
+    before = x.copy()
+    ref, _ = PRIMITIVES["gelu"].forward(x, approximate=approximate)
+    got = gelu_rows(x, approximate)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(x, before)  # a new array: the input is not modified
 
 
 @pytest.mark.parametrize("b, e, h", SHAPES)
