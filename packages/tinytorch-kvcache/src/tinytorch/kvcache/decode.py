@@ -104,6 +104,15 @@ def _linear(x, w, b, rows):
     return linear_rows(x, w, b) if rows is None else rows(x)
 
 
+#: The most multiply-adds (``B E^2``) for which :func:`layer_norm_rows` centres
+#: its rows with one GEMM by ``I - 1/E`` rather than subtracting their means (a
+#: GEMV by a column, then a broadcast subtraction): below this, BLAS's call
+#: overhead dwarfs the ``E^2`` work, and every later step runs on same-shape
+#: operands (one token: ``E <= 128``). ``benchmarks/bench_kvcache.py`` prints
+#: both forms' timings.
+CENTRING_MAX_WORK = 16384
+
+
 @functools.lru_cache(maxsize=32)
 def _mean_column(n: int, dtype: np.dtype) -> np.ndarray:
     col = np.full((n, 1), 1.0 / n, dtype)
@@ -111,16 +120,34 @@ def _mean_column(n: int, dtype: np.dtype) -> np.ndarray:
     return col
 
 
-def layer_norm_rows(x, weight, bias, eps):
+@functools.lru_cache(maxsize=32)
+def _centring_matrices(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(I - J/n, J/n)``, ``(n, n)`` each: ``x @ centre`` subtracts each row's
+    mean, ``y @ mean`` puts each row's mean in every column."""
+    mean = np.full((n, n), 1.0 / n, dtype)
+    centre = np.eye(n, dtype=dtype) - mean
+    centre.flags.writeable = mean.flags.writeable = False  # shared between calls (cached)
+    return centre, mean
+
+
+def layer_norm_rows(x, weight, bias, eps, centring_max_work: int = CENTRING_MAX_WORK):
     """LayerNorm over the last dim of ``x`` ``(B, E)``: ``(x - mean) /
     sqrt(var + eps) * weight + bias``, biased variance.
 
     ``tinytorch.nn.LAYER_NORM.forward`` with one normalised dim and an affine
-    transform. Both means are a GEMV with a column of ``1/E`` (one BLAS call
-    instead of a reduction and a scaling), and the updates are in place."""
-    col = _mean_column(x.shape[-1], x.dtype)  # (E, 1)
-    xc = x - x.dot(col)  # (B, E), centred
-    std = (xc * xc).dot(col)  # (B, 1), the biased variance ...
+    transform. Both means are GEMVs (one BLAS call instead of a reduction and
+    a scaling): by a column of ``1/E``, or, when ``B E^2 <= centring_max_work``,
+    by the ``(E, E)`` matrices of :func:`_centring_matrices` (see
+    :data:`CENTRING_MAX_WORK`). The updates are in place."""
+    n = x.shape[-1]
+    if x.size * n <= centring_max_work:
+        centre, mean = _centring_matrices(n, x.dtype)
+        xc = x.dot(centre)  # (B, E), centred
+        std = (xc * xc).dot(mean)  # (B, E): the biased variance in every column ...
+    else:
+        col = _mean_column(n, x.dtype)  # (E, 1)
+        xc = x - x.dot(col)  # (B, E), centred
+        std = (xc * xc).dot(col)  # (B, 1): the biased variance ...
     std += eps
     np.sqrt(std, out=std)  # ... made the standard deviation in place
     xc /= std
