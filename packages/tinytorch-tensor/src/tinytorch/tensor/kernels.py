@@ -58,7 +58,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["BACKENDS", "PARALLEL_MIN_SIZE", "available_backends", "get_backend", "set_backend",
            "use_backend", "get_num_threads", "set_num_threads", "gelu_tanh", "gelu_tanh_grad",
-           "exp_sub_", "softmax_grad_", "adam_step_"]
+           "exp_sub_", "attention_softmax_", "scores_may_overflow", "softmax_grad_", "adam_step_"]
 
 BACKENDS = ("numpy", "numexpr")
 GELU_C = math.sqrt(2.0 / math.pi)  # the tanh GELU's sqrt(2 / pi)
@@ -275,6 +275,62 @@ def exp_sub_(s: np.ndarray, m: np.ndarray) -> np.ndarray:
         _ne_eval("s - m", s, s=s, m=m)
         return np.exp(s, out=s)  # NumPy's SIMD exp beats numexpr's
     _run(_exp_sub_np, s, s, m)
+    return s
+
+
+# exp(s) stays a normal float32 number, and a sum of Tk of them stays finite,
+# while |s| < 80 - ln(Tk) (float32: exp overflows above 88.7 and gives
+# subnormals below -87.3).
+EXP_SAFE = 80.0
+
+
+def scores_may_overflow(q: np.ndarray, k: np.ndarray) -> bool:
+    """Whether some attention score ``q_i . k_j`` could be too large for
+    :func:`attention_softmax_` without its max shift.
+
+    ``q`` ``(..., Tq, D)`` (already scaled), ``k`` ``(..., Tk, D)``. By
+    Cauchy-Schwarz every score is at most ``max|q_i| * max|k_j|``; False
+    means that bound is below ``EXP_SAFE - ln(Tk)``, so ``shift=False`` is
+    safe. Two passes over the (T x D) inputs instead of two over the
+    (Tq x Tk) scores. Non-finite inputs give True.
+    """
+    qn = np.einsum("...d,...d->...", q, q).max()  # squared row norms
+    kn = np.einsum("...d,...d->...", k, k).max()
+    return not math.sqrt(qn * kn) < EXP_SAFE - math.log(k.shape[-2])
+
+
+def _attention_softmax_np(s, blocked, shift):
+    if blocked is not None:
+        np.copyto(s, -np.inf, where=blocked)  # blocked -> exactly -inf
+    if shift:
+        m = s.max(axis=-2, keepdims=True)
+        # A fully blocked column has max -inf, and -inf - (-inf) is NaN:
+        # shift it by 0 instead, so that its exps are all exactly 0.
+        m[~np.isfinite(m)] = 0.0
+        s -= m
+    np.exp(s, out=s)  # exp(-inf) = 0
+    d = s.sum(axis=-2, keepdims=True)
+    d[d == 0] = 1.0  # a fully blocked column (-inf everywhere): weights 0
+    s *= 1.0 / d
+
+
+def attention_softmax_(s: np.ndarray, blocked: np.ndarray | None = None, *,
+                       shift: bool = True) -> np.ndarray:
+    """Softmax over axis -2, in place: the attention weights from transposed
+    scores ``s`` ``(..., Tk, Tq)``, one distribution per column (query).
+
+    ``blocked``: None or a bool array broadcastable to ``s``; True entries
+    get weight exactly 0 (a fully blocked column is all 0, not NaN).
+    ``shift``: subtract each column's max before ``exp`` (the usual guard
+    against overflow); pass False only when every score is known to be
+    small enough that ``exp`` cannot overflow. Returns ``s``. Both backends
+    run the NumPy body (NumPy's SIMD ``exp`` beats numexpr's); large arrays
+    are split along axis 0 over the kernel threads.
+    """
+    if s.ndim < 3:  # axis 0 is the softmax axis itself: not split
+        _attention_softmax_np(s, blocked, shift)
+    else:
+        _run(_attention_softmax_np, s, s, blocked, shift)
     return s
 
 
