@@ -24,19 +24,19 @@ Both primitives are functions of their inputs and parameters: they read the
 cache's views (``keys``/``values`` params) and write nothing but their output.
 
 Every formula has one definition in the stack; the decode step either calls
-it or is tested equal to it. GELU is the ``gelu`` primitive's own forward
-(``tinytorch.tensor.PRIMITIVES["gelu"].forward``). LayerNorm, Linear and
-attention are evaluated here by row kernels specialised for one token per
-sequence (:func:`layer_norm_rows`, :func:`linear_rows`,
-:func:`attend_one_query`): on rows of 32 to 512 numbers each NumPy call
-costs more than its arithmetic, and the general forwards make more calls
-(LayerNorm 12 against 9, attention 17 against 8: reductions over any
+it or is tested equal to it. LayerNorm, Linear, attention and the tanh GELU
+are evaluated here by row kernels specialised for one token per sequence
+(:func:`layer_norm_rows`, :func:`linear_rows`, :func:`attend_one_query`,
+:func:`gelu_rows`; the exact GELU calls the ``gelu`` primitive's own
+forward): on rows of 32 to 512 numbers each NumPy call costs more than its
+arithmetic, and the general forwards make more calls (reductions over any
 number of axes, ``matmul``'s ufunc layer, the masking and dropout branches
-of attention). ``benchmarks/bench_kvcache.py`` prints both timings per
-call and what the kernels save per block. The tests check each kernel
-against its canonical forward (``tinytorch.nn.LAYER_NORM.forward``,
-``tinytorch.nn.LINEAR.forward``, ``tinytorch.transformers.SDPA.forward``) on
-random inputs, and the cached logits against the uncached model's.
+of attention, the saved tensors of the backward). ``benchmarks/bench_kvcache.py``
+prints both timings per call and what the kernels save per block. The tests
+check each kernel against its canonical forward (``tinytorch.nn.LAYER_NORM.forward``,
+``tinytorch.nn.LINEAR.forward``, ``tinytorch.transformers.SDPA.forward``,
+``tinytorch.tensor.PRIMITIVES["gelu"].forward``) on random inputs, and the
+cached logits against the uncached model's.
 
 What fusion saves is the work *around* the formulas: the module calls, the
 argument checks of the functional API, the dispatch of every reshape,
