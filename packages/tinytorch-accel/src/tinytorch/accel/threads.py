@@ -62,9 +62,10 @@ def _check(n) -> int:
 # the other core, which tinytorch's kernel threads (GELU, softmax, the split
 # attention products) want for the elementwise work in between. 2**20 cycles
 # (about 0.4 ms) keeps the workers awake through a run of GEMMs and lets them
-# yield the core during the elementwise work: the GPT training step at 2
-# threads took 112 ms with the default and 104 ms with this
-# (``benchmarks/bench_runtime.py`` prints the figures of both).
+# yield the core during the elementwise work. ``benchmarks/bench_runtime.py``
+# measures it: the GPT training step at 2 threads took 119 ms with OpenBLAS's
+# default and 110 ms with this on the 2-core test machine; the batch-1
+# forward, with little elementwise work between its GEMMs, was unchanged.
 OPENBLAS_SPIN_EXPONENT = 20
 
 
