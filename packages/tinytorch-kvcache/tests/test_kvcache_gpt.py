@@ -566,6 +566,38 @@ def test_batch_must_agree_within_a_sequence():
             model(np.array([[1]]), start_pos=5)
 
 
+def test_a_later_block_called_alone_with_another_batch_is_an_error():
+    model = make_gpt(2).eval()
+    enable_kv_cache(model)
+    with no_grad():
+        model(prompt_of(2, 4), start_pos=0)
+        assert model.blocks[1]._step is not None  # the fused path would run
+        x = model.tok_emb(np.array([[1]]))  # one sequence where the cache holds two
+        with pytest.raises(ValueError, match="1 sequence"):
+            model.blocks[1](x, None, 4)
+
+
+def test_the_fused_write_never_casts():
+    """An activation of another dtype than the cache's takes the general
+    path, whose checked write refuses it (the fused write does not check)."""
+    model = make_gpt(1).eval()
+    enable_kv_cache(model)
+    with no_grad():
+        model(prompt_of(1, 4), start_pos=0)
+        x = model.tok_emb(np.array([[1]]))
+        with pytest.raises(TypeError, match="dtype float64"):
+            model.blocks[0](x.double(), None, 4)
+
+
+def test_a_block_of_another_dtype_than_the_cache_is_not_fused():
+    model = make_gpt(1).eval()
+    enable_kv_cache(model)
+    model.blocks[0].mlp.fc.weight.data = model.blocks[0].mlp.fc.weight.data.astype(np.float64)
+    with no_grad():
+        model(prompt_of(1, 4), start_pos=0)
+    assert model.blocks[0]._step is None
+
+
 def test_attention_called_alone_under_no_grad_is_an_error():
     model = make_gpt(1)
     enable_kv_cache(model)

@@ -4,7 +4,9 @@
 
 * NumPy's BLAS and any OpenMP runtime, through threadpoolctl;
 * tinytorch's elementwise kernels (``tinytorch.tensor.kernels``), which split
-  large GELU / softmax / Adam passes over their own threads;
+  large GELU / softmax / Adam passes over their own threads, and stacks of
+  small matrix products (attention's), which they split over the same
+  threads with one BLAS thread each (the BLAS control is registered here);
 * numexpr's pool, when numexpr is loaded (the kernels' optional backend).
 
 The milestones (``tinytorch.milestones``) and the benchmarks
@@ -56,6 +58,14 @@ def _limit_all(n: int) -> list[Callable[[], object]]:
     """Set every pool to ``n``; return the calls that undo it, in setting order."""
     tpc = _threadpoolctl()  # first: a missing library changes nothing
     undo = [tpc.threadpool_limits(limits=n).restore_original_limits]  # BLAS + OpenMP
+    # kernels.matmul runs stacks of small matrices on one BLAS thread each:
+    # it needs to read and set the BLAS count cheaply (one call per library).
+    blas = tpc.ThreadpoolController().select(user_api="blas").lib_controllers
+    if blas:
+        previous_control = kernels.set_blas_thread_control(
+            lambda: max(lib.get_num_threads() for lib in blas),
+            lambda k: [lib.set_num_threads(k) for lib in blas])
+        undo.append(lambda: kernels.set_blas_thread_control(*(previous_control or (None, None))))
     previous = kernels.set_num_threads(n)
     undo.append(lambda: kernels.set_num_threads(previous))
     ne = sys.modules.get("numexpr")  # only when loaded: never imported for this
