@@ -21,7 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
+from tinytorch.nn import (
+    Conv2d,
+    Embedding,
+    Linear,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+    active_module_hooks,
+)
 from tinytorch.tensor import Tensor, apply
 from tinytorch.transformers import PositionalEncoding
 
@@ -30,7 +39,7 @@ from .observers import PerChannelMinMaxObserver
 from .qtensor import quantize_per_channel
 
 __all__ = ["QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding",
-           "QuantizedPositionalEncoding", "WeightOnlyLinear",
+           "QuantizedPositionalEncoding", "QuantizedSequential", "WeightOnlyLinear",
            "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel"]
 
 
@@ -66,13 +75,37 @@ def _float_input(x, who: str, last: int | None = None, ndim: int | None = None) 
     return x
 
 
-class _Int8Layer(Module):
+class _Int8Codes(Module):
+    """Int8 codes with one float32 scale per row (axis 0: an output channel,
+    a token, a position), the ``weight_int8`` and ``weight_scale`` buffers:
+    the state every int8 layer shares, and nothing float."""
+
+    def _init_codes(self, shape: tuple) -> None:
+        self.register_buffer("weight_int8", np.zeros(shape, np.int8))
+        self.register_buffer("weight_scale", np.ones((shape[0],), np.float32))
+
+    def _set_codes(self, w: np.ndarray):
+        """Quantize the float ``w`` (symmetric, per row) into the buffers; ``self``."""
+        codes, scale = quantize_weight_per_channel(w, axis=0)
+        self.weight_int8.data[...] = codes
+        self.weight_scale.data[...] = scale
+        return self
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 weights the int8 codes stand for, computed on access
+        (nothing float is stored); read by code that only wants the dtype/shape."""
+        codes = self.weight_int8.data
+        s = self.weight_scale.data.reshape(-1, *([1] * (codes.ndim - 1)))
+        return Tensor(codes.astype(np.float32) * s)
+
+
+class _Int8Layer(_Int8Codes):
     """Shared state of the int8 layers: codes, scales, optional bias and
     static activation parameters."""
 
     def _init_state(self, wshape, out: int, bias: bool, static: bool) -> None:
-        self.register_buffer("weight_int8", np.zeros(wshape, np.int8))
-        self.register_buffer("weight_scale", np.ones((out,), np.float32))
+        self._init_codes(wshape)
         self.register_buffer("bias", np.zeros((out,), np.float32) if bias else None)
         self.static = bool(static)
         if self.static:
@@ -80,9 +113,7 @@ class _Int8Layer(Module):
             self.register_buffer("input_zero_point", np.zeros((), np.int32))
 
     def _set_weights(self, w: np.ndarray, b, act_qparams) -> None:
-        q, s = quantize_weight_per_channel(w, axis=0)
-        self.weight_int8.data[...] = q
-        self.weight_scale.data[...] = s
+        self._set_codes(w)
         if b is not None:
             self.bias.data[...] = b
         if self.static:
@@ -90,13 +121,6 @@ class _Int8Layer(Module):
                 raise ValueError(f"{type(self).__name__}: a static layer needs input qparams")
             self.input_scale.data[...] = act_qparams[0]
             self.input_zero_point.data[...] = act_qparams[1]
-
-    @property
-    def weight(self) -> Tensor:
-        """The float32 weights the int8 codes stand for, computed on access
-        (nothing float is stored); read by code that only wants the dtype/shape."""
-        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
-        return Tensor(self.weight_int8.data.astype(np.float32) * s)
 
     def float_architecture(self) -> dict:
         """The float layer this one quantizes (``type``, ``parameters``,
@@ -148,6 +172,16 @@ class QuantizedLinear(_Int8Layer):
                        act_qparams)
         return q
 
+    def _chain_entry(self, relu: bool) -> tuple[tuple, tuple]:
+        """This static layer's part of a ``QUANTIZED_LINEAR_CHAIN`` call: its
+        input tensors and its ``(input scale, zero point, has_bias, relu,
+        tile)``. Each buffer is looked up once (a Module attribute lookup
+        costs about half a microsecond, and this runs on every call)."""
+        w, ws, b = self.weight_int8, self.weight_scale, self.bias
+        spec = (float(self.input_scale.data), float(self.input_zero_point.data), b is not None,
+                relu, self.weight_tile)
+        return ((w, ws) if b is None else (w, ws, b)), spec
+
     def forward(self, x) -> Tensor:
         x = _float_input(x, "QuantizedLinear", self.in_features)
         return apply(K.QUANTIZED_LINEAR, (x, *self._inputs()), self._act_params())
@@ -165,6 +199,76 @@ class QuantizedLinear(_Int8Layer):
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
                 f"{'static' if self.static else 'dynamic'}")
+
+
+def _is_static_linear(m) -> bool:
+    return type(m) is QuantizedLinear and m.static
+
+
+def linked_runs(modules: list) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of ``modules`` that can execute as one
+    chain: two or more static :class:`QuantizedLinear`, each followed
+    directly by the next or by one ``ReLU`` and then the next, with matching
+    widths. O(len(modules))."""
+    runs, i = [], 0
+    while i < len(modules):
+        j = i
+        while _is_static_linear(modules[j]):
+            k = j + 2 if j + 1 < len(modules) and type(modules[j + 1]) is ReLU else j + 1
+            if k >= len(modules) or not _is_static_linear(modules[k]) or (
+                    modules[k].in_features != modules[j].out_features):
+                break
+            j = k
+        if j > i:
+            runs.append((i, j + 1))
+        i = j + 1
+    return runs
+
+
+class QuantizedSequential(Sequential):
+    """A ``Sequential`` holding static int8 layers, whose runs of static
+    :class:`QuantizedLinear` (optionally with a ``ReLU`` between two of them)
+    execute as one primitive, ``QUANTIZED_LINEAR_CHAIN``: the activations
+    stay as integer codes from one layer to the next (a ReLU is the codes'
+    lower bound) and are dequantized at the run's end, as int8 inference
+    engines do. Same children, names and state dict as the ``Sequential``
+    it replaces (``quantize_static`` swaps it in), and the same outputs,
+    bit for bit, as calling the children one by one; only the float
+    hand-over between layers and the separate ReLU pass are gone.
+
+    A run whose modules carry forward hooks, or any run while global module
+    hooks are registered (a profiler), is executed module by module, so the
+    hooks see every call. ``(*, in) -> (*, out)`` like the Sequential."""
+
+    def float_architecture(self) -> dict:
+        """The ``Sequential`` this one stands for (no parameters of its own)."""
+        return _float_spec(Sequential, [])
+
+    def forward(self, x):
+        mods = list(self.children())
+        runs = {start: stop for start, stop in linked_runs(mods)}
+        hooked = any(active_module_hooks())
+        i = 0
+        while i < len(mods):
+            stop = runs.get(i)
+            if stop is None or hooked or any(m.has_forward_hooks() for m in mods[i:stop]):
+                x, i = mods[i](x), i + 1
+                continue
+            x, i = _run_chain(mods[i:stop], x), stop
+        return x
+
+
+def _run_chain(mods: list, x) -> Tensor:
+    """One ``QUANTIZED_LINEAR_CHAIN`` call over a linked run ``mods`` (static
+    QuantizedLinear and ReLU modules, starting and ending with a Linear)."""
+    x = _float_input(x, "QuantizedSequential", mods[0].in_features)
+    inputs, layers = [x], []
+    for j, m in enumerate(mods):
+        if type(m) is not ReLU:
+            arrays, spec = m._chain_entry(j + 1 < len(mods) and type(mods[j + 1]) is ReLU)
+            inputs += arrays
+            layers.append(spec)
+    return apply(K.QUANTIZED_LINEAR_CHAIN, tuple(inputs), {"layers": tuple(layers)})
 
 
 class QuantizedConv2d(_Int8Layer):
@@ -210,30 +314,18 @@ def _ids(ids, num: int, who: str) -> np.ndarray:
     return arr
 
 
-class QuantizedEmbedding(Module):
+class QuantizedEmbedding(_Int8Codes):
     """Int8 embedding table with one scale per row (per token):
     ``(*ids.shape) -> (*ids.shape, E)`` float32, O(len(ids) * E)."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        self.register_buffer("weight_int8", np.zeros((num_embeddings, embedding_dim), np.int8))
-        self.register_buffer("weight_scale", np.ones((num_embeddings,), np.float32))
+        self._init_codes((self.num_embeddings, self.embedding_dim))
 
     @classmethod
     def from_float(cls, emb: Embedding) -> QuantizedEmbedding:
-        q = cls(emb.num_embeddings, emb.embedding_dim)
-        codes, scale = quantize_weight_per_channel(emb.weight.data, axis=0)
-        q.weight_int8.data[...] = codes
-        q.weight_scale.data[...] = scale
-        return q
-
-    @property
-    def weight(self) -> Tensor:
-        """The float32 weights the int8 codes stand for, computed on access
-        (nothing float is stored); read by code that only wants the dtype/shape."""
-        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
-        return Tensor(self.weight_int8.data.astype(np.float32) * s)
+        return cls(emb.num_embeddings, emb.embedding_dim)._set_codes(emb.weight.data)
 
     def float_architecture(self) -> dict:
         """The float ``Embedding`` this one quantizes (see ``QuantizedLinear``)."""
@@ -247,7 +339,7 @@ class QuantizedEmbedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}, int8"
 
 
-class QuantizedPositionalEncoding(Module):
+class QuantizedPositionalEncoding(_Int8Codes):
     """Int8 learned position table (``tinytorch.transformers.PositionalEncoding``)
     with one scale per row (per position), as :class:`QuantizedEmbedding`.
 
@@ -263,21 +355,11 @@ class QuantizedPositionalEncoding(Module):
     def __init__(self, max_seq_len: int, embed_dim: int) -> None:
         super().__init__()
         self.max_seq_len, self.embed_dim = int(max_seq_len), int(embed_dim)
-        self.register_buffer("weight_int8", np.zeros((max_seq_len, embed_dim), np.int8))
-        self.register_buffer("weight_scale", np.ones((max_seq_len,), np.float32))
+        self._init_codes((self.max_seq_len, self.embed_dim))
 
     @classmethod
     def from_float(cls, pos: PositionalEncoding) -> QuantizedPositionalEncoding:
-        q = cls(pos.max_seq_len, pos.embed_dim)
-        codes, scale = quantize_weight_per_channel(pos.weight.data, axis=0)
-        q.weight_int8.data[...] = codes
-        q.weight_scale.data[...] = scale
-        return q
-
-    @property
-    def weight(self) -> Tensor:
-        """The float32 table the codes stand for, computed on access (not stored)."""
-        return Tensor(self.weight_int8.data.astype(np.float32) * self.weight_scale.data[:, None])
+        return cls(pos.max_seq_len, pos.embed_dim)._set_codes(pos.weight.data)
 
     def float_architecture(self) -> dict:
         """The float ``PositionalEncoding`` this one quantizes (see ``QuantizedLinear``)."""
