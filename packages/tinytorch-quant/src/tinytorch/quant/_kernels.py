@@ -91,12 +91,16 @@ def _exact_gemm(a: np.ndarray, w: np.ndarray, tile: int | None = None) -> np.nda
     weights (default and cap :data:`WORKSPACE_ELEMENTS`), and at least one
     output row, are widened at a time, one GEMM per tile."""
     n, k = w.shape
-    dt = exact_float_dtype(k)
+    dt = np.float32 if k * PRODUCT_BOUND < _F32_EXACT else exact_float_dtype(k)
     if a.dtype != dt:
         a = a.astype(dt)
+    if tile is None and w.size <= WORKSPACE_ELEMENTS:  # one GEMM (every decode step)
+        wf = _WORKSPACE.get(w.size, dt).reshape(n, k)
+        np.copyto(wf, w)
+        return np.dot(a, wf.T)  # BLAS reads the transpose in place
     rows = max(min(tile or WORKSPACE_ELEMENTS, WORKSPACE_ELEMENTS) // k, 1)
     if rows >= n:
-        return np.dot(a, widen(w, dt).T)  # BLAS reads the transpose in place
+        return np.dot(a, widen(w, dt).T)
     out = np.empty((a.shape[0], n), dt)
     for o in range(0, n, rows):  # ceil(N / rows) GEMMs, each over every row of a
         np.matmul(a, widen(w[o:o + rows], dt).T, out=out[:, o:o + rows])
@@ -127,7 +131,7 @@ def quantize_activation(x: np.ndarray, scale, zero_point, out=None,
     Rounding before adding the integer zero point gives the same codes as
     rounding after, except where float32 would round ``x / s + zp`` onto a
     tie; this form needs three passes over ``x`` instead of five. O(n)."""
-    if np.ndim(scale) == 0 and np.ndim(zero_point) == 0:  # float32 scalars
+    if not isinstance(scale, np.ndarray) and not isinstance(zero_point, np.ndarray):  # scalars
         zp = np.float32(zero_point)
         q = np.multiply(x, np.float32(1.0) / np.float32(scale), dtype=np.float32, out=out)
         np.rint(q, out=q)
@@ -203,7 +207,13 @@ def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp, tile=None):
     Dynamic (``act_scale`` None): each row (token, sample) gets its own
     activation scale from its min and max."""
     rows = x.reshape(-1, x.shape[-1])
-    s, zp = dynamic_qparams(rows, per_row=True) if act_scale is None else (act_scale, act_zp)
+    if act_scale is not None:
+        s, zp = act_scale, act_zp
+    elif rows.shape[0] == 1:  # a decode step: the scalar path, same values
+        s, zp = _scalar_qparams(float(np.minimum.reduce(rows, axis=None)),
+                                float(np.maximum.reduce(rows, axis=None)))
+    else:
+        s, zp = _row_qparams(rows)
     y = _rescale(_exact_gemm(quantize_activation(rows, s, zp), w, tile), s, w_scale, b)
     return y.reshape(*x.shape[:-1], w.shape[0])
 
@@ -213,7 +223,7 @@ def _rescale(acc: np.ndarray, s, w_scale: np.ndarray, b: tuple) -> np.ndarray:
     the exact integer accumulator (R, N) back to real units."""
     if acc.dtype != np.float32:
         acc = acc.astype(np.float32)
-    acc *= np.multiply(s, w_scale, dtype=np.float32)  # (R, 1) or () times (N,)
+    acc *= w_scale * s  # (N,) float32 times () or (R, 1) float32: float32
     if b:
         acc += b[0]
     return acc
@@ -384,12 +394,13 @@ def unpack_groups(codes: np.ndarray, scales: np.ndarray, bits: int, gs: int,
 
 
 def _wo_linear_fwd(x, codes, scales, *b, bits, group_size, in_features):
-    """x (*, K) float32 -> (*, N) float32. Few rows of 8-bit codes (a decode
-    step): :func:`_wo8_few_rows`; otherwise the weights are unpacked to
-    float32 (N, K) and one GEMM follows."""
+    """x (*, K) float32 -> (*, N) float32. 8-bit codes with one group per row
+    (per channel), or few rows of grouped 8-bit codes (a decode step):
+    :func:`_wo8_few_rows`; otherwise the weights are unpacked to float32
+    (N, K) and one GEMM follows."""
     rows = x.reshape(-1, x.shape[-1])
     n, g = scales.shape
-    if bits == 8 and rows.shape[0] * g <= in_features:
+    if bits == 8 and (g == 1 or rows.shape[0] * g <= in_features):
         y = _wo8_few_rows(rows, codes, scales, group_size)
     else:
         y = rows @ unpack_groups(codes, scales, bits, group_size, in_features).T
@@ -408,6 +419,10 @@ def _wo8_few_rows(rows, codes, scales, gs):
     Equal to the unpacked GEMM up to float32 summation order."""
     n, g = scales.shape
     r, k = rows.shape
+    if g == 1:  # per-channel: y = (x @ q.T) * d, one GEMM on the codes, any R
+        y = np.dot(rows, widen(codes[:, :k], np.float32).T)
+        y *= scales[:, 0].astype(np.float32)
+        return y
     if k != g * gs:  # zero-pad the input to whole groups (padded codes are 0)
         rows = np.concatenate([rows, np.zeros((r, g * gs - k), rows.dtype)], axis=1)
     w = widen(codes, np.float32).reshape(n, g, gs)  # the workspace: no allocation

@@ -193,8 +193,12 @@ class QuantizedLinear(_Int8Layer):
         where the per-call overhead is the cost). The same kernel as
         ``forward``, so the same numbers; the input is not modified.
         No checks: the caller passes 2-D float32 rows of the right width."""
-        return K.QUANTIZED_LINEAR.forward(x, *(t.data for t in self._inputs()),
-                                          **self._act_params())
+        w, ws, b = self.weight_int8, self.weight_scale, self.bias  # one lookup each
+        b = () if b is None else (b.data,)
+        if not self.static:
+            return K.QUANTIZED_LINEAR.forward(x, w.data, ws.data, *b, act_scale=None,
+                                              act_zp=None, tile=self.weight_tile)
+        return K.QUANTIZED_LINEAR.forward(x, w.data, ws.data, *b, **self._act_params())
 
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "

@@ -181,19 +181,24 @@ def _link_chains(model: Module) -> Module:
     return model
 
 
-def quantize_weights(model: Module, bits: int = 4, group_size: int = 32, *,
+def quantize_weights(model: Module, bits: int = 4, group_size: int | None = 32, *,
                      embeddings: bool = True) -> Module:
     """Weight-only grouped quantization of every ``Linear`` (and ``Embedding``):
     ``bits`` 4 (two codes per byte, Q4_0-like) or 8, one float16 scale per
-    ``group_size`` weights. Activations stay float32. Returns a new model.
+    ``group_size`` weights, or per output row with ``group_size=None`` (one
+    group spanning the row, padded to an even width: per-channel weight-only
+    quantization, the usual int8 recipe). Activations stay float32. Returns
+    a new model.
 
     Raises: ValueError (bits not 4 or 8, a bad group size, nothing to quantize)."""
-    qm._check_bits(bits, group_size)
+    qm._check_bits(bits, 32 if group_size is None else group_size)
     types = (Linear, Embedding) if embeddings else (Linear,)
 
     def make(name, layer):
         cls = qm.WeightOnlyEmbedding if type(layer) is Embedding else qm.WeightOnlyLinear
-        return cls.from_float(layer, bits, group_size)
+        width = layer.embedding_dim if type(layer) is Embedding else layer.in_features
+        gs = width + width % 2 if group_size is None else group_size
+        return cls.from_float(layer, bits, gs)
     return _swap(model, "quantize_weights", types, make)
 
 
