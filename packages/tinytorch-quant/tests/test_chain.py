@@ -164,3 +164,22 @@ def test_the_workspace_is_reused_and_tiles_give_the_same_result():
     ref = a.astype(np.int64) @ w.astype(np.int64).T
     for tile in (None, 1, 41, 4000, 10 ** 9):
         assert np.array_equal(K._exact_gemm(a, w, tile), ref)
+
+
+def test_a_replaced_child_or_buffer_is_seen_by_the_next_call():
+    """The chain's plan and each layer's buffer tuple are caches: swapping a
+    child, assigning a buffer or loading a state dict must show at once."""
+    manual_seed(5)
+    q = quantize_static(MODELS["linear-relu-linear"](), batches(20))
+    other = quantize_static(MODELS["linear-relu-linear"](), batches(20))
+    x = Tensor(RNG.normal(size=(8, 20)).astype(np.float32))
+    q(x)
+    q[2] = other[2]  # a child swapped
+    assert np.array_equal(q(x).data, one_by_one(q, x).data)
+    for name in ("weight_int8", "weight_scale", "bias", "input_scale", "input_zero_point"):
+        setattr(q[0], name, getattr(other[0], name).data.copy())  # buffers assigned
+    assert np.array_equal(q(x).data, other(x).data)
+    q.load_state_dict(quantize_static(MODELS["linear-relu-linear"](), batches(20)).state_dict())
+    assert np.array_equal(q(x).data, one_by_one(q, x).data)
+    q[2] = nn.Linear(32, 5)  # no longer a chain: the float layer runs
+    assert np.array_equal(q(x).data, one_by_one(q, x).data)

@@ -111,6 +111,33 @@ class _Int8Layer(_Int8Codes):
         if self.static:
             self.register_buffer("input_scale", np.ones((), np.float32))
             self.register_buffer("input_zero_point", np.zeros((), np.int32))
+        self._refresh_state()
+
+    # The buffers a forward reads, as one tuple in the instance dict: a
+    # Module attribute lookup of a buffer costs about half a microsecond,
+    # which a decode step or a small batch pays per layer and per buffer.
+    # The tuple holds the buffer Tensors themselves, so in-place updates
+    # (load_state_dict, to(dtype)) are seen; the three ways a buffer Tensor
+    # can be replaced (assignment, deletion, register_buffer) refresh it.
+    _STATE = ("weight_int8", "weight_scale", "bias", "input_scale", "input_zero_point")
+
+    def _refresh_state(self) -> None:
+        object.__setattr__(self, "_state", tuple(getattr(self, n, None) for n in self._STATE))
+
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        if name in _Int8Layer._STATE and "_state" in self.__dict__:
+            self._refresh_state()
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        if name in _Int8Layer._STATE and "_state" in self.__dict__:
+            self._refresh_state()
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        super().register_buffer(name, tensor, persistent)
+        if name in _Int8Layer._STATE and "_state" in self.__dict__:
+            self._refresh_state()
 
     def _set_weights(self, w: np.ndarray, b, act_qparams) -> None:
         self._set_codes(w)
@@ -175,11 +202,9 @@ class QuantizedLinear(_Int8Layer):
     def _chain_entry(self, relu: bool) -> tuple[tuple, tuple]:
         """This static layer's part of a ``QUANTIZED_LINEAR_CHAIN`` call: its
         input tensors and its ``(input scale, zero point, has_bias, relu,
-        tile)``. Each buffer is looked up once (a Module attribute lookup
-        costs about half a microsecond, and this runs on every call)."""
-        w, ws, b = self.weight_int8, self.weight_scale, self.bias
-        spec = (float(self.input_scale.data), float(self.input_zero_point.data), b is not None,
-                relu, self.weight_tile)
+        tile)``."""
+        w, ws, b, s, zp = self._state
+        spec = (float(s.data), float(zp.data), b is not None, relu, self.weight_tile)
         return ((w, ws) if b is None else (w, ws, b)), spec
 
     def forward(self, x) -> Tensor:
@@ -193,7 +218,7 @@ class QuantizedLinear(_Int8Layer):
         where the per-call overhead is the cost). The same kernel as
         ``forward``, so the same numbers; the input is not modified.
         No checks: the caller passes 2-D float32 rows of the right width."""
-        w, ws, b = self.weight_int8, self.weight_scale, self.bias  # one lookup each
+        w, ws, b = self._state[:3]
         b = () if b is None else (b.data,)
         if not self.static:
             return K.QUANTIZED_LINEAR.forward(x, w.data, ws.data, *b, act_scale=None,
@@ -249,9 +274,11 @@ class QuantizedSequential(Sequential):
         return _float_spec(Sequential, [])
 
     def forward(self, x):
-        mods = list(self.children())
-        runs = {start: stop for start, stop in linked_runs(mods)}
-        hooked = any(active_module_hooks())
+        mods = tuple(self.children())
+        plan = self.__dict__.get("_plan")
+        if plan is None or plan[0] != mods:  # the runs, found again when a child changes
+            plan = self._plan = (mods, dict(linked_runs(list(mods))))
+        runs, hooked = plan[1], any(active_module_hooks())
         i = 0
         while i < len(mods):
             stop = runs.get(i)
