@@ -121,12 +121,12 @@ def int_matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def quantize_activation(x: np.ndarray, scale, zero_point, out=None,
-                        relu: bool = False) -> np.ndarray:
-    """Centred uint8 codes ``q - zp = clamp(rint(fl32(x / s)), -zp, 255 - zp)`` as
+                        relu: bool = False, qmax: int = 255) -> np.ndarray:
+    """Centred uint8 codes ``q - zp = clamp(rint(fl32(x / s)), -zp, qmax - zp)`` as
     float32 (``x / s`` computed as ``x * fl32(1 / s)``, rounded half to even);
     scale and zero point are scalars or broadcast against ``x`` (per row).
     ``relu``: the codes of ``max(x, 0)`` (the lower bound becomes 0), with
-    no extra pass.
+    no extra pass. ``qmax``: 255 (uint8), or 15 for 4-bit activations.
 
     Rounding before adding the integer zero point gives the same codes as
     rounding after, except where float32 would round ``x / s + zp`` onto a
@@ -136,13 +136,13 @@ def quantize_activation(x: np.ndarray, scale, zero_point, out=None,
         q = np.multiply(x, np.float32(1.0) / np.float32(scale), dtype=np.float32, out=out)
         np.rint(q, out=q)
         lo = np.float32(0) if relu else -zp
-        return q.clip(lo, np.float32(255) - zp, out=q)  # ndarray.clip's fast path
+        return q.clip(lo, np.float32(qmax) - zp, out=q)  # ndarray.clip's fast path
     inv = np.float32(1.0) / np.asarray(scale, np.float32)
     zp = np.asarray(zero_point, np.float32)
     # One new array (or ``out``, which may be x itself); the rest in place.
     q = np.multiply(x, inv, dtype=np.float32, out=out)
     np.rint(q, out=q)
-    lo, hi = (np.maximum(-zp, 0) if relu else -zp), np.float32(255) - zp
+    lo, hi = (np.maximum(-zp, 0) if relu else -zp), np.float32(qmax) - zp
     if q.shape[0] <= 8:  # a few rows: one clip call costs less than two ufunc calls
         q.clip(lo, hi, out=q)
     else:  # many rows with per-row bounds: the two ufuncs beat clip (measured 3x)
@@ -393,12 +393,17 @@ def unpack_groups(codes: np.ndarray, scales: np.ndarray, bits: int, gs: int,
     return w.reshape(*lead, g * gs)[..., :k]
 
 
-def _wo_linear_fwd(x, codes, scales, *b, bits, group_size, in_features):
+def _wo_linear_fwd(x, codes, scales, *b, bits, group_size, in_features, act=None):
     """x (*, K) float32 -> (*, N) float32. 8-bit codes with one group per row
     (per channel), or few rows of grouped 8-bit codes (a decode step):
     :func:`_wo8_few_rows`; otherwise the weights are unpacked to float32
-    (N, K) and one GEMM follows."""
+    (N, K) and one GEMM follows. ``act`` ``(scale, zero_point, qmax)``: the
+    input is first rounded onto that static grid (W4A4 / W4A8 layers)."""
     rows = x.reshape(-1, x.shape[-1])
+    if act is not None:  # static activations on a (qmax + 1)-level grid, dequantized
+        s, zp, qmax = act
+        rows = quantize_activation(rows, s, zp, qmax=qmax)
+        rows *= np.float32(s)
     n, g = scales.shape
     if bits == 8 and (g == 1 or rows.shape[0] * g <= in_features):
         y = _wo8_few_rows(rows, codes, scales, group_size)
@@ -438,7 +443,8 @@ def _wo_linear_flops(inputs, out, params) -> int:
     k = params["in_features"]
     n = scales.shape[0]
     rows = x.size // x.shape[-1]
-    return int(2 * rows * n * k + 2 * n * k + (rows * n if len(inputs) == 4 else 0))
+    act = 4 * x.size if params.get("act") is not None else 0  # quantize, dequantize
+    return int(2 * rows * n * k + 2 * n * k + (rows * n if len(inputs) == 4 else 0) + act)
 
 
 WEIGHT_ONLY_LINEAR = Primitive("weight_only_linear", _wo_linear_fwd, differentiable=False,

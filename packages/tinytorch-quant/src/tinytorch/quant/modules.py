@@ -428,12 +428,20 @@ class WeightOnlyLinear(Module):
     """Weight-only grouped quantization (llama.cpp Q4_0-like for 4 bits): the
     weights are stored as 4- or 8-bit codes with a float16 scale per group of
     ``group_size`` inputs and widened to float32 on each call; activations stay
-    float. ``(*, in) -> (*, out)``; cost one GEMM plus O(N*K) to unpack."""
+    float. ``(*, in) -> (*, out)``; cost one GEMM plus O(N*K) to unpack.
+
+    ``activation_bits`` (4 or 8, with calibrated ``input_scale`` and
+    ``input_zero_point`` buffers): the input is also rounded onto a static
+    affine grid of ``2**activation_bits`` levels (a W4A4 / W4A8 layer, what
+    ``convert`` makes of a QAT layer trained with fake-quantized inputs)."""
 
     def __init__(self, in_features: int, out_features: int, bits: int = 4,
-                 group_size: int = 32, bias: bool = True) -> None:
+                 group_size: int = 32, bias: bool = True,
+                 activation_bits: int | None = None) -> None:
         super().__init__()
         _check_bits(bits, group_size)
+        if activation_bits is not None:
+            _check_bits(activation_bits, 2)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.bits, self.group_size = bits, group_size
         g = -(-self.in_features // group_size)
@@ -443,16 +451,26 @@ class WeightOnlyLinear(Module):
         self.register_buffer("weight_scale", np.zeros((self.out_features, g), np.float16))
         self.register_buffer("bias", np.zeros((self.out_features,), np.float32) if bias
                              else None)
+        self.activation_bits = activation_bits
+        if activation_bits is not None:
+            self.register_buffer("input_scale", np.ones((), np.float32))
+            self.register_buffer("input_zero_point", np.zeros((), np.int32))
 
     @classmethod
-    def from_float(cls, linear: Linear, bits: int = 4, group_size: int = 32):
+    def from_float(cls, linear: Linear, bits: int = 4, group_size: int = 32,
+                   act_qparams=None, activation_bits: int | None = None):
+        """Quantize a float :class:`Linear`; ``act_qparams`` ``(scale,
+        zero_point)`` on the ``activation_bits`` grid when inputs are quantized too."""
         q = cls(linear.in_features, linear.out_features, bits, group_size,
-                linear.bias is not None)
+                linear.bias is not None, activation_bits)
         codes, scales = K.pack_groups(linear.weight.data, bits, group_size)
         q.weight_codes.data[...] = codes
         q.weight_scale.data[...] = scales
         if linear.bias is not None:
             q.bias.data[...] = linear.bias.data
+        if activation_bits is not None:
+            q.input_scale.data[...] = act_qparams[0]
+            q.input_zero_point.data[...] = act_qparams[1]
         return q
 
     def dequantized_weight(self) -> np.ndarray:
@@ -470,12 +488,18 @@ class WeightOnlyLinear(Module):
         """``dequantized_weight()`` as a Tensor, computed on access (not stored)."""
         return Tensor(self.dequantized_weight())
 
+    def _params(self) -> dict:
+        act = None if self.activation_bits is None else (
+            float(self.input_scale.data), float(self.input_zero_point.data),
+            2 ** self.activation_bits - 1)
+        return {"bits": self.bits, "group_size": self.group_size,
+                "in_features": self.in_features, "act": act}
+
     def forward(self, x) -> Tensor:
         x = _float_input(x, "WeightOnlyLinear", self.in_features)
         b = () if self.bias is None else (self.bias,)
         return apply(K.WEIGHT_ONLY_LINEAR, (x, self.weight_codes, self.weight_scale, *b),
-                     {"bits": self.bits, "group_size": self.group_size,
-                      "in_features": self.in_features})
+                     self._params())
 
     def forward_rows(self, x: np.ndarray) -> np.ndarray:
         """``forward`` on a float32 ndarray ``(B, in_features)`` -> ``(B,
@@ -483,12 +507,12 @@ class WeightOnlyLinear(Module):
         :meth:`QuantizedLinear.forward_rows`). No checks; ``x`` is not modified."""
         b = () if self.bias is None else (self.bias.data,)
         return K.WEIGHT_ONLY_LINEAR.forward(
-            x, self.weight_codes.data, self.weight_scale.data, *b, bits=self.bits,
-            group_size=self.group_size, in_features=self.in_features)
+            x, self.weight_codes.data, self.weight_scale.data, *b, **self._params())
 
     def extra_repr(self) -> str:
+        acts = "" if self.activation_bits is None else f", activation_bits={self.activation_bits}"
         return (f"{self.in_features}, {self.out_features}, bits={self.bits}, "
-                f"group_size={self.group_size}")
+                f"group_size={self.group_size}{acts}")
 
 
 class WeightOnlyEmbedding(Module):

@@ -105,6 +105,35 @@ def _batches(calibration_data, fn: str) -> list[Tensor]:
     return batches
 
 
+def observe_inputs(model: Module, names: list[str], calibration_data, observer: str,
+                   fn: str) -> dict:
+    """Run ``calibration_data`` through a copy of ``model`` (eval, no grad) and
+    return ``{name: observer}`` of the input of each submodule in ``names``
+    (``observer`` one of :data:`OBSERVERS`). ``fn`` names the caller in errors.
+
+    Raises: TypeError / ValueError as ``quantize_static`` (bad calibration
+    data, an unknown observer)."""
+    if observer not in OBSERVERS:
+        raise ValueError(f"{fn}: observer must be one of {sorted(OBSERVERS)}, got {observer!r}")
+    batches = _batches(calibration_data, fn)
+    work = copy.deepcopy(model).eval()
+    observers = {name: OBSERVERS[observer]() for name in names}
+    handles = [work.get_submodule(name).register_forward_pre_hook(
+        lambda mod, args, obs=observers[name]: obs.observe(args[0])) for name in names]
+    try:
+        with no_grad():
+            for i, x in enumerate(batches):
+                try:
+                    work(x)
+                except (ValueError, TypeError, IndexError) as exc:
+                    raise ValueError(f"{fn}: calibration batch {i} of shape {x.shape} does "
+                                     f"not fit the model: {exc}") from exc
+    finally:
+        for h in handles:
+            h.remove()
+    return observers
+
+
 def quantize_static(model: Module, calibration_data, *, observer: str = "histogram",
                     inference_pooling: bool = False, weight_tile: int | None = None
                     ) -> Module:
@@ -134,25 +163,9 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
     if weight_tile is not None and (isinstance(weight_tile, bool) or not isinstance(
             weight_tile, int) or weight_tile < 1):
         raise ValueError(f"{fn}: weight_tile must be None or an int >= 1, got {weight_tile!r}")
-    if observer not in OBSERVERS:
-        raise ValueError(f"{fn}: observer must be one of {sorted(OBSERVERS)}, got {observer!r}")
     targets = _targets(model, (Linear, Conv2d), fn)
-    batches = _batches(calibration_data, fn)
-    work = copy.deepcopy(model).eval()
-    observers = {name: OBSERVERS[observer]() for name, _ in targets}
-    handles = [work.get_submodule(name).register_forward_pre_hook(
-        lambda mod, args, obs=observers[name]: obs.observe(args[0])) for name, _ in targets]
-    try:
-        with no_grad():
-            for i, x in enumerate(batches):
-                try:
-                    work(x)
-                except (ValueError, TypeError, IndexError) as exc:
-                    raise ValueError(f"{fn}: calibration batch {i} of shape {x.shape} does "
-                                     f"not fit the model: {exc}") from exc
-    finally:
-        for h in handles:
-            h.remove()
+    observers = observe_inputs(model, [name for name, _ in targets], calibration_data,
+                               observer, fn)
 
     def make(name, layer):
         if type(layer) is MaxPool2d:
