@@ -10,13 +10,6 @@ import tinytorch.tensor as tt
 from tinytorch.tensor import Primitive, Tensor, apply, ops
 
 
-@pytest.fixture(autouse=True)
-def _autograd_on():
-    ag.enable_autograd()
-    with ag.enable_grad():
-        yield
-
-
 def leaf(values, dtype=np.float64):
     return Tensor(values, dtype=dtype, requires_grad=True)
 

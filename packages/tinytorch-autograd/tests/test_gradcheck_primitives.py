@@ -15,14 +15,7 @@ import pytest
 
 import tinytorch.autograd as ag
 import tinytorch.tensor as tt
-from tinytorch.tensor import Tensor
-
-
-@pytest.fixture(autouse=True)
-def _autograd_on():
-    ag.enable_autograd()
-    with ag.enable_grad():
-        yield
+from tinytorch.tensor import Tensor, testing
 
 
 class Case(NamedTuple):
@@ -34,35 +27,14 @@ class Case(NamedTuple):
 
 
 def make_inputs(shapes, domain, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for shape in shapes:
-        if domain == "pos":
-            a = rng.uniform(0.5, 2.0, shape)
-        elif domain == "away":
-            a = rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-        else:
-            a = rng.standard_normal(shape)
-        out.append(Tensor(a, dtype=np.float64, requires_grad=True))
-    return out
+    """float64 leaf tensors that require grad, drawn by ``testing.random_arrays``."""
+    return [Tensor(a, dtype=np.float64, requires_grad=True)
+            for a in testing.random_arrays(shapes, domain, seed)]
 
 
 CASES: list[Case] = []
 
 # ------------------------------------------------ binary, with broadcasting
-BROADCAST = [
-    ((3, 4), (3, 4)),
-    ((3, 4), (4,)),
-    ((4,), (3, 4)),
-    ((3, 1), (1, 4)),
-    ((2, 1, 4), (3, 1)),
-    ((), (3,)),
-    ((2, 3), ()),
-    ((), ()),
-    ((1,), (2, 3)),
-    ((1, 1), (2, 3)),
-    ((0, 3), (3,)),
-]
 BINARY = [
     ("add", lambda a, b: a + b, "any"),
     ("sub", lambda a, b: a - b, "any"),
@@ -73,7 +45,7 @@ BINARY = [
     ("minimum", tt.minimum, "any"),
 ]
 for prim, fn, domain in BINARY:
-    for shapes in BROADCAST:
+    for shapes in testing.BROADCAST_SHAPES:
         CASES.append(Case(prim, "x".join(map(str, shapes)), fn, shapes, domain))
 CASES += [
     Case("add", "scalar operand", lambda a: 2.5 + a, ((3,),)),
@@ -87,7 +59,6 @@ CASES += [
 ]
 
 # ------------------------------------------------------------------- unary
-UNARY_SHAPES = [(), (5,), (2, 3, 4), (1, 1), (0, 3)]
 UNARY = [
     ("neg", lambda a: -a, "any"),
     ("exp", tt.exp, "any"),
@@ -104,7 +75,7 @@ UNARY = [
     ("gelu", lambda a: a.gelu(approximate="none"), "any"),
 ]
 for prim, fn, domain in UNARY:
-    for shape in UNARY_SHAPES:
+    for shape in testing.UNARY_SHAPES:
         CASES.append(Case(prim, f"{shape}", fn, (shape,), domain))
 CASES += [
     Case("clip", "min only", lambda a: a.clip(min=0.5), ((4, 3),), "away"),
@@ -127,7 +98,6 @@ for prim, fn in (("softmax", tt.softmax), ("log_softmax", tt.log_softmax)):
     ]
 
 # ------------------------- reductions: every axis form, keepdims both ways
-AXES = [None, 0, 1, 2, -1, -3, (0, 2), (-1, 0), (0, 1, 2), ()]
 REDUCTIONS = [
     ("sum", tt.sum),
     ("mean", tt.mean),
@@ -136,7 +106,9 @@ REDUCTIONS = [
     ("var", tt.var),
 ]
 for prim, fn in REDUCTIONS:
-    for axis in AXES if prim != "var" else AXES[:-1]:
+    for axis in testing.REDUCTION_AXES:
+        if prim == "var" and axis == ():  # over no dim: N - 1 = 0 values, nan
+            continue
         for keepdims in (False, True):
             CASES.append(Case(prim, f"axis={axis} keepdims={keepdims}",
                               lambda a, f=fn, ax=axis, k=keepdims: f(a, axis=ax, keepdims=k),
@@ -156,23 +128,7 @@ CASES += [
 ]
 
 # ----------------------------------------------------------------- matmul
-MATMUL_SHAPES = [
-    ((3,), (3,)),
-    ((2, 3), (3,)),
-    ((3,), (3, 4)),
-    ((2, 3), (3, 4)),
-    ((1, 1), (1, 1)),
-    ((5, 2, 3), (3, 4)),
-    ((2, 3), (5, 3, 4)),
-    ((5, 2, 3), (5, 3, 4)),
-    ((2, 1, 2, 3), (4, 3, 2)),
-    ((1, 2, 3), (4, 3, 2)),
-    ((3,), (5, 3, 2)),
-    ((5, 2, 3), (3,)),
-    ((2, 2, 3), (3,)),
-    ((0, 3), (3, 4)),
-]
-for shapes in MATMUL_SHAPES:
+for shapes in testing.MATMUL_SHAPES:
     CASES.append(Case("matmul", " @ ".join(map(str, shapes)), tt.matmul, shapes))
 CASES.append(Case("matmul", "x @ x.T", lambda a: a @ a.T, ((3, 4),)))
 

@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 
 from tinytorch.autograd import gradcheck
-from tinytorch.tensor import Tensor, gelu, kernels
+from tinytorch.tensor import Tensor, gelu
+from tinytorch.tensor.testing import kernel_backend_fixture
 
-
-@pytest.fixture(params=["numpy", "numexpr"])
-def backend(request):
-    if request.param == "numexpr":
-        pytest.importorskip("numexpr")
-    with kernels.use_backend(request.param):
-        yield request.param
+backend = kernel_backend_fixture()  # each test using it runs on numpy and on numexpr
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4)])

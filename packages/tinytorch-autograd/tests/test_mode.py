@@ -8,14 +8,6 @@ import tinytorch.tensor as tt
 from tinytorch.tensor import Tensor
 
 
-@pytest.fixture(autouse=True)
-def _autograd_on():
-    ag.enable_autograd()
-    with ag.enable_grad():
-        yield
-    ag.enable_autograd()
-
-
 def leaf():
     return Tensor([1.0, 2.0], requires_grad=True)
 

@@ -16,19 +16,11 @@ from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import tinytorch.autograd as ag  # noqa: E402
 import tinytorch.tensor as tt  # noqa: E402
-from tinytorch.tensor import Tensor  # noqa: E402
+from tinytorch.tensor import Tensor, testing  # noqa: E402
 
 F = torch.nn.functional
 RTOL = ATOL = 1e-10
-
-
-@pytest.fixture(autouse=True)
-def _autograd_on():
-    ag.enable_autograd()
-    with ag.enable_grad():
-        yield
 
 
 class Case(NamedTuple):
@@ -37,23 +29,7 @@ class Case(NamedTuple):
     tt_fn: object
     torch_fn: object
     shapes: tuple
-    domain: str = "any"  # any | pos | away (no kink near 0) | ties (small integers)
-
-
-def make_arrays(shapes, domain, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for shape in shapes:
-        if domain == "pos":
-            a = rng.uniform(0.5, 2.0, shape)
-        elif domain == "away":
-            a = rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-        elif domain == "ties":
-            a = rng.integers(-2, 3, shape).astype(np.float64)
-        else:
-            a = rng.standard_normal(shape)
-        out.append(a)
-    return out
+    domain: str = "any"  # a key of tinytorch.tensor.testing.DOMAINS
 
 
 def _dims(axis, ndim):
@@ -73,15 +49,6 @@ def _torch_index(index):
 
 CASES: list[Case] = []
 
-BROADCAST = [
-    ((3, 4), (3, 4)),
-    ((3, 4), (4,)),
-    ((3, 1), (1, 4)),
-    ((2, 1, 4), (3, 1)),
-    ((), (3,)),
-    ((1,), (2, 3)),
-    ((0, 3), (3,)),
-]
 BINARY = [
     ("add", lambda a, b: a + b, torch.add, "any"),
     ("sub", lambda a, b: a - b, torch.sub, "any"),
@@ -90,11 +57,11 @@ BINARY = [
     ("pow", lambda a, b: a ** b, torch.pow, "pos"),
     ("maximum", tt.maximum, torch.maximum, "any"),
     ("minimum", tt.minimum, torch.minimum, "any"),
-    ("maximum", tt.maximum, torch.maximum, "ties"),
-    ("minimum", tt.minimum, torch.minimum, "ties"),
+    ("maximum", tt.maximum, torch.maximum, "int"),
+    ("minimum", tt.minimum, torch.minimum, "int"),
 ]
 for prim, f, g, domain in BINARY:
-    for shapes in BROADCAST:
+    for shapes in testing.BROADCAST_SHAPES:
         CASES.append(Case(prim, f"{domain} {'x'.join(map(str, shapes))}", f, g, shapes, domain))
 CASES += [
     Case("pow", "scalar exponent", lambda a: a ** 3, lambda a: a ** 3, ((2, 3),)),
@@ -104,28 +71,27 @@ CASES += [
     Case("div", "scalar numerator", lambda a: 1.0 / a, lambda a: 1.0 / a, ((4,),), "pos"),
 ]
 
-UNARY_SHAPES = [(), (5,), (2, 3, 4), (0, 3)]
 UNARY = [
     ("neg", lambda a: -a, torch.neg, "any"),
     ("exp", tt.exp, torch.exp, "any"),
     ("log", tt.log, torch.log, "pos"),
     ("sqrt", tt.sqrt, torch.sqrt, "pos"),
     ("abs", tt.abs, torch.abs, "any"),
-    ("abs", tt.abs, torch.abs, "ties"),  # abs'(0) = 0 in both
+    ("abs", tt.abs, torch.abs, "int"),  # abs'(0) = 0 in both
     ("clip", lambda a: a.clip(-0.5, 0.7), lambda a: torch.clamp(a, -0.5, 0.7), "any"),
-    ("clip", lambda a: a.clip(-1.0, 1.0), lambda a: torch.clamp(a, -1.0, 1.0), "ties"),
-    ("clip", lambda a: a.clip(min=0.0), lambda a: torch.clamp(a, min=0.0), "ties"),
+    ("clip", lambda a: a.clip(-1.0, 1.0), lambda a: torch.clamp(a, -1.0, 1.0), "int"),
+    ("clip", lambda a: a.clip(min=0.0), lambda a: torch.clamp(a, min=0.0), "int"),
     ("clone", tt.clone, torch.clone, "any"),
     ("astype", lambda a: a.astype("float64"), lambda a: a.to(torch.float64), "any"),
     ("relu", tt.relu, torch.relu, "any"),
-    ("relu", tt.relu, torch.relu, "ties"),  # relu'(0) = 0 in both
+    ("relu", tt.relu, torch.relu, "int"),  # relu'(0) = 0 in both
     ("sigmoid", tt.sigmoid, torch.sigmoid, "any"),
     ("tanh", tt.tanh, torch.tanh, "any"),
     ("gelu", lambda a: a.gelu("none"), F.gelu, "any"),
     ("gelu", lambda a: a.gelu("tanh"), lambda a: F.gelu(a, approximate="tanh"), "any"),
 ]
 for prim, f, g, domain in UNARY:
-    for shape in UNARY_SHAPES:
+    for shape in testing.UNARY_SHAPES:
         CASES.append(Case(prim, f"{domain} {shape}", f, g, (shape,), domain))
 CASES += [
     Case("gelu", "exact, wide range", lambda a: tt.gelu(a * 5.0, "none"),
@@ -148,8 +114,8 @@ CASES += [
          lambda a: torch.log_softmax(a * 1e3, -1), ((3, 5),)),
 ]
 
-AXES = [None, 0, 1, -1, (0, 2), (-1, 0)]
-for axis in AXES:
+# torch reads dim=() as every dim, NumPy and tinytorch as none: () is left out
+for axis in (a for a in testing.REDUCTION_AXES if a != ()):
     for keepdims in (False, True):
         d = f"axis={axis} keepdims={keepdims}"
         for prim, f, g in [
@@ -167,7 +133,7 @@ for axis in AXES:
         ]:
             CASES.append(Case(prim, "ties " + d, lambda a, f=f, ax=axis, k=keepdims: f(a, ax, k),
                               lambda a, g=g, ax=axis, k=keepdims: g(a, ax, k), ((2, 3, 4),),
-                              "ties"))
+                              "int"))
 CASES += [
     Case("var", "correction=0", lambda a: a.var(1, correction=0),
          lambda a: torch.var(a, 1, correction=0), ((3, 5),)),
@@ -176,19 +142,7 @@ CASES += [
     Case("sum", "0-d", tt.sum, torch.sum, ((),)),
 ]
 
-MATMUL_SHAPES = [
-    ((3,), (3,)),
-    ((2, 3), (3,)),
-    ((3,), (3, 4)),
-    ((2, 3), (3, 4)),
-    ((5, 2, 3), (3, 4)),
-    ((2, 3), (5, 3, 4)),
-    ((5, 2, 3), (5, 3, 4)),
-    ((2, 1, 2, 3), (4, 3, 2)),
-    ((3,), (5, 3, 2)),
-    ((5, 2, 3), (3,)),
-]
-for shapes in MATMUL_SHAPES:
+for shapes in testing.MATMUL_SHAPES:
     CASES.append(Case("matmul", " @ ".join(map(str, shapes)), tt.matmul, torch.matmul, shapes))
 
 CASES += [
@@ -240,7 +194,7 @@ def _id(c: Case) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_forward_and_gradients_match_torch(case):
-    arrays = make_arrays(case.shapes, case.domain)
+    arrays = testing.random_arrays(case.shapes, case.domain)
     ours = [Tensor(a, dtype=np.float64, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
 

@@ -199,6 +199,42 @@ def test_errors(setup, action, exc, fragment):
     assert fragment in str(info.value)
 
 
+def test_update_unchecked_writes_what_update_writes():
+    checked, unchecked = _fresh(), _fresh()
+    for t, seed in ((3, 0), (1, 1), (2, 2)):
+        for layer in range(L):
+            k, v = kv(t, seed=10 * seed + layer)
+            views = checked.update(layer, k, v)
+            fast = unchecked.update_unchecked(layer, k, v)
+            for a, b, storage in zip(views, fast, (unchecked._keys, unchecked._values)):
+                np.testing.assert_array_equal(a, b)
+                assert not b.flags.writeable and np.shares_memory(b, storage[layer])
+        checked.advance(t)
+        unchecked.advance(t)
+    assert unchecked.seq_len == checked.seq_len == 6
+    for a, b in zip(checked._keys + checked._values, unchecked._keys + unchecked._values):
+        np.testing.assert_array_equal(a, b)
+
+
+# update_unchecked skips the argument checks only: the protocol is still checked.
+PROTOCOL_ERRORS = [
+    ("layer writes twice", _half_step, lambda c: c.update_unchecked(0, *kv(1)), RuntimeError,
+     "already wrote"),
+    ("layers disagree on T", _half_step, lambda c: c.update_unchecked(1, *kv(2)), ValueError,
+     "another layer wrote 1"),
+    ("overflow", _full, lambda c: c.update_unchecked(0, *kv(1)), ValueError,
+     "max_seq_len is 10"),
+]
+
+
+@pytest.mark.parametrize("setup, action, exc, fragment",
+                         [e[1:] for e in PROTOCOL_ERRORS], ids=[e[0] for e in PROTOCOL_ERRORS])
+def test_update_unchecked_keeps_the_protocol_checks(setup, action, exc, fragment):
+    cache = setup()
+    with pytest.raises(exc, match=fragment):
+        action(cache)
+
+
 def test_advance_by_the_wrong_count():
     cache = _fresh()
     for layer in range(L):

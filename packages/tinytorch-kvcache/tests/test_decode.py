@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from tinytorch.kvcache import DECODE_BLOCK, DECODE_QKV
-from tinytorch.kvcache.decode import attend_one_query, layer_norm_rows, linear_rows
+from tinytorch.kvcache.decode import (
+    CENTRING_MAX_WORK,
+    attend_one_query,
+    gelu_rows,
+    layer_norm_rows,
+    linear_rows,
+)
 from tinytorch.nn import LAYER_NORM, LINEAR
 from tinytorch.tensor import PRIMITIVES, Tensor
 from tinytorch.transformers import SDPA
@@ -24,12 +30,14 @@ def rand(rng, shape, dtype, scale=1.0):
 @pytest.mark.parametrize("b, e, h", SHAPES)
 @pytest.mark.parametrize("dtype, tol", DTYPES)
 @pytest.mark.parametrize("eps", [1e-5, 1e-3])
-def test_layer_norm_rows_equals_the_layer_norm_primitive(b, e, h, dtype, tol, eps):
+@pytest.mark.parametrize("centring_max_work", [0, CENTRING_MAX_WORK, 10**9])  # both forms
+def test_layer_norm_rows_equals_the_layer_norm_primitive(b, e, h, dtype, tol, eps,
+                                                         centring_max_work):
     rng = np.random.default_rng(e + b)
     x = rand(rng, (b, e), dtype, 3.0) + 5.0  # an offset: the mean matters
     w, bias = rand(rng, (e,), dtype), rand(rng, (e,), dtype)
     ref, _ = LAYER_NORM.forward(x, w, bias, n_axes=1, eps=eps, has_weight=True, has_bias=True)
-    got = layer_norm_rows(x, w, bias, eps)
+    got = layer_norm_rows(x, w, bias, eps, centring_max_work)
     assert got.dtype == ref.dtype and got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=10 * tol, atol=10 * tol)
 
@@ -43,6 +51,20 @@ def test_linear_rows_equals_the_linear_primitive(b, e, h, dtype, tol):
     got = linear_rows(x, w, bias)
     assert got.dtype == ref.dtype
     np.testing.assert_allclose(got, ref, rtol=10 * tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("b, e, h", SHAPES)
+@pytest.mark.parametrize("dtype, tol", DTYPES)
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_rows_equals_the_gelu_primitive(b, e, h, dtype, tol, approximate):
+    rng = np.random.default_rng(b + e)
+    x = rand(rng, (b, 4 * e), dtype, 4.0)  # wide enough to reach both tails
+    before = x.copy()
+    ref, _ = PRIMITIVES["gelu"].forward(x, approximate=approximate)
+    got = gelu_rows(x, approximate)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(x, before)  # a new array: the input is not modified
 
 
 @pytest.mark.parametrize("b, e, h", SHAPES)

@@ -12,6 +12,7 @@ import pytest
 
 from tinytorch.olympics import read_submission, validate_submission, write_submission
 from tinytorch.olympics.cli import main
+from tinytorch.tensor.testing import corrupt_file
 
 hypothesis = pytest.importorskip("hypothesis")
 pytest.importorskip("jsonschema")
@@ -59,12 +60,7 @@ def test_arbitrary_bytes(tmp_path_factory, data, capsys):
 def test_mutated_valid_file(tmp_path_factory, valid, flips, cut, capsys):
     path = tmp_path_factory.mktemp("fuzz") / "sub.json"
     write_submission(valid, path)
-    data = bytearray(path.read_bytes())
-    for frac, byte in flips:
-        data[int(frac * len(data))] = byte
-    if cut is not None:
-        data = data[: int(cut * len(data))]
-    path.write_bytes(bytes(data))
+    corrupt_file(path, flips, cut)
     check(path)
     capsys.readouterr()
 

@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 
 from tinytorch.optim import Adam, AdamW
-from tinytorch.tensor import Tensor, kernels
+from tinytorch.tensor import Tensor
+from tinytorch.tensor.testing import kernel_backend_fixture
 
-
-@pytest.fixture(params=["numpy", "numexpr"])
-def backend(request):
-    if request.param == "numexpr":
-        pytest.importorskip("numexpr")
-    with kernels.use_backend(request.param):
-        yield request.param
+backend = kernel_backend_fixture()  # each test using it runs on numpy and on numexpr
 
 
 def reference(p, grads, lr, betas, eps, wd, decoupled):

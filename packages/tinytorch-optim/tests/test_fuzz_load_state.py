@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tinytorch.optim import load_state, save_state
+from tinytorch.tensor.testing import corrupt_file
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -40,12 +41,7 @@ def check(path):
 def test_mutated_state_files(tmp_path_factory, flips, cut):
     path = tmp_path_factory.mktemp("fuzz") / "s.npz"
     save_state(path, STATE)
-    data = bytearray(path.read_bytes())
-    for frac, byte in flips:
-        data[int(frac * len(data))] = byte
-    if cut is not None:
-        data = data[: int(cut * len(data))]
-    path.write_bytes(bytes(data))
+    corrupt_file(path, flips, cut)
     check(path)
 
 

@@ -11,20 +11,11 @@ import numpy as np
 import pytest
 
 from tinytorch.tensor import Tensor, gelu, kernels
+from tinytorch.tensor.testing import assert_close, kernel_backend_fixture
 
 C = math.sqrt(2.0 / math.pi)
 
-
-@pytest.fixture(params=["numpy", "numexpr"])
-def backend(request):
-    if request.param == "numexpr":
-        pytest.importorskip("numexpr")
-    with kernels.use_backend(request.param):
-        yield request.param
-
-
-def _tol(dtype):
-    return dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-6)
+backend = kernel_backend_fixture()  # each test using it runs on numpy and on numexpr
 
 
 def _gelu_ref(x):
@@ -49,8 +40,8 @@ def test_gelu_tanh_matches_the_formula(backend, dtype, shape):
     y, t = kernels.gelu_tanh(x)
     y_ref, t_ref = _gelu_ref(x.astype(np.float64))
     assert y.dtype == dtype and t.dtype == dtype and y.shape == shape
-    np.testing.assert_allclose(y, y_ref, **_tol(dtype))
-    np.testing.assert_allclose(t, t_ref, **_tol(dtype))
+    assert_close(y, y_ref)
+    assert_close(t, t_ref)
     np.testing.assert_array_equal(x, x_before)  # the input is not touched
 
 
@@ -65,7 +56,7 @@ def test_gelu_tanh_grad_agrees_with_the_unfused_rule(backend, dtype, shape):
     got = kernels.gelu_tanh_grad(g, x, t)
     want = _gelu_grad_ref(g.astype(np.float64), x.astype(np.float64), t.astype(np.float64))
     assert got.dtype == dtype
-    np.testing.assert_allclose(got, want, **_tol(dtype))
+    assert_close(got, want)
     for before, after in zip(saved, (g, x, t)):
         np.testing.assert_array_equal(before, after)
 
@@ -84,7 +75,7 @@ def test_exp_sub_in_place(backend, dtype):
     want = np.exp(s.astype(np.float64) - m)
     out = kernels.exp_sub_(s, m)
     assert out is s
-    np.testing.assert_allclose(s, want, **_tol(dtype))
+    assert_close(s, want)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -96,7 +87,7 @@ def test_softmax_grad_in_place(backend, dtype):
     want = p.astype(np.float64) * (dp - d)
     out = kernels.softmax_grad_(dp, p, d)
     assert out is dp
-    np.testing.assert_allclose(dp, want, **_tol(dtype))
+    assert_close(dp, want)
 
 
 def _adam_ref(param, grad, m, v, beta1, beta2, lr, eps, t):  # the unfused update
@@ -119,7 +110,7 @@ def test_adam_step_matches_the_unfused_update(backend, dtype):
                        step_size=1e-2 / (1 - 0.9**3), bias2_sqrt=math.sqrt(1 - 0.99**3),
                        eps=1e-8)
     for got, ref in zip((param, m, v), want):
-        np.testing.assert_allclose(got, ref, **_tol(dtype))
+        assert_close(got, ref)
     np.testing.assert_array_equal(grad, grad_before)
 
 
@@ -132,7 +123,7 @@ def test_backends_give_the_same_float32_results():
             y, t = kernels.gelu_tanh(x)
             results[name] = (y, t, kernels.gelu_tanh_grad(x, x, t))
     for a, b in zip(results["numpy"], results["numexpr"]):
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-6)
+        assert_close(a, b)  # float32: to rounding
 
 
 @pytest.mark.parametrize("name, error", [

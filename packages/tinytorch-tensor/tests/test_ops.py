@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinytorch.tensor as tt
-from tinytorch.tensor import Tensor
+from tinytorch.tensor import Tensor, testing
 
 
 class Case(NamedTuple):
@@ -25,17 +25,8 @@ class Case(NamedTuple):
 
 
 def make_inputs(shapes, domain, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for shape in shapes:
-        if domain == "pos":
-            a = rng.uniform(0.5, 2.0, shape)
-        elif domain == "int":
-            a = rng.integers(-3, 4, shape).astype(np.float64)
-        else:
-            a = rng.standard_normal(shape)
-        out.append(a.astype(np.float32))
-    return out
+    """float32 arrays (the default dtype) drawn by ``testing.random_arrays``."""
+    return [a.astype(np.float32) for a in testing.random_arrays(shapes, domain, seed)]
 
 
 def _f32(fn):
@@ -61,34 +52,16 @@ _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 CASES: list[Case] = []
 
 # ---- binary elementwise ops, every broadcasting pattern
-BROADCAST = [
-    ((3, 4), (3, 4)),
-    ((3, 4), (4,)),
-    ((4,), (3, 4)),
-    ((3, 1), (1, 4)),
-    ((2, 1, 4), (3, 1)),
-    ((), (3,)),
-    ((5,), ()),
-    ((), ()),
-    ((1,), (5,)),
-    ((1, 1), (2, 3)),
-    ((0, 4), (4,)),
-    ((2, 0, 3), (1, 3)),
-]
-BINARY = [
-    ("add", tt.add, np.add, "any"),
-    ("sub", tt.sub, np.subtract, "any"),
-    ("mul", tt.mul, np.multiply, "any"),
-    ("div", tt.div, np.divide, "pos"),
-    ("pow", tt.pow, np.power, "pos"),
-    ("maximum", tt.maximum, np.maximum, "int"),
-    ("minimum", tt.minimum, np.minimum, "int"),
-    ("eq", tt.eq, np.equal, "int"),
-    ("ne", tt.ne, np.not_equal, "int"),
-    ("lt", tt.lt, np.less, "int"),
-    ("le", tt.le, np.less_equal, "int"),
-    ("gt", tt.gt, np.greater, "int"),
-    ("ge", tt.ge, np.greater_equal, "int"),
+# tinytorch function name -> (NumPy reference, input domain)
+NAMED_BINARY = {
+    "add": (np.add, "any"), "sub": (np.subtract, "any"), "mul": (np.multiply, "any"),
+    "div": (np.divide, "pos"), "pow": (np.power, "pos"),
+    "maximum": (np.maximum, "int"), "minimum": (np.minimum, "int"),
+    "eq": (np.equal, "int"), "ne": (np.not_equal, "int"), "lt": (np.less, "int"),
+    "le": (np.less_equal, "int"), "gt": (np.greater, "int"), "ge": (np.greater_equal, "int"),
+}
+BINARY = [(name, getattr(tt, name), ref, domain) for name, (ref, domain) in NAMED_BINARY.items()]
+BINARY += [
     ("op +", lambda a, b: a + b, np.add, "any"),
     ("op -", lambda a, b: a - b, np.subtract, "any"),
     ("op *", lambda a, b: a * b, np.multiply, "any"),
@@ -99,11 +72,10 @@ BINARY = [
     ("op >=", lambda a, b: a >= b, np.greater_equal, "int"),
 ]
 for name, fn, ref, domain in BINARY:
-    for shapes in BROADCAST:
+    for shapes in testing.BROADCAST_SHAPES:
         CASES.append(Case(name, fn, ref, shapes, domain))
 
 # ---- unary elementwise ops and activations
-UNARY_SHAPES = [(), (5,), (2, 3, 4), (1, 1), (0, 3)]
 UNARY = [
     ("neg", tt.neg, np.negative, "any"),
     ("op -x", lambda a: -a, np.negative, "any"),
@@ -127,7 +99,7 @@ UNARY = [
      _f32(lambda a: 0.5 * a * (1.0 + _erf(a / math.sqrt(2.0)))), "any"),
 ]
 for name, fn, ref, domain in UNARY:
-    for shape in UNARY_SHAPES:
+    for shape in testing.UNARY_SHAPES:
         CASES.append(Case(name, fn, ref, (shape,), domain))
 
 # ---- softmax family along every axis of a 3-D input
@@ -143,7 +115,6 @@ CASES.append(Case("log_softmax empty batch", tt.log_softmax,
                   _f32(lambda a: _log_softmax_ref(a, -1)), ((0, 5),)))
 
 # ---- reductions: every axis form, both keepdims
-AXES = [None, 0, 1, 2, -1, -3, (0, 2), (-1, 0), (0, 1, 2), ()]
 REDUCTIONS = [
     ("sum", tt.sum, np.sum),
     ("mean", tt.mean, np.mean),
@@ -152,8 +123,9 @@ REDUCTIONS = [
     ("var", tt.var, lambda a, axis, keepdims: np.var(a, axis=axis, keepdims=keepdims, ddof=1)),
 ]
 for name, fn, ref in REDUCTIONS:
-    # var over no axis at all divides by N - 1 = 0: nan, skipped
-    for axis in AXES if name != "var" else AXES[:-1]:
+    for axis in testing.REDUCTION_AXES:
+        if name == "var" and axis == ():  # over no dim: N - 1 = 0 values, nan
+            continue
         for keepdims in (False, True):
             CASES.append(Case(
                 f"{name} axis={axis} keepdims={keepdims}",
@@ -184,22 +156,7 @@ for name, fn, ref in [("argmax", tt.argmax, np.argmax), ("argmin", tt.argmin, np
                 ((3, 4),)))
 
 # ---- matmul: 1-D, 2-D, batched, broadcast batch, empty
-MATMUL_SHAPES = [
-    ((3,), (3,)),
-    ((2, 3), (3,)),
-    ((3,), (3, 4)),
-    ((2, 3), (3, 4)),
-    ((1, 1), (1, 1)),
-    ((5, 2, 3), (3, 4)),
-    ((2, 3), (5, 3, 4)),
-    ((5, 2, 3), (5, 3, 4)),
-    ((2, 1, 2, 3), (4, 3, 2)),
-    ((3,), (5, 3, 2)),
-    ((5, 2, 3), (3,)),
-    ((0, 3), (3, 4)),
-    ((2, 0), (0, 4)),
-]
-for shapes in MATMUL_SHAPES:
+for shapes in testing.MATMUL_SHAPES:
     CASES.append(Case("matmul", tt.matmul, np.matmul, shapes))
     CASES.append(Case("op @", lambda a, b: a @ b, np.matmul, shapes))
 

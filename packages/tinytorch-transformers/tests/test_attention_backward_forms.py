@@ -13,15 +13,10 @@ import pytest
 
 import tinytorch.autograd as ag
 from tinytorch.tensor import Generator, Tensor, kernels
+from tinytorch.tensor.testing import kernel_backend_fixture
 from tinytorch.transformers import create_causal_mask, scaled_dot_product_attention
 
-
-@pytest.fixture(params=["numpy", "numexpr"])
-def backend(request):
-    if request.param == "numexpr":
-        pytest.importorskip("numexpr")
-    with kernels.use_backend(request.param):
-        yield request.param
+backend = kernel_backend_fixture()  # each test using it runs on numpy and on numexpr
 
 
 def old_form_grads(q, k, v, g, mask, dropout_mask):

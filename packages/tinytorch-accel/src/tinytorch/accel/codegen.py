@@ -264,11 +264,13 @@ class _Writer:
 
     def attention(self, n: int, node) -> None:
         """Scaled dot-product attention as tinytorch.transformers computes it
-        (scores transposed, ``S^T = K (scale Q)^T``, a max-subtracted
-        softmax over the keys, then ``P V``), step by step into scratch
-        buffers, bitwise equal. What is done once: the blocked-positions
-        mask, inverted and transposed, and every view. The primitive's
-        ``weights_out`` slot is not written (nothing after the op runs)."""
+        (scores transposed, ``S^T = K (scale Q)^T``, through the same
+        ``kernels.matmul`` products, ``kernels.attention_softmax_`` over the
+        keys, shifted or not by the same ``kernels.scores_may_overflow``
+        test, then ``P V``), into scratch buffers, bitwise equal. What is
+        done once: the blocked-positions mask, inverted and transposed, and
+        every view. The primitive's ``weights_out`` slot is not written
+        (nothing after the op runs)."""
         q, k, v = node.inputs
         vq, vk = self.g.values[q], self.g.values[k]
         dtype = vq.dtype
@@ -277,28 +279,22 @@ class _Writer:
         st = self.scratch(f"st{n}", (*batch, vk.shape[-2], vq.shape[-2]), dtype)  # (.., Tk, Tq)
         qs = self.scratch(f"qs{n}", vq.shape, dtype)
         qs_t = self.bind(f"qst{n}", np.swapaxes(self.ns[qs], -1, -2))
-        red = (*self.ns[st].shape[:-2], 1, self.ns[st].shape[-1])  # (..., 1, Tq)
-        cm = self.scratch(f"cm{n}", red, dtype)
-        dn = self.scratch(f"dn{n}", red, dtype)
         st_t = self.bind(f"stt{n}", np.swapaxes(self.ns[st], -1, -2))
-        exp_sub = self.bind("exp_sub_", kernels.exp_sub_)
+        softmax = self.bind("attention_softmax_", kernels.attention_softmax_)
+        may_overflow = self.bind("scores_may_overflow", kernels.scores_may_overflow)
+        mm = self.bind("kernels_matmul", kernels.matmul)
         self.lines += [f"np.multiply(v{q}, {scale!r}, out={qs})",
-                       f"np.matmul(v{k}, {qs_t}, out={st})"]
+                       f"{mm}(v{k}, {qs_t}, out={st})"]
+        blocked, shift = "None", f"{may_overflow}({qs}, v{k})"
         if mask is not None and mask.dtype == np.bool_:
             blocked = self.bind(f"blk{n}", np.ascontiguousarray(np.swapaxes(~mask, -1, -2)))
-            self.lines.append(f"np.copyto({st}, -np.inf, where={blocked})")
-        elif mask is not None:
+        elif mask is not None:  # additive: may add positive values, so always shifted
             mt = self.bind(f"mt{n}", np.swapaxes(mask, -1, -2))
             self.lines.append(f"np.add({st}, {mt}, out={st})")
+            shift = "True"
         out = self.result(node)
-        self.lines += [f"np.maximum.reduce({st}, axis=-2, keepdims=True, out={cm})",
-                       f"{cm}[~np.isfinite({cm})] = 0.0",
-                       f"{exp_sub}({st}, {cm})",
-                       f"np.add.reduce({st}, axis=-2, keepdims=True, out={dn})",
-                       f"{dn}[{dn} == 0] = 1.0",
-                       f"np.divide(1.0, {dn}, out={dn})",
-                       f"np.multiply({st}, {dn}, out={st})",
-                       f"np.matmul({st_t}, v{v}, out={out})",
+        self.lines += [f"{softmax}({st}, {blocked}, shift={shift})",
+                       f"{mm}({st_t}, v{v}, out={out})",
                        f"v{node.out} = {out}"]
 
 

@@ -24,6 +24,10 @@ Distillation (``distill``)
 Storage (``storage``)
     ``save_compressed(model, path)`` (zeros as a bitmask, atomic) /
     ``load_compressed(path, model=None)``: bit-identical outputs.
+Sparse inference (``sparse``)
+    ``to_sparse(model, int8=False)``: each Linear of a pruned model becomes a
+    ``SparseLinear`` holding only its nonzeros (CSR; int8 codes with one scale
+    per row when ``int8``), O(nnz) memory and work per sample.
 Pipeline (``pipeline``)
     ``compress_model(model, recipe)``: prune -> fine-tune -> quantize (and
     structured / low_rank steps), prints a per-layer table, returns
@@ -50,6 +54,7 @@ from .prune import (
     prunable_layers,
     remove_pruning,
 )
+from .sparse import SPARSE_LINEAR, SparseLinear, to_sparse
 from .sparsity import LayerSparsity, SparsityReport, effective_tensors, measure_sparsity
 from .storage import CompressedFile, describe_architecture, load_compressed, save_compressed
 from .structured import SUPPORTED, PrunedMultiHeadAttention, structured_prune, unit_scores
@@ -65,4 +70,5 @@ __all__ = [
     "distillation_loss", "distill", "DistillationModel",
     "save_compressed", "load_compressed", "CompressedFile", "describe_architecture",
     "compress_model", "CompressionReport", "STEPS",
+    "SparseLinear", "to_sparse", "SPARSE_LINEAR",
 ]

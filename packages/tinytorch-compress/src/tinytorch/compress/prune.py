@@ -56,6 +56,18 @@ class _Masked(Module):
         """``weight_orig * weight_mask`` as a NumPy array (no graph)."""
         return self.weight_orig.data * self.weight_mask.data
 
+    def _plain(self) -> Module:
+        """A fresh unmasked layer of the same configuration (subclasses)."""
+        raise NotImplementedError
+
+    def to_dense(self) -> Module:
+        """The plain layer (``Linear`` / ``Conv2d``) holding ``weight_orig * mask``:
+        the same Parameter objects, with the mask multiplied in place. O(weights)."""
+        out = self._plain()
+        self.weight_orig.data *= self.weight_mask.data
+        out.weight, out.bias = self.weight_orig, self.bias
+        return out
+
 
 class MaskedLinear(_Masked):
     """A ``Linear`` whose weight is ``weight_orig * weight_mask`` on every forward.
@@ -73,14 +85,9 @@ class MaskedLinear(_Masked):
     def forward(self, x) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def to_dense(self) -> Linear:
-        """A plain ``Linear`` holding ``weight_orig * mask`` (the same Parameter, updated)."""
-        w = self.weight_orig
-        out = Linear(self.in_features, self.out_features, bias=self.bias is not None,
-                     dtype=w.data.dtype)
-        w.data *= self.weight_mask.data
-        out.weight, out.bias = w, self.bias
-        return out
+    def _plain(self) -> Linear:
+        return Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                      dtype=self.weight_orig.data.dtype)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -103,14 +110,10 @@ class MaskedConv2d(_Masked):
     def forward(self, x) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
-    def to_dense(self) -> Conv2d:
-        """A plain ``Conv2d`` holding ``weight_orig * mask``."""
-        w = self.weight_orig
-        out = Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                     self.padding, bias=self.bias is not None, dtype=w.data.dtype)
-        w.data *= self.weight_mask.data
-        out.weight, out.bias = w, self.bias
-        return out
+    def _plain(self) -> Conv2d:
+        return Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                      self.padding, bias=self.bias is not None,
+                      dtype=self.weight_orig.data.dtype)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

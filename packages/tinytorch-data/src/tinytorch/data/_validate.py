@@ -4,6 +4,7 @@ One policy for bad arguments, in one place (the stack's): ``TypeError`` for
 a wrong type (a float where an int is needed, a list for a generator),
 ``ValueError`` for a bad value (a batch size of 0, a probability of 1.5).
 Messages start with the public name that was called and name the argument.
+The checks are the stack's shared ones, :mod:`tinytorch.tensor.validate`.
 
 The random source of every shuffling or augmenting object is ``generator=``,
 PyTorch's keyword, resolved by :func:`random_source`; the older ``seed=`` /
@@ -12,34 +13,17 @@ PyTorch's keyword, resolved by :func:`random_source`; the older ``seed=`` /
 
 from __future__ import annotations
 
-import numbers
-import warnings
-
 import numpy as np
 
-from tinytorch.tensor import Generator, as_numpy_generator
+from tinytorch.tensor import Generator, as_numpy_generator, deprecated_alias
+from tinytorch.tensor.validate import check_int as int_at_least
+from tinytorch.tensor.validate import check_probability as probability
 
 __all__ = ["int_at_least", "probability", "random_source"]
 
-
-def int_at_least(value, name: str, where: str, minimum: int) -> int:
-    """``value`` as an int ``>= minimum`` (TypeError for a non-int, bools
-    included; ValueError below ``minimum``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def probability(p, name: str, where: str) -> float:
-    """``p`` as a float in ``[0, 1]`` (TypeError for a non-number, ValueError outside)."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number in [0, 1], got "
-                        f"{type(p).__name__} {p!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{where}: {name} must be in [0, 1], got {p!r}")
-    return float(p)
+# int_at_least(value, name, where, minimum) and probability(p, name, where)
+# (in [0, 1]) are the stack's shared checks of tinytorch.tensor.validate,
+# under the names this package has always used.
 
 
 def random_source(generator, where: str, *, seed=None, rng=None) -> np.random.Generator:
@@ -60,12 +44,11 @@ def random_source(generator, where: str, *, seed=None, rng=None) -> np.random.Ge
     if len(given) > 1:
         raise TypeError(f"{where}: got {' and '.join(k + '=' for k in given)}; pass only "
                         "generator= (seed= and rng= are its deprecated aliases)")
+    # stacklevel 4: past deprecated_alias and this function, at the user's call.
     if seed is not None:
-        warnings.warn(f"{where}(seed=...) is deprecated; pass generator=Generator(seed)",
-                      DeprecationWarning, stacklevel=3)
-        generator = Generator(seed)
+        generator = Generator(deprecated_alias(None, seed, "generator", "seed", where,
+                                               instead="generator=Generator(seed)",
+                                               stacklevel=4))
     elif rng is not None:
-        warnings.warn(f"{where}(rng=...) is deprecated; pass generator=", DeprecationWarning,
-                      stacklevel=3)
-        generator = rng
+        generator = deprecated_alias(None, rng, "generator", "rng", where, stacklevel=4)
     return as_numpy_generator(generator, where)

@@ -230,11 +230,30 @@ class KVCache:
             raise ValueError(
                 f"KVCache.update: value shape {v.shape} differs from key shape {shape}"
             )
-        t = shape[2]
-        start = self._claim(layer, t)
-        self._keys[layer][:, :, start:start + t] = k
-        self._values[layer][:, :, start:start + t] = v
-        return self._views(layer, start + t)
+        return self.update_unchecked(layer, k, v)
+
+    def update_unchecked(self, layer_idx: int, key: np.ndarray,
+                         value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`update` without its argument checks, for a caller that
+        validated its arguments once instead of at every token.
+
+        The caller guarantees what :meth:`update` would check: ``layer_idx``
+        an int in ``0 .. num_layers - 1``, ``key`` and ``value`` ndarrays of
+        the cache's dtype and of shape ``(B, H, T, D)`` with the cache's B,
+        H and D (the fused decode step checks them when it is set up for a
+        sequence). The bookkeeping is the same and still checked: a layer
+        writing twice, a ``T`` other than another layer's, an overflow raise
+        as in :meth:`update`. Arguments that break the guarantee are not
+        diagnosed (NumPy may broadcast or cast them into the slot).
+
+        Returns and cost: as :meth:`update`.
+        """
+        t = key.shape[2]
+        start = self._claim(layer_idx, t)
+        end = start + t
+        self._keys[layer_idx][:, :, start:end] = key
+        self._values[layer_idx][:, :, start:end] = value
+        return self._views(layer_idx, end)
 
     def _as_array(self, x, name: str) -> np.ndarray:
         if type(x) is np.ndarray and x.dtype == self._dtype:

@@ -24,19 +24,19 @@ Both primitives are functions of their inputs and parameters: they read the
 cache's views (``keys``/``values`` params) and write nothing but their output.
 
 Every formula has one definition in the stack; the decode step either calls
-it or is tested equal to it. GELU is the ``gelu`` primitive's own forward
-(``tinytorch.tensor.PRIMITIVES["gelu"].forward``). LayerNorm, Linear and
-attention are evaluated here by row kernels specialised for one token per
-sequence (:func:`layer_norm_rows`, :func:`linear_rows`,
-:func:`attend_one_query`): on rows of 32 to 512 numbers each NumPy call
-costs more than its arithmetic, and the general forwards make more calls
-(LayerNorm 12 against 9, attention 17 against 8: reductions over any
+it or is tested equal to it. LayerNorm, Linear, attention and the tanh GELU
+are evaluated here by row kernels specialised for one token per sequence
+(:func:`layer_norm_rows`, :func:`linear_rows`, :func:`attend_one_query`,
+:func:`gelu_rows`; the exact GELU calls the ``gelu`` primitive's own
+forward): on rows of 32 to 512 numbers each NumPy call costs more than its
+arithmetic, and the general forwards make more calls (reductions over any
 number of axes, ``matmul``'s ufunc layer, the masking and dropout branches
-of attention). ``benchmarks/bench_kvcache.py`` prints both timings per
-call and what the kernels save per block. The tests check each kernel
-against its canonical forward (``tinytorch.nn.LAYER_NORM.forward``,
-``tinytorch.nn.LINEAR.forward``, ``tinytorch.transformers.SDPA.forward``) on
-random inputs, and the cached logits against the uncached model's.
+of attention, the saved tensors of the backward). ``benchmarks/bench_kvcache.py``
+prints both timings per call and what the kernels save per block. The tests
+check each kernel against its canonical forward (``tinytorch.nn.LAYER_NORM.forward``,
+``tinytorch.nn.LINEAR.forward``, ``tinytorch.transformers.SDPA.forward``,
+``tinytorch.tensor.PRIMITIVES["gelu"].forward``) on random inputs, and the
+cached logits against the uncached model's.
 
 What fusion saves is the work *around* the formulas: the module calls, the
 argument checks of the functional API, the dispatch of every reshape,
@@ -59,9 +59,10 @@ import functools
 import numpy as np
 
 from tinytorch.tensor import PRIMITIVES, Primitive
+from tinytorch.tensor.kernels import GELU_A, GELU_C
 
 __all__ = ["DECODE_QKV", "DECODE_BLOCK", "layer_norm_rows", "linear_rows", "attend_one_query",
-           "ROW_KERNEL_METHOD"]
+           "gelu_rows", "ROW_KERNEL_METHOD"]
 
 #: The row-kernel protocol: a layer that is not a plain ``Linear`` takes part in
 #: the fused decode step when it has ``in_features``, ``out_features`` and a
@@ -75,6 +76,15 @@ ROW_KERNEL_METHOD = "forward_rows"
 
 _gelu = PRIMITIVES["gelu"].forward  # the canonical GELU: (y, saved)
 
+# How the row kernels keep NumPy's per-call cost low (each is measured by
+# ``benchmarks/bench_kvcache.py``, "row kernel tricks", against its plain form):
+#
+# * operands of the same rank: a ``(1, E)`` row times a ``(E,)`` vector takes
+#   NumPy's general broadcasting loop, which costs about twice a same-rank
+#   ``(1, E) * (1, E)`` on rows this short, so vectors enter as ``(1, E)`` views;
+# * ``ndarray.dot`` rather than ``np.dot``, whose Python dispatcher layer
+#   costs as much as the GEMV itself at these sizes.
+
 
 # ------------------------------------------------------------- row kernels
 
@@ -82,16 +92,25 @@ _gelu = PRIMITIVES["gelu"].forward  # the canonical GELU: (y, saved)
 def linear_rows(x, w, b):
     """``x @ w.T + b`` for ``x`` ``(B, in)``, ``w`` ``(out, in)``: ``(B, out)``.
 
-    ``tinytorch.nn.LINEAR.forward`` on 2-D input. ``np.dot`` reads ``w.T`` in
+    ``tinytorch.nn.LINEAR.forward`` on 2-D input. ``dot`` reads ``w.T`` in
     place (one GEMM, no copy) without ``matmul``'s ufunc layer."""
-    y = np.dot(x, w.T)
-    y += b
+    y = x.dot(w.T)
+    y += b.reshape(1, -1)  # same rank as y: see the note above
     return y
 
 
 def _linear(x, w, b, rows):
     """``rows(x)`` for a row-kernel layer, else :func:`linear_rows`."""
     return linear_rows(x, w, b) if rows is None else rows(x)
+
+
+#: The most multiply-adds (``B E^2``) for which :func:`layer_norm_rows` centres
+#: its rows with one GEMM by ``I - 1/E`` rather than subtracting their means (a
+#: GEMV by a column, then a broadcast subtraction): below this, BLAS's call
+#: overhead dwarfs the ``E^2`` work, and every later step runs on same-shape
+#: operands (one token: ``E <= 128``). ``benchmarks/bench_kvcache.py`` prints
+#: both forms' timings.
+CENTRING_MAX_WORK = 16384
 
 
 @functools.lru_cache(maxsize=32)
@@ -101,20 +120,68 @@ def _mean_column(n: int, dtype: np.dtype) -> np.ndarray:
     return col
 
 
-def layer_norm_rows(x, weight, bias, eps):
+@functools.lru_cache(maxsize=32)
+def _centring_matrices(n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(I - J/n, J/n)``, ``(n, n)`` each: ``x @ centre`` subtracts each row's
+    mean, ``y @ mean`` puts each row's mean in every column."""
+    mean = np.full((n, n), 1.0 / n, dtype)
+    centre = np.eye(n, dtype=dtype) - mean
+    centre.flags.writeable = mean.flags.writeable = False  # shared between calls (cached)
+    return centre, mean
+
+
+def layer_norm_rows(x, weight, bias, eps, centring_max_work: int = CENTRING_MAX_WORK):
     """LayerNorm over the last dim of ``x`` ``(B, E)``: ``(x - mean) /
     sqrt(var + eps) * weight + bias``, biased variance.
 
     ``tinytorch.nn.LAYER_NORM.forward`` with one normalised dim and an affine
-    transform. Both means are a GEMV with a column of ``1/E`` (one BLAS call
-    instead of a reduction and a scaling), and the updates are in place."""
-    col = _mean_column(x.shape[-1], x.dtype)  # (E, 1)
-    xc = x - np.dot(x, col)  # (B, E), centred
-    var = np.dot(xc * xc, col)  # (B, 1), biased
-    xc /= np.sqrt(var + eps)
-    xc *= weight
-    xc += bias
+    transform. Both means are GEMVs (one BLAS call instead of a reduction and
+    a scaling): by a column of ``1/E``, or, when ``B E^2 <= centring_max_work``,
+    by the ``(E, E)`` matrices of :func:`_centring_matrices` (see
+    :data:`CENTRING_MAX_WORK`). The updates are in place."""
+    n = x.shape[-1]
+    if x.size * n <= centring_max_work:
+        centre, mean = _centring_matrices(n, x.dtype)
+        xc = x.dot(centre)  # (B, E), centred
+        std = (xc * xc).dot(mean)  # (B, E): the biased variance in every column ...
+    else:
+        col = _mean_column(n, x.dtype)  # (E, 1)
+        xc = x - x.dot(col)  # (B, E), centred
+        std = (xc * xc).dot(col)  # (B, 1): the biased variance ...
+    std += eps
+    np.sqrt(std, out=std)  # ... made the standard deviation in place
+    xc /= std
+    xc *= weight.reshape(1, -1)
+    xc += bias.reshape(1, -1)
     return xc
+
+
+@functools.lru_cache(maxsize=8)
+def _gelu_constants(dtype: np.dtype) -> tuple:
+    return dtype.type(GELU_C * GELU_A), dtype.type(GELU_C)
+
+
+def gelu_rows(x, approximate: str):
+    """GELU of the rows ``x`` ``(B, n)``, a new array.
+
+    The tanh form, ``0.5 x (1 + tanh(c (x + a x^3)))``, is the same formula
+    and order of operations as the ``gelu`` primitive
+    (``tinytorch.tensor.PRIMITIVES["gelu"].forward``, tested equal) without
+    its saved tensor, its second output array and its thread split, which
+    cost as much as the arithmetic on one token's row; the exact (erf) form
+    calls the primitive."""
+    if approximate != "tanh":
+        return _gelu(x, approximate=approximate)[0]
+    ca, c = _gelu_constants(x.dtype)
+    y = x * x
+    y *= ca
+    y += c
+    y *= x  # c (x + a x^3)
+    np.tanh(y, out=y)
+    y += 1.0
+    y *= x
+    y *= 0.5
+    return y
 
 
 def attend_one_query(q, keys, values, scale):
@@ -122,15 +189,18 @@ def attend_one_query(q, keys, values, scale):
 
     ``q`` ``(B, H, 1, D)``, ``keys``/``values`` ``(B, H, L, D)`` -> ``(B, H, 1, D)``.
     ``tinytorch.transformers.SDPA.forward`` without mask or dropout, whose
-    softmax is the max-subtracted one (no overflow for large scores); the
-    ufunc reductions are called directly (the ndarray methods add a Python
-    layer per call)."""
-    scores = q @ keys.swapaxes(-1, -2)  # (B, H, 1, L)
-    scores *= scale
+    softmax is the max-subtracted one (no overflow for large scores). Two
+    reorderings, exact in real arithmetic, save work: ``q`` is scaled before
+    the product (``D`` numbers instead of ``L``), and the softmax's
+    normalisation divides the ``D`` outputs instead of the ``L`` weights.
+    The ufunc reductions are called directly (the ndarray methods add a
+    Python layer per call)."""
+    scores = (q * scale) @ keys.swapaxes(-1, -2)  # (B, H, 1, L)
     scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    scores /= np.add.reduce(scores, axis=-1, keepdims=True)
-    return scores @ values
+    out = scores @ values  # (B, H, 1, D), unnormalised
+    out /= np.add.reduce(scores, axis=-1, keepdims=True)
+    return out
 
 
 # ------------------------------------------------------------- primitives
@@ -166,7 +236,7 @@ def _block_forward(x, qkv, w_out, b_out, ln2_w, ln2_b, w_fc, b_fc, w_proj, b_pro
     att = attend_one_query(qkv[:, 0], keys, values, scale)  # (B, H, 1, D)
     h = x.reshape(b, e) + _linear(att.reshape(b, e), w_out, b_out, r_out)  # heads side by side
     m = _linear(layer_norm_rows(h, ln2_w, ln2_b, eps), w_fc, b_fc, r_fc)  # (B, hidden)
-    m = _gelu(m, approximate=approximate)[0]
+    m = gelu_rows(m, approximate)
     h += _linear(m, w_proj, b_proj, r_proj)  # + mlp(ln2(h))
     return h.reshape(b, 1, e)
 

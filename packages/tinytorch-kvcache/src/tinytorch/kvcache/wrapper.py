@@ -166,13 +166,16 @@ class CachedMultiHeadAttention(_StandIn):
         return y
 
     def begin_step(self, start_pos, batch: int) -> None:
-        """Check ``start_pos`` against the cache. Layer 0 starts a new sequence
-        at ``start_pos == 0`` and checks the batch size; the later layers of
-        the step only check that they continue it."""
+        """Check ``start_pos`` and the batch size against the cache. Layer 0
+        starts a new sequence at ``start_pos == 0`` (re-allocating the cache
+        for another batch size); the later layers of the step only check
+        that they continue it."""
         cache = self.cache
         if self.layer_idx:
             if start_pos != cache.seq_len:
                 self._position_error(start_pos)
+            if batch != cache.batch_size:
+                self._batch_error(batch)
             return
         if isinstance(start_pos, bool) or not isinstance(start_pos, (int, np.integer)):
             self._position_error(start_pos)
@@ -185,11 +188,14 @@ class CachedMultiHeadAttention(_StandIn):
         if start_pos != cache.seq_len:
             self._position_error(start_pos)
         if batch != cache.batch_size:
-            raise ValueError(
-                f"KV cache batch mismatch: {batch} sequence(s) continue a cached batch of "
-                f"{cache.batch_size}; restart with start_pos=0 to use another batch size")
+            self._batch_error(batch)
         if cache.pending:
             cache.crop(cache.seq_len)  # drop the writes of an interrupted step
+
+    def _batch_error(self, batch: int):
+        raise ValueError(
+            f"KV cache batch mismatch: {batch} sequence(s) continue a cached batch of "
+            f"{self.cache.batch_size}; restart with start_pos=0 to use another batch size")
 
     def _position_error(self, start_pos):
         if start_pos is None:
@@ -232,6 +238,9 @@ class _FusedStep:
     and parameters of the two primitives."""
 
     attn: CachedMultiHeadAttention
+    cache: KVCache
+    layer: int  # attn's layer in the cache
+    dtype: np.dtype  # of the cache and of every floating-point weight of the block
     qkv_inputs: tuple  # ln1.weight, ln1.bias, qkv.weight, qkv.bias
     qkv_params: dict
     block_inputs: tuple  # out_proj, ln2, fc, proj weights and biases
@@ -270,20 +279,23 @@ class CachedTransformerBlock(_StandIn):
                 self._step = self._fused_step() if self.fused else None
             step = self._step
             if step is not None and mask is None and isinstance(x, Tensor):
-                shape = x.data.shape
-                if len(shape) == 3 and shape[1] == 1:  # one new token per sequence
-                    return self._decode(x, start_pos, step)
+                data = x.data
+                shape = data.shape
+                if len(shape) == 3 and shape[1] == 1 and data.dtype == step.dtype:
+                    return self._decode(x, start_pos, step)  # one new token per sequence
         return self.synced_original().forward(x, mask, start_pos)
 
     def _decode(self, x: Tensor, start_pos, step: _FusedStep) -> Tensor:
-        attn = step.attn
-        attn.begin_step(start_pos, x.data.shape[0])
+        step.attn.begin_step(start_pos, x.data.shape[0])  # the position and the batch size
         qkv = apply(DECODE_QKV, (x, *step.qkv_inputs), step.qkv_params)  # (B, 3, H, 1, D)
         new = qkv.data
-        keys, values = attn.cache.update(attn.layer_idx, new[:, 1], new[:, 2])  # the write
+        # The write. update()'s argument checks hold by construction: the
+        # layer, H, D and the dtype were checked when the step was set up,
+        # the batch size and x's dtype just now.
+        keys, values = step.cache.update_unchecked(step.layer, new[:, 1], new[:, 2])
         y = apply(DECODE_BLOCK, (x, qkv, *step.block_inputs),
                   {**step.block_params, "keys": keys, "values": values})
-        attn.end_step(1)
+        step.attn.end_step(1)
         return y
 
     def _fused_step(self) -> _FusedStep | None:
@@ -313,12 +325,20 @@ class CachedTransformerBlock(_StandIn):
             return None
         rows = tuple(r for _, r in lin)
         (wq, bq), (wo, bo), (wf, bf), (wp, bp) = (wb for wb, _ in lin)
+        # What the unchecked cache write relies on: the keys' H and D, and
+        # the activations' dtype (a row-kernel layer keeps its input's dtype).
+        cache = attn.cache
+        weights = [ln1.weight, ln1.bias, ln2.weight, ln2.bias,
+                   *(t for (wb, r) in lin if r is None for t in wb)]
+        if ((attn.num_heads, attn.head_dim) != (cache.num_heads, cache.head_dim)
+                or wq.shape[0] != 3 * e or any(t.dtype != cache.dtype for t in weights)):
+            return None
         block_params = {"scale": 1.0 / float(np.sqrt(attn.head_dim)), "eps": ln2.eps,
                         "approximate": act.approximate}
         if any(r is not None for r in rows[1:]):
             block_params["rows"] = rows[1:]
         return _FusedStep(
-            attn=attn,
+            attn=attn, cache=cache, layer=attn.layer_idx, dtype=cache.dtype,
             qkv_inputs=(ln1.weight, ln1.bias, wq, bq),
             qkv_params={"eps": ln1.eps, "num_heads": attn.num_heads,
                         **({"rows": rows[0]} if rows[0] is not None else {})},

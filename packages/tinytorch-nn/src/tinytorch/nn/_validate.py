@@ -9,46 +9,25 @@ One policy for bad arguments, in one place (the same as ``tinytorch.tensor``'s):
   probability of 1.5, a negative eps).
 
 Messages start with the public name that was called (``"Linear"``,
-``"dropout"``) and name the argument and the value received.
+``"dropout"``) and name the argument and the value received. The checks
+themselves are the stack's shared ones, :mod:`tinytorch.tensor.validate`;
+this module adds what is particular to layers (parameter dtypes).
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from tinytorch.tensor.validate import check_int as int_at_least
+from tinytorch.tensor.validate import check_positive_int as positive_int
+from tinytorch.tensor.validate import check_probability as probability
+from tinytorch.tensor.validate import check_real
 
 __all__ = ["int_at_least", "positive_int", "float_dtype", "probability", "positive_float"]
 
-_INTS = (int, np.integer)
-
-
-def int_at_least(value, name: str, where: str, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``.
-
-    Raises:
-        TypeError: not an int (bools and floats included, even ``2.0``).
-        ValueError: below ``minimum``.
-    """
-    if not isinstance(value, _INTS) or isinstance(value, bool):
-        raise TypeError(f"{where}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def positive_int(value, name: str, where: str) -> int:
-    """``value`` as an int ``>= 1`` (sizes, channel and feature counts).
-
-    Raises TypeError for a non-int, ValueError for ``value < 1``; both
-    messages say "must be a positive int".
-    """
-    if not isinstance(value, _INTS) or isinstance(value, bool):
-        raise TypeError(f"{where}: {name} must be a positive int, got "
-                        f"{type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{where}: {name} must be a positive int, got {value}")
-    return int(value)
+# int_at_least(value, name, where, minimum), positive_int(value, name, where)
+# and probability(p, name, where) (in [0, 1]) are the stack's shared checks
+# of tinytorch.tensor.validate, under the names this package has always used.
 
 
 def float_dtype(dtype, where: str | None = None) -> np.dtype:
@@ -70,31 +49,13 @@ def float_dtype(dtype, where: str | None = None) -> np.dtype:
     return dt
 
 
-def probability(p, name: str, where: str) -> float:
-    """``p`` as a float in ``[0, 1]``.
-
-    Raises:
-        TypeError: not a real number (bools refused).
-        ValueError: outside ``[0, 1]`` or NaN.
-    """
-    # type(p) is float first: the numbers.Real check is an ABC lookup, paid
-    # on every call of a functional dropout.
-    if type(p) is not float and (not isinstance(p, numbers.Real) or isinstance(p, bool)):
-        raise TypeError(f"{where}: {name} must be a probability (a float), got "
-                        f"{type(p).__name__} {p!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{where}: {name} must be a probability in [0, 1], got {p!r}")
-    return float(p)
-
-
 def positive_float(value, name: str, where: str) -> float:
     """``value`` as a float ``> 0`` (eps, momentum-like constants).
 
     Raises TypeError for a non-number (bools refused), ValueError for
     ``value <= 0`` or NaN.
     """
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__} {value!r}")
+    value = check_real(value, name, where)
     if not value > 0:
         raise ValueError(f"{where}: {name} must be positive, got {value!r}")
-    return float(value)
+    return value

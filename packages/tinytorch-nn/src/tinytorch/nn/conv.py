@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tinytorch.tensor import Generator, Tensor
@@ -38,17 +36,9 @@ class Conv2d(Module):
         self.kernel_size = F._pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = F._pair(stride, "stride", "Conv2d", 1)
         self.padding = F._pair(padding, "padding", "Conv2d", 0)
-        dt = _float_dtype(dtype)
-        kh, kw = self.kernel_size
-        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dt),
-                                dtype=dt)
-        init.uniform_(self.weight, -bound, bound, generator=generator)
-        if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dt), dtype=dt)
-            init.uniform_(self.bias, -bound, bound, generator=generator)
-        else:
-            self.bias = None
+        self.weight, self.bias = init._layer_parameters(
+            (self.out_channels, self.in_channels, *self.kernel_size), bias,
+            _float_dtype(dtype), generator)
 
     def forward(self, x) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)

@@ -14,13 +14,12 @@ conv weights ``(out, in, kh, kw)``.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 import tinytorch.autograd  # noqa: F401  (importing it enables autograd)
 from tinytorch import tensor as tt
-from tinytorch.tensor import Tensor, apply, wrap
+from tinytorch.tensor import Tensor, apply, deprecated_alias, wrap
 
 from . import _fused
 from ._validate import probability
@@ -143,16 +142,6 @@ def log_softmax(x, dim: int | None = None, *, axis: int | None = None) -> Tensor
     return tt.log_softmax(_tensor(x, "input"), dim, axis=axis)
 
 
-def _deprecated_rng(generator, rng, fn: str):
-    # ``rng=`` was the keyword before the stack settled on PyTorch's ``generator=``.
-    if generator is not None:
-        raise TypeError(f"{fn}: got both generator= and rng=; pass only generator= "
-                        "(rng= is its deprecated alias)")
-    warnings.warn(f"{fn}(rng=...) is deprecated; pass generator=", DeprecationWarning,
-                  stacklevel=3)
-    return rng
-
-
 def dropout(x, p: float = 0.5, training: bool = True, generator=None, *, rng=None) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the
     survivors by ``1 / (1 - p)``, so the expected value is unchanged and
@@ -169,7 +158,8 @@ def dropout(x, p: float = 0.5, training: bool = True, generator=None, *, rng=Non
         ValueError: ``p`` outside ``[0, 1]``.
     """
     if rng is not None:
-        generator = _deprecated_rng(generator, rng, "dropout")
+        # ``rng=`` was the keyword before the stack settled on PyTorch's ``generator=``.
+        generator = deprecated_alias(generator, rng, "generator", "rng", "dropout")
     p = probability(p, "p", "dropout")
     x = _float_tensor(x, "input", "dropout")
     if not training or p == 0.0:

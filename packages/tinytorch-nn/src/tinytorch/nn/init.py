@@ -187,3 +187,25 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     _check(tensor, "kaiming_normal_")
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
     return _fill(tensor, as_numpy_generator(generator, "init").normal(0.0, std, tensor.shape))
+
+
+def _layer_parameters(weight_shape: tuple[int, ...], bias: bool, dtype: np.dtype,
+                      generator=None):
+    """``(weight, bias)`` Parameters of a Linear or Conv2d layer, PyTorch's default init.
+
+    ``weight_shape`` is ``(out, in, *kernel)``; weight and bias (``(out,)``,
+    or None when ``bias`` is False) are drawn from
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = in * prod(kernel)``
+    (what ``kaiming_uniform_(a=sqrt(5))`` gives), through :func:`uniform_`,
+    so :func:`skip_init` skips the draws. ``dtype`` is a float dtype.
+    """
+    from .parameter import Parameter  # parameter imports nothing of nn: no cycle
+
+    bound = 1.0 / math.sqrt(math.prod(weight_shape[1:]))
+    weight = Parameter(np.empty(weight_shape, dtype), dtype=dtype)
+    uniform_(weight, -bound, bound, generator=generator)
+    if not bias:
+        return weight, None
+    bias_param = Parameter(np.empty(weight_shape[:1], dtype), dtype=dtype)
+    uniform_(bias_param, -bound, bound, generator=generator)
+    return weight, bias_param

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from tinytorch.tensor import Generator, Tensor, as_numpy_generator
+from tinytorch.tensor import Generator, Tensor, as_numpy_generator, deprecated_alias
 
 from . import functional as F
 from . import init
@@ -60,15 +58,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive_int(in_features, "in_features", "Linear")
         self.out_features = _positive_int(out_features, "out_features", "Linear")
-        dt = _float_dtype(dtype)
-        bound = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt), dtype=dt)
-        init.uniform_(self.weight, -bound, bound, generator=generator)
-        if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dt), dtype=dt)
-            init.uniform_(self.bias, -bound, bound, generator=generator)
-        else:
-            self.bias = None
+        self.weight, self.bias = init._layer_parameters(
+            (self.out_features, self.in_features), bias, _float_dtype(dtype), generator)
 
     def forward(self, x) -> Tensor:
         w, b = _param(self, "weight"), _param(self, "bias")
@@ -174,12 +165,8 @@ class Dropout(Module):
         super().__init__()
         self.p = probability(p, "p", "Dropout")
         if seed is not None:
-            if generator is not None:
-                raise TypeError("Dropout: got both generator= and seed=; pass only generator= "
-                                "(seed= is its deprecated alias)")
-            warnings.warn("Dropout(seed=...) is deprecated; pass generator=Generator(seed)",
-                          DeprecationWarning, stacklevel=2)
-            generator = Generator(seed)
+            generator = Generator(deprecated_alias(generator, seed, "generator", "seed", "Dropout",
+                                                   instead="generator=Generator(seed)"))
         if generator is not None:
             as_numpy_generator(generator, "Dropout")  # type check now, not at the first forward
         self.generator = generator

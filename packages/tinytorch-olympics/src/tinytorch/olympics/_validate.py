@@ -7,19 +7,16 @@ minimum, an empty or overlong name). Messages name the argument.
 
 from __future__ import annotations
 
-import numpy as np
+from tinytorch.tensor import validate
 
 __all__ = ["check_int", "check_text"]
 
 
 def check_int(value, name: str, minimum: int) -> int:
     """``value`` as an int ``>= minimum`` (TypeError for a non-int, bools
-    included; ValueError below ``minimum``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    included; ValueError below ``minimum``): the stack's shared
+    :func:`tinytorch.tensor.validate.check_int`."""
+    return validate.check_int(value, name, None, minimum)
 
 
 def check_text(value, name: str, *, max_len: int = 200) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from tinytorch.tensor import validate
+
 __all__ = ["check_hyperparameter", "check_int"]
 
 
@@ -41,9 +43,7 @@ def check_hyperparameter(name: str, value, *, low: float = 0.0, high: float | No
 
 def check_int(name: str, value, low: int) -> int:
     """``value`` as an int ``>= low`` (TypeError for a non-int, bools included;
-    ValueError below ``low``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+    ValueError below ``low``): the stack's shared
+    :func:`tinytorch.tensor.validate.check_int`, with this package's
+    argument order."""
+    return validate.check_int(value, name, None, low)

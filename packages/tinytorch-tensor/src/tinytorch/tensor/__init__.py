@@ -9,7 +9,7 @@ profiler) plugs into the dispatch path defined here; see :mod:`._dispatch`.
 54.0
 """
 
-from . import kernels, ops
+from . import kernels, memory, ops, validate
 from ._dispatch import (
     Primitive,
     active_hooks,
@@ -94,18 +94,22 @@ from .ops import (
     var,
     where,
 )
+from .validate import deprecated_alias
 
 cat = concat
 clamp = clip
 
 __version__ = "0.2.0"
 
+# NumPy temporaries reuse freed heap memory instead of fresh pages (see .memory).
+memory._apply_at_import()
+
 __all__ = [
     "Tensor", "Primitive", "HookHandle", "HookRegistry", "apply", "register_hook", "remove_hook",
     "hooks",
     "active_hooks", "set_backward_engine", "get_backward_engine", "wrap", "ops", "kernels",
-    "PRIMITIVES",
-    "atomic_write",
+    "memory", "PRIMITIVES",
+    "atomic_write", "validate", "deprecated_alias",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "Generator", "manual_seed", "default_generator", "as_numpy_generator", "tensor", "zeros",
     "ones", "full",

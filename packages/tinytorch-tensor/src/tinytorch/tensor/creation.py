@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._tensor import Tensor, _wrap
-from ._validate import check_int
+from .validate import check_int
 
 __all__ = [
     "Generator", "manual_seed", "default_generator", "as_numpy_generator",

@@ -58,7 +58,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["BACKENDS", "PARALLEL_MIN_SIZE", "available_backends", "get_backend", "set_backend",
            "use_backend", "get_num_threads", "set_num_threads", "gelu_tanh", "gelu_tanh_grad",
-           "exp_sub_", "softmax_grad_", "adam_step_"]
+           "exp_sub_", "attention_softmax_", "scores_may_overflow", "softmax_grad_", "matmul",
+           "set_blas_thread_control", "SMALL_GEMM", "adam_step_"]
 
 BACKENDS = ("numpy", "numexpr")
 GELU_C = math.sqrt(2.0 / math.pi)  # the tanh GELU's sqrt(2 / pi)
@@ -184,6 +185,64 @@ def _run(body, main: np.ndarray, *arrays) -> None:
         f.result()  # re-raises a worker's exception here
 
 
+# ------------------------------------------------------- batched matmul
+#
+# NumPy's matmul over a stack of matrices calls BLAS once per matrix, and a
+# multi-threaded BLAS splits each small product over its threads: one
+# hand-off per matrix (for attention, batch x heads of them), which costs
+# more than the product when the matrices are small or a core is busy.
+# Splitting the *stack* over the kernel threads instead, each running its
+# matrices on one BLAS thread, pays one hand-off per call.
+
+SMALL_GEMM = 1 << 21  # M*N*K of one matrix product at or below which the stack is split
+_blas_control: tuple | None = None  # (get, set) of the BLAS thread count, when known
+
+
+def set_blas_thread_control(get, set_) -> tuple | None:
+    """Register how :func:`matmul` reads and sets the BLAS library's thread
+    count: ``get() -> int`` and ``set_(n)``, or ``None, None`` to forget it.
+    ``tinytorch.accel.threads`` registers threadpoolctl's. Returns the
+    previous pair (or None), so that it can be restored."""
+    global _blas_control
+    previous = _blas_control
+    _blas_control = None if get is None else (get, set_)
+    return previous
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` for stacks of small matrices ``(S, ..., M, K)
+    @ (S, ..., K, N)``, split along the stack's first axis over the kernel
+    threads when there are several, a BLAS thread control is registered,
+    each product is small (``M*N*K <= SMALL_GEMM``), the first axis has at
+    least two matrices per thread and ``a`` has ``PARALLEL_MIN_SIZE``
+    elements. Each part runs on one BLAS thread (the
+    BLAS count is restored after). Anything else is plain ``np.matmul``.
+    Values are those of ``np.matmul``: each matrix is one GEMM either way.
+    """
+    n = _threads
+    if (n < 2 or _blas_control is None or a.ndim < 3 or a.ndim != b.ndim
+            or a.shape[0] != b.shape[0] or a.shape[0] < 2 * n or a.size < PARALLEL_MIN_SIZE
+            or a.shape[-2] * a.shape[-1] * b.shape[-1] > SMALL_GEMM):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+                       + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
+    get, set_ = _blas_control
+    blas_threads = get()
+    if blas_threads > 1:
+        set_(1)
+    try:
+        _run(_matmul_part, a, a, b, out)
+    finally:
+        if blas_threads > 1:
+            set_(blas_threads)
+    return out
+
+
+def _matmul_part(a, b, out):
+    np.matmul(a, b, out=out)
+
+
 _env = os.environ.get("TINYTORCH_KERNELS")
 if _env:
     set_backend(_env)  # a bad value fails loudly at import, naming the variable's value
@@ -275,6 +334,62 @@ def exp_sub_(s: np.ndarray, m: np.ndarray) -> np.ndarray:
         _ne_eval("s - m", s, s=s, m=m)
         return np.exp(s, out=s)  # NumPy's SIMD exp beats numexpr's
     _run(_exp_sub_np, s, s, m)
+    return s
+
+
+# exp(s) stays a normal float32 number, and a sum of Tk of them stays finite,
+# while |s| < 80 - ln(Tk) (float32: exp overflows above 88.7 and gives
+# subnormals below -87.3).
+EXP_SAFE = 80.0
+
+
+def scores_may_overflow(q: np.ndarray, k: np.ndarray) -> bool:
+    """Whether some attention score ``q_i . k_j`` could be too large for
+    :func:`attention_softmax_` without its max shift.
+
+    ``q`` ``(..., Tq, D)`` (already scaled), ``k`` ``(..., Tk, D)``. By
+    Cauchy-Schwarz every score is at most ``max|q_i| * max|k_j|``; False
+    means that bound is below ``EXP_SAFE - ln(Tk)``, so ``shift=False`` is
+    safe. Two passes over the (T x D) inputs instead of two over the
+    (Tq x Tk) scores. Non-finite inputs give True.
+    """
+    qn = np.einsum("...d,...d->...", q, q).max()  # squared row norms
+    kn = np.einsum("...d,...d->...", k, k).max()
+    return not math.sqrt(qn * kn) < EXP_SAFE - math.log(k.shape[-2])
+
+
+def _attention_softmax_np(s, blocked, shift):
+    if blocked is not None:
+        np.copyto(s, -np.inf, where=blocked)  # blocked -> exactly -inf
+    if shift:
+        m = s.max(axis=-2, keepdims=True)
+        # A fully blocked column has max -inf, and -inf - (-inf) is NaN:
+        # shift it by 0 instead, so that its exps are all exactly 0.
+        m[~np.isfinite(m)] = 0.0
+        s -= m
+    np.exp(s, out=s)  # exp(-inf) = 0
+    d = s.sum(axis=-2, keepdims=True)
+    d[d == 0] = 1.0  # a fully blocked column (-inf everywhere): weights 0
+    s *= 1.0 / d
+
+
+def attention_softmax_(s: np.ndarray, blocked: np.ndarray | None = None, *,
+                       shift: bool = True) -> np.ndarray:
+    """Softmax over axis -2, in place: the attention weights from transposed
+    scores ``s`` ``(..., Tk, Tq)``, one distribution per column (query).
+
+    ``blocked``: None or a bool array broadcastable to ``s``; True entries
+    get weight exactly 0 (a fully blocked column is all 0, not NaN).
+    ``shift``: subtract each column's max before ``exp`` (the usual guard
+    against overflow); pass False only when every score is known to be
+    small enough that ``exp`` cannot overflow. Returns ``s``. Both backends
+    run the NumPy body (NumPy's SIMD ``exp`` beats numexpr's); large arrays
+    are split along axis 0 over the kernel threads.
+    """
+    if s.ndim < 3:  # axis 0 is the softmax axis itself: not split
+        _attention_softmax_np(s, blocked, shift)
+    else:
+        _run(_attention_softmax_np, s, s, blocked, shift)
     return s
 
 

@@ -67,7 +67,7 @@ from ._primitives import (  # noqa: F401  (re-exported: autograd registers rules
     WHERE,
 )
 from ._tensor import Tensor, _wrap
-from ._validate import check_int, dim_arg, keepdim_arg, norm_dim
+from .validate import check_int, dim_arg, keepdim_arg, norm_dim
 
 __all__ = [
     # arithmetic
@@ -141,22 +141,56 @@ def _as_tensor(x, name: str = "input") -> Tensor:
     return Tensor(x)
 
 
+def _unary(op: Primitive, x, **params) -> Tensor:
+    if type(x) is not Tensor:
+        x = _as_tensor(x)
+    return apply(op, (x,), params)
+
+
+# The public functions that do nothing but hand their arguments to one of the
+# helpers above (or to ``_reduce`` below) are made by these factories, so the
+# argument handling of a family of ops is written once. Each made function
+# has the primitive's name and the docstring given; it costs the same one
+# extra call as a hand-written wrapper.
+
+
+def _public(fn, op: Primitive, doc: str | None):
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__doc__ = doc
+    return fn
+
+
+def _binary_function(op: Primitive, doc: str | None = None):
+    """``f(a, b)``: :func:`_binary` on ``op`` (scalars, dtypes, broadcasting)."""
+    def binary(a, b) -> Tensor:
+        return _binary(op, a, b)
+    return _public(binary, op, doc)
+
+
+def _unary_function(op: Primitive, doc: str | None = None):
+    """``f(x)``: ``op`` applied to ``x`` (converted to a Tensor if needed)."""
+    def unary(x) -> Tensor:
+        if type(x) is not Tensor:
+            x = _as_tensor(x)
+        return apply(op, (x,), {})
+    return _public(unary, op, doc)
+
+
+def _reduction_function(op: Primitive, doc: str):
+    """``f(x, dim=None, keepdim=False, *, axis=None, keepdims=None)``: :func:`_reduce`."""
+    def reduction(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        return _reduce(op, x, dim, keepdim, axis, keepdims)
+    return _public(reduction, op, doc)
+
+
 # ---------------------------------------------------------------- arithmetic
 
 
-def add(a, b) -> Tensor:
-    """``a + b`` with broadcasting."""
-    return _binary(ADD, a, b)
-
-
-def sub(a, b) -> Tensor:
-    """``a - b`` with broadcasting."""
-    return _binary(SUB, a, b)
-
-
-def mul(a, b) -> Tensor:
-    """``a * b`` elementwise with broadcasting."""
-    return _binary(MUL, a, b)
+add = _binary_function(ADD, "``a + b`` with broadcasting.")
+sub = _binary_function(SUB, "``a - b`` with broadcasting.")
+mul = _binary_function(MUL, "``a * b`` elementwise with broadcasting.")
+pow = _binary_function(POW, "``a ** b`` elementwise; either side may be a scalar or a tensor.")
+neg = _unary_function(NEG, "``-a`` elementwise.")
 
 
 def div(a, b) -> Tensor:
@@ -172,15 +206,6 @@ def div(a, b) -> Tensor:
     if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
         a = apply(ASTYPE, (a,), {"dtype": np.dtype(np.float32)})
     return _binary(DIV, a, b)
-
-
-def pow(a, b) -> Tensor:
-    """``a ** b`` elementwise; either side may be a scalar or a tensor."""
-    return _binary(POW, a, b)
-
-
-def neg(a) -> Tensor:
-    return apply(NEG, (_as_tensor(a),), {})
 
 
 def matmul(a, b) -> Tensor:
@@ -215,29 +240,13 @@ def matmul(a, b) -> Tensor:
 # ---------------------------------------------------------------- comparisons
 
 
-def eq(a, b) -> Tensor:
-    """Elementwise ``==`` (bool tensor, no gradient)."""
-    return _binary(EQ, a, b)
-
-
-def ne(a, b) -> Tensor:
-    return _binary(NE, a, b)
-
-
-def lt(a, b) -> Tensor:
-    return _binary(LT, a, b)
-
-
-def le(a, b) -> Tensor:
-    return _binary(LE, a, b)
-
-
-def gt(a, b) -> Tensor:
-    return _binary(GT, a, b)
-
-
-def ge(a, b) -> Tensor:
-    return _binary(GE, a, b)
+# Elementwise, with broadcasting; a bool tensor with no gradient.
+eq = _binary_function(EQ, "Elementwise ``a == b`` (bool tensor, no gradient).")
+ne = _binary_function(NE, "Elementwise ``a != b`` (bool tensor, no gradient).")
+lt = _binary_function(LT, "Elementwise ``a < b`` (bool tensor, no gradient).")
+le = _binary_function(LE, "Elementwise ``a <= b`` (bool tensor, no gradient).")
+gt = _binary_function(GT, "Elementwise ``a > b`` (bool tensor, no gradient).")
+ge = _binary_function(GE, "Elementwise ``a >= b`` (bool tensor, no gradient).")
 
 
 # ---------------------------------------------------------------- reductions
@@ -270,8 +279,7 @@ def _reduce(op: Primitive, x, dim, keepdim, axis, keepdims, **extra) -> Tensor:
     return apply(op, (x,), {"axis": dim, "keepdims": keepdim, **extra})
 
 
-def sum(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Sum over ``dim`` (None: all elements; an int or a tuple of ints).
+sum = _reduction_function(SUM, """Sum over ``dim`` (None: all elements; an int or a tuple of ints).
 
     Shape: ``dim`` removed, or kept as size 1 with ``keepdim=True``.
     ``axis`` / ``keepdims`` are NumPy-style aliases of ``dim`` / ``keepdim``.
@@ -279,17 +287,10 @@ def sum(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tens
     Raises:
         TypeError: a non-int dim, a non-bool keepdim, or a keyword and its alias together.
         IndexError: a dim out of range.  ValueError: a repeated dim.
-    """
-    return _reduce(SUM, x, dim, keepdim, axis, keepdims)
-
-
-def mean(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Arithmetic mean over ``dim`` (arguments and errors as :func:`sum`)."""
-    return _reduce(MEAN, x, dim, keepdim, axis, keepdims)
-
-
-def max(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Maximum values over ``dim`` (an int, a tuple of ints or None).
+    """)
+mean = _reduction_function(MEAN, """Arithmetic mean over ``dim`` (arguments and errors as
+    :func:`sum`).""")
+max = _reduction_function(MAX, """Maximum values over ``dim`` (an int, a tuple of ints or None).
 
     Deliberate difference from PyTorch: ``torch.max(x, dim)`` returns a
     ``(values, indices)`` pair; this returns the values only, like
@@ -300,13 +301,9 @@ def max(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tens
     Raises:
         ValueError: reducing over a size-0 dim (there is no identity element),
             and the errors of :func:`sum`.
-    """
-    return _reduce(MAX, x, dim, keepdim, axis, keepdims)
-
-
-def min(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Minimum values over ``dim``: values only, like ``torch.amin`` (see :func:`max`)."""
-    return _reduce(MIN, x, dim, keepdim, axis, keepdims)
+    """)
+min = _reduction_function(MIN, """Minimum values over ``dim``: values only, like ``torch.amin``
+    (see :func:`max`).""")
 
 
 def _correction_arg(fn: str, correction, unbiased) -> int:
@@ -353,18 +350,14 @@ def std(x, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
     return sqrt(_reduce(VAR, x, dim, keepdim, axis, keepdims, correction=c))
 
 
-def argmax(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Index of the maximum (int64, no gradient); ``dim=None`` flattens first.
+argmax = _reduction_function(ARGMAX, """Index of the maximum (int64, no gradient); ``dim=None``
+    flattens first.
 
     ``dim`` must be a single int or None (as in PyTorch). Ties go to the
     first index. Raises ValueError on an empty dim, else as :func:`sum`.
-    """
-    return _reduce(ARGMAX, x, dim, keepdim, axis, keepdims)
-
-
-def argmin(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Index of the minimum (int64, no gradient); see :func:`argmax`."""
-    return _reduce(ARGMIN, x, dim, keepdim, axis, keepdims)
+    """)
+argmin = _reduction_function(ARGMIN, """Index of the minimum (int64, no gradient); see
+    :func:`argmax`.""")
 
 
 # ------------------------------------------------------------ shape and index
@@ -468,6 +461,20 @@ def getitem(x, index) -> Tensor:
         raise IndexError(f"index out of range for tensor of shape {x.shape}: {exc}") from None
 
 
+def _tensors_and_dim(fn: str, tensors: Sequence, dim, axis) -> tuple[list[Tensor], int, str]:
+    """For concat and stack: the inputs as a non-empty list of Tensors, the
+    dim (``dim`` or its alias ``axis``; None means 0) and the keyword used.
+
+    Raises:
+        TypeError: ``dim`` and ``axis`` both given.  ValueError: no tensors.
+    """
+    dim, name = dim_arg(fn, dim, axis)
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError(f"{fn}: needs at least one tensor")
+    return ts, 0 if dim is None else dim, name
+
+
 def concat(tensors: Sequence, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """Join tensors along an existing dim (``torch.cat``); other dims must agree.
 
@@ -479,11 +486,7 @@ def concat(tensors: Sequence, dim: int | None = None, *, axis: int | None = None
         ValueError: no tensors, 0-d tensors, or shapes that differ outside ``dim``.
         TypeError / IndexError: a dim that is not an int / out of range.
     """
-    dim, name = dim_arg("concat", dim, axis)
-    dim = 0 if dim is None else dim
-    ts = [_as_tensor(t) for t in tensors]
-    if not ts:
-        raise ValueError("concat: needs at least one tensor")
+    ts, dim, name = _tensors_and_dim("concat", tensors, dim, axis)
     ndim = ts[0].ndim
     if ndim == 0:
         raise ValueError("concat: zero-dimensional tensors cannot be concatenated")
@@ -507,11 +510,7 @@ def stack(tensors: Sequence, dim: int | None = None, *, axis: int | None = None)
         ValueError: no tensors, or shapes that differ (all are named).
         TypeError / IndexError: a dim that is not an int / out of range.
     """
-    dim, name = dim_arg("stack", dim, axis)
-    dim = 0 if dim is None else dim
-    ts = [_as_tensor(t) for t in tensors]
-    if not ts:
-        raise ValueError("stack: needs at least one tensor")
+    ts, dim, name = _tensors_and_dim("stack", tensors, dim, axis)
     for t in ts[1:]:
         if t.shape != ts[0].shape:
             shapes = ", ".join(str(u.shape) for u in ts)
@@ -634,27 +633,10 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 # --------------------------------------------------------------- elementwise
 
 
-def _unary(op: Primitive, x, **params) -> Tensor:
-    if type(x) is not Tensor:
-        x = _as_tensor(x)
-    return apply(op, (x,), params)
-
-
-def exp(x) -> Tensor:
-    return _unary(EXP, x)
-
-
-def log(x) -> Tensor:
-    """Natural logarithm (``-inf`` at 0, ``nan`` below, as NumPy)."""
-    return _unary(LOG, x)
-
-
-def sqrt(x) -> Tensor:
-    return _unary(SQRT, x)
-
-
-def abs(x) -> Tensor:
-    return _unary(ABS, x)
+exp = _unary_function(EXP, "``e ** x`` elementwise.")
+log = _unary_function(LOG, "Natural logarithm (``-inf`` at 0, ``nan`` below, as NumPy).")
+sqrt = _unary_function(SQRT, "Square root elementwise (``nan`` below 0, as NumPy).")
+abs = _unary_function(ABS, "Absolute value elementwise (the gradient at 0 is 0).")
 
 
 def clip(x, min=None, max=None) -> Tensor:
@@ -672,14 +654,8 @@ def clip(x, min=None, max=None) -> Tensor:
 clamp = clip
 
 
-def maximum(a, b) -> Tensor:
-    """Elementwise maximum (ties split the gradient equally)."""
-    return _binary(MAXIMUM, a, b)
-
-
-def minimum(a, b) -> Tensor:
-    """Elementwise minimum (ties split the gradient equally)."""
-    return _binary(MINIMUM, a, b)
+maximum = _binary_function(MAXIMUM, "Elementwise maximum (ties split the gradient equally).")
+minimum = _binary_function(MINIMUM, "Elementwise minimum (ties split the gradient equally).")
 
 
 def where(condition, x, y) -> Tensor:
@@ -709,26 +685,14 @@ def astype(x, dtype) -> Tensor:
     return apply(ASTYPE, (x,), {"dtype": dt})
 
 
-def clone(x) -> Tensor:
-    """A copy of ``x`` that stays in the graph."""
-    return _unary(CLONE, x)
-
+clone = _unary_function(CLONE, "A copy of ``x`` that stays in the graph.")
 
 # ---------------------------------------------------------------- activations
 
-
-def relu(x) -> Tensor:
-    """``max(x, 0)``; the gradient at 0 is 0 (as in PyTorch)."""
-    return _unary(RELU, x)
-
-
-def sigmoid(x) -> Tensor:
-    """``1 / (1 + exp(-x))``, computed as ``exp(-softplus(-x))`` (no overflow)."""
-    return _unary(SIGMOID, x)
-
-
-def tanh(x) -> Tensor:
-    return _unary(TANH, x)
+relu = _unary_function(RELU, "``max(x, 0)``; the gradient at 0 is 0 (as in PyTorch).")
+sigmoid = _unary_function(
+    SIGMOID, "``1 / (1 + exp(-x))``, computed as ``exp(-softplus(-x))`` (no overflow).")
+tanh = _unary_function(TANH, "Hyperbolic tangent elementwise.")
 
 
 def gelu(x, approximate: str = "tanh") -> Tensor:

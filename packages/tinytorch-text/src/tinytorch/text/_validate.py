@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from tinytorch.tensor.validate import check_int
 
 __all__ = ["positive_int"]
 
 
 def positive_int(value: Any, name: str) -> int:
-    """``value`` as an int ``>= 1`` (TypeError for a non-int, bools included;
-    ValueError for ``value <= 0``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    """``value`` as an int ``>= 1`` (TypeError for a non-int, bools included,
+    from the stack's shared :func:`tinytorch.tensor.validate.check_int`;
+    ValueError "must be positive" for ``value <= 0``)."""
+    value = check_int(value, name)
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return int(value)

@@ -13,13 +13,12 @@ target is the window without its first::
 from __future__ import annotations
 
 import operator
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from tinytorch.tensor import as_numpy_generator
+from tinytorch.tensor import as_numpy_generator, deprecated_alias
 
 from ._validate import positive_int as _positive_int
 
@@ -178,12 +177,7 @@ class LanguageModelDataset:
         """
         b = _positive_int(batch_size, "batch_size")
         if rng is not None:
-            if generator is not None:
-                raise TypeError("random_batch: got both generator= and rng=; pass only "
-                                "generator= (rng= is its deprecated alias)")
-            warnings.warn("random_batch(rng=...) is deprecated; pass generator=",
-                          DeprecationWarning, stacklevel=2)
-            generator = rng
+            generator = deprecated_alias(generator, rng, "generator", "rng", "random_batch")
         rng = as_numpy_generator(generator, "LanguageModelDataset.random_batch")
         t = self.block_size
         starts = rng.integers(0, self.tokens.size - t, size=b)  # (B,), last start n - T - 1

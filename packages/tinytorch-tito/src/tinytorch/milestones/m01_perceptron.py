@@ -40,6 +40,8 @@ from tinytorch import nn
 from tinytorch.autograd import no_grad
 from tinytorch.tensor import Tensor
 
+from . import _common
+
 ACCURACY_BAR = 0.95  # the milestone: >= 95% of the held-out points right
 MIDDLE = np.array([1.0, 2.0])  # the clusters sit at MIDDLE + OFFSET and MIDDLE - OFFSET
 OFFSET = np.array([1.0, 0.5])
@@ -146,16 +148,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"  (the data was drawn around {unit[0]:+.3f}*x1 {unit[1]:+.3f}*x2 "
           f"{-unit @ MIDDLE:+.3f} = 0)")
     print(f"  train accuracy {train_acc:.1%}, test accuracy {test_acc:.1%} "
-          f"(bar {ACCURACY_BAR:.0%}) in {elapsed:.2f} s: {'PASSED' if passed else 'FAILED'}")
-    return {
-        "milestone": "m01_perceptron",
-        "accuracy": test_acc,
-        "train_accuracy": train_acc,
-        "epochs": epochs,
-        "seconds": elapsed,
-        "bar": ACCURACY_BAR,
-        "passed": passed,
-    }
+          f"(bar {ACCURACY_BAR:.0%}) in {elapsed:.2f} s: {_common.verdict(passed)}")
+    return _common.result("m01_perceptron", passed, accuracy=test_acc, train_accuracy=train_acc,
+                          epochs=epochs, seconds=elapsed, bar=ACCURACY_BAR)
 
 
 if __name__ == "__main__":

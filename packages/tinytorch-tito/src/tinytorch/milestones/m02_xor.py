@@ -42,6 +42,8 @@ from tinytorch.autograd import no_grad
 from tinytorch.optim import Adam
 from tinytorch.tensor import Tensor, manual_seed
 
+from . import _common
+
 # The four XOR points and their labels (class ids for CrossEntropyLoss).
 X_XOR = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 Y_XOR = np.array([0, 1, 1, 0], dtype=np.int64)
@@ -126,18 +128,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     passed = single_acc < 1.0 and best <= 0.75 and mlp_acc == 1.0
     print(f"  single layer {single_acc:.0%} < 100%, MLP {mlp_acc:.0%} (bar 100%) in "
-          f"{elapsed:.2f} s: {'PASSED' if passed else 'FAILED'}")
-    return {
-        "milestone": "m02_xor",
-        "accuracy": mlp_acc,
-        "single_layer_accuracy": single_acc,
-        "best_line_accuracy": best,
-        "mlp_loss": mlp_loss,
-        "steps": steps,
-        "seconds": elapsed,
-        "bar": 1.0,
-        "passed": passed,
-    }
+          f"{elapsed:.2f} s: {_common.verdict(passed)}")
+    return _common.result("m02_xor", passed, accuracy=mlp_acc, single_layer_accuracy=single_acc,
+                          best_line_accuracy=best, mlp_loss=mlp_loss, steps=steps,
+                          seconds=elapsed, bar=1.0)
 
 
 if __name__ == "__main__":

@@ -30,18 +30,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-
-import numpy as np
 
 from tinytorch import nn
-from tinytorch.data import DataLoader, TensorDataset, digits_split
-from tinytorch.optim import Adam, CosineSchedule, Trainer
-from tinytorch.tensor import Generator, manual_seed
+from tinytorch.data import TensorDataset
+
+from . import _common
 
 ACCURACY_BAR = 0.97
 TIME_BAR = 60.0  # seconds
-SPLIT_SEED = 0  # the held-out split is the same whatever the training seed
+SPLIT_SEED = _common.DIGITS_SPLIT_SEED  # the held-out split is the same whatever the seed
 
 
 def load_data(images: bool = False) -> tuple[TensorDataset, TensorDataset]:
@@ -51,14 +48,7 @@ def load_data(images: bool = False) -> tuple[TensorDataset, TensorDataset]:
     Mean and standard deviation are those of the *training* pixels (one
     scalar each): the test set must not leak into training.
     """
-    train, test = digits_split(test_fraction=0.2, seed=SPLIT_SEED, images=images)
-    mean, std = train.data.mean(), train.data.std()
-
-    def standardise(x: np.ndarray) -> np.ndarray:
-        return ((x - mean) / std).astype(np.float32)
-
-    return (TensorDataset(standardise(train.data), train.targets),
-            TensorDataset(standardise(test.data), test.targets))
+    return _common.digits_data(images)
 
 
 def build_model(hidden: int = 128) -> nn.Sequential:
@@ -66,59 +56,21 @@ def build_model(hidden: int = 128) -> nn.Sequential:
     return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="15 epochs instead of 20")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--batch-size", type=int, default=32)
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--progress", action="store_true", help="print one line per epoch")
-    args = parser.parse_args(argv)
-    epochs = args.epochs if args.epochs is not None else (15 if args.quick else 20)
-    if epochs < 1 or args.batch_size < 1 or not args.lr > 0:
-        parser.error("--epochs and --batch-size must be >= 1 and --lr > 0")
 
-    start = time.perf_counter()
-    manual_seed(args.seed)
-    train_set, test_set = load_data()
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              generator=Generator(args.seed))
-    test_loader = DataLoader(test_set, batch_size=512)
 
-    model = build_model(args.hidden)
-    optimizer = Adam(model.parameters(), lr=args.lr)
-    # Cosine decay of the learning rate to 0 over the run: big steps early,
-    # small ones at the end, so the last epochs settle instead of bouncing.
-    schedule = CosineSchedule(optimizer, T_max=epochs * len(train_loader))
-    trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(), scheduler=schedule,
-                      progress="text" if args.progress else False)
-    history = trainer.fit(train_loader, epochs)
-    result = trainer.evaluate(test_loader)
-    elapsed = time.perf_counter() - start
+def _build(args: argparse.Namespace) -> tuple[nn.Module, str]:
+    return build_model(args.hidden), f"64 -> {args.hidden} -> 10 (ReLU)"
 
-    accuracy = float(result["accuracy"])
-    passed = accuracy >= ACCURACY_BAR and elapsed < TIME_BAR
-    print("Milestone 3 (1986): MLP trained by backpropagation on the 8x8 digits")
-    print(f"  model {model.num_parameters():,} parameters: 64 -> {args.hidden} -> 10 (ReLU)")
-    print(f"  {len(train_set)} training / {len(test_set)} held-out images, {epochs} epochs, "
-          f"batch {args.batch_size}, Adam lr {args.lr:g} with cosine decay, seed {args.seed}")
-    print(f"  train loss {history['train_loss'][0]:.3f} (epoch 1) -> "
-          f"{history['train_loss'][-1]:.4f} (epoch {epochs}); test loss {result['loss']:.4f}")
-    print(f"  test accuracy {accuracy:.2%} (bar {ACCURACY_BAR:.0%}) in {elapsed:.1f} s "
-          f"(bar {TIME_BAR:.0f} s): {'PASSED' if passed else 'FAILED'}")
-    return {
-        "milestone": "m03_mlp_digits",
-        "accuracy": accuracy,
-        "test_loss": float(result["loss"]),
-        "train_loss": history["train_loss"][-1],
-        "epochs": epochs,
-        "seconds": elapsed,
-        "bar": ACCURACY_BAR,
-        "time_bar": TIME_BAR,
-        "passed": passed,
-    }
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train the MLP (``--help`` lists the options); returns the result dict."""
+    return _common.digits_main(
+        argv, name="m03_mlp_digits", description=__doc__.splitlines()[0],
+        title="Milestone 3 (1986): MLP trained by backpropagation on the 8x8 digits",
+        build=_build, add_arguments=_add_arguments, images=False,
+        accuracy_bar=ACCURACY_BAR, time_bar=TIME_BAR)
 
 
 if __name__ == "__main__":

@@ -130,16 +130,9 @@ def train(args) -> dict:
     ok = acc >= TARGET_ACCURACY and elapsed < TIME_LIMIT_S
     print(f"reverse: {acc:.2%} token accuracy after {step} steps in {elapsed:.1f} s "
           f"(bar: >= {TARGET_ACCURACY:.0%} in < {TIME_LIMIT_S:.0f} s): "
-          f"{'PASSED' if ok else 'FAILED'}")
-    return {
-        "milestone": "05_transformer/reverse",
-        "accuracy": acc,
-        "steps": step,
-        "seconds": elapsed,
-        "bar": TARGET_ACCURACY,
-        "time_bar": TIME_LIMIT_S,
-        "passed": ok,
-    }
+          f"{_common.verdict(ok)}")
+    return _common.result("05_transformer/reverse", ok, accuracy=acc, steps=step,
+                          seconds=elapsed, bar=TARGET_ACCURACY, time_bar=TIME_LIMIT_S)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from tinytorch.transformers import GPT
 
 from . import _common
 
+NAME = "05_transformer/shakespeare"  # the "milestone" of the result dict
 TARGET_VAL_LOSS = 1.8  # nats per character
 QUICK_MARGIN = 0.8  # nats: how much the quick run's validation loss must fall
 
@@ -280,8 +281,7 @@ def train(args) -> dict:
     history = [(0, first_val)]
     step, train_time = _train_loop(args, model, opt, loss_fn, train_ds, val_batches, history)
     if train_time is None:
-        return {"milestone": "05_transformer/shakespeare", "val_loss": float("nan"),
-                "steps": step, "passed": False}
+        return _common.result(NAME, False, val_loss=float("nan"), steps=step)
 
     t_eval = time.perf_counter()
     if args.quick:
@@ -301,27 +301,20 @@ def train(args) -> dict:
         drop = first_val - final_val
         ok = drop >= QUICK_MARGIN
         print(f"shakespeare (quick): validation loss {first_val:.3f} -> {final_val:.3f} "
-              f"(fell by {drop:.3f}; bar: >= {QUICK_MARGIN}): {'PASSED' if ok else 'FAILED'}")
+              f"(fell by {drop:.3f}; bar: >= {QUICK_MARGIN}): {_common.verdict(ok)}")
     else:
         ok = final_val < args.target_loss
         within = (f"{args.steps} steps" if args.steps and step == args.steps
                   else f"{args.minutes:g} min")
         print(f"shakespeare: validation loss {final_val:.3f} nats/char after {step} steps, "
               f"{train_time / 60:.1f} min (bar: < {args.target_loss:g} within {within}): "
-              f"{'PASSED' if ok else 'FAILED'}")
-    return {
-        "milestone": "05_transformer/shakespeare",
-        "first_val_loss": first_val,
-        "val_loss": final_val,
-        "history": history,
-        "steps": step,
-        "tokens": step * tokens_per_step,
-        "seconds": train_time,
-        "tokens_per_second": step * tokens_per_step / train_time if train_time else 0.0,
-        "bar": QUICK_MARGIN if args.quick else args.target_loss,
-        "sample": sample,
-        "passed": ok,
-    }
+              f"{_common.verdict(ok)}")
+    tokens = step * tokens_per_step
+    return _common.result(
+        NAME, ok, first_val_loss=first_val, val_loss=final_val, history=history, steps=step,
+        tokens=tokens, seconds=train_time,
+        tokens_per_second=tokens / train_time if train_time else 0.0,
+        bar=QUICK_MARGIN if args.quick else args.target_loss, sample=sample)
 
 if __name__ == "__main__":
     sys.exit(0 if main()["passed"] else 1)

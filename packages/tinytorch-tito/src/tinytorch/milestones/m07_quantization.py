@@ -215,9 +215,8 @@ def run(args) -> dict:
     passed = int8_drop <= 1.0 and mlp[0]["bytes"] / mlp[1]["bytes"] >= 3.5
     print(f"  int8 MLP: {int8_drop:+.2f} points lost, "
           f"{mlp[0]['bytes'] / mlp[1]['bytes']:.2f}x smaller; {elapsed:.0f} s: "
-          f"{'PASSED' if passed else 'FAILED'}")
-    return {"milestone": "m07_quantization", "rows": rows, "seconds": elapsed,
-            "passed": passed}
+          f"{_common.verdict(passed)}")
+    return _common.result("m07_quantization", passed, rows=rows, seconds=elapsed)
 
 
 if __name__ == "__main__":

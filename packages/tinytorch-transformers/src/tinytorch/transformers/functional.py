@@ -157,6 +157,10 @@ class _Slot:
         self.value = None
 
 
+# The batched products go through kernels.matmul: with several kernel threads
+# it splits a large stack of small (T x T) products over them, one BLAS
+# thread each, instead of letting BLAS split every small product.
+#
 # Layout: the primitive works on the *transposed* scores S^T = K Q^T, shape
 # (..., Tk, Tq). The softmax then reduces over axis -2, where NumPy's max and
 # sum run vectorised across contiguous rows (several times faster than a
@@ -167,26 +171,26 @@ class _Slot:
 
 def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
     # Scaling Q (Tq x D) is cheaper than scaling the scores (Tq x Tk) when Tk > D.
-    st = np.matmul(k, np.swapaxes(q * scale, -1, -2))  # S^T: (..., Tk, Tq)
+    qs = q * scale
+    st = kernels.matmul(k, np.swapaxes(qs, -1, -2))  # S^T: (..., Tk, Tq)
+    blocked_t = None
     if mask is not None:
         if mask.dtype == np.bool_:
-            # where(mask, scores, -inf), in place: blocked -> exactly -inf.
-            # (A contiguous transposed mask: copyto is twice as fast with it.)
+            # Blocked entries become exactly -inf inside the kernel. (A
+            # contiguous transposed mask: copyto is twice as fast with it.)
             blocked_t = np.ascontiguousarray(np.swapaxes(~mask, -1, -2))  # (..., Tk, Tq)
-            np.copyto(st, -np.inf, where=blocked_t)
         else:
             st += np.swapaxes(mask, -1, -2)  # additive; already the scores' dtype
-    col_max = st.max(axis=-2, keepdims=True)  # (..., 1, Tq): each query's max
-    # A fully blocked query has max -inf, and -inf - (-inf) is NaN: shift it
-    # by 0 instead, so that its exps are all exactly 0.
-    col_max[~np.isfinite(col_max)] = 0.0
-    kernels.exp_sub_(st, col_max)  # in place: st <- exp(st - col_max)
-    denom = st.sum(axis=-2, keepdims=True)  # (..., 1, Tq)
-    denom[denom == 0] = 1.0  # fully blocked query: weights 0, output 0
-    st *= 1.0 / denom
+    # softmax(s) = exp(s - c) / sum exp(s - c) for any shift c; the usual
+    # shift (each query's max) only keeps exp from overflowing, so it is
+    # skipped when no score can overflow. Additive masks may add positive
+    # values: they always shift.
+    additive = mask is not None and mask.dtype != np.bool_
+    kernels.attention_softmax_(st, blocked_t,
+                               shift=additive or kernels.scores_may_overflow(qs, k))
     weights = np.swapaxes(st, -1, -2)  # (..., Tq, Tk), rows sum to 1 (or are all 0)
     dropped = weights if dropout_mask is None else weights * dropout_mask
-    out = np.matmul(dropped, v)  # (..., Tq, Dv)
+    out = kernels.matmul(dropped, v)  # (..., Tq, Dv)
     weights_out.value = weights
     return out, (st, dropped)
 
@@ -198,9 +202,9 @@ def _sdpa_backward(g, node):
     dropout_mask = node.params["dropout_mask"]
     gq = gk = gv = None
     if node.needs[2]:
-        gv = np.matmul(np.swapaxes(dropped, -1, -2), g)  # (..., Tk, Dv)
+        gv = kernels.matmul(np.swapaxes(dropped, -1, -2), g)  # (..., Tk, Dv)
     if node.needs[0] or node.needs[1]:
-        dst = np.matmul(v, np.swapaxes(g, -1, -2))  # dL/d(dropped P)^T, (..., Tk, Tq)
+        dst = kernels.matmul(v, np.swapaxes(g, -1, -2))  # dL/d(dropped P)^T, (..., Tk, Tq)
         if dropout_mask is not None:
             dst *= np.swapaxes(dropout_mask, -1, -2)
         # Softmax backward: dS = P * (dP - D), D_i = sum_j dP_ij P_ij per query
@@ -212,10 +216,10 @@ def _sdpa_backward(g, node):
         kernels.softmax_grad_(dst, pt, d)
         # S = (scale Q) K^T: the scale goes onto the (T x D) results.
         if node.needs[0]:
-            gq = np.matmul(np.swapaxes(dst, -1, -2), k)  # (..., Tq, D)
+            gq = kernels.matmul(np.swapaxes(dst, -1, -2), k)  # (..., Tq, D)
             gq *= scale
         if node.needs[1]:
-            gk = np.matmul(dst, q)  # (..., Tk, D)
+            gk = kernels.matmul(dst, q)  # (..., Tk, D)
             gk *= scale
     return gq, gk, gv
 

@@ -48,14 +48,13 @@ cached attention as an argument. This package never imports the cache.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from tinytorch.autograd import no_grad
 from tinytorch.nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
-from tinytorch.tensor import Generator, Tensor, as_numpy_generator
+from tinytorch.tensor import Generator, Tensor, as_numpy_generator, deprecated_alias
 
 from ._validate import int_at_least as _int_arg
 from ._validate import non_negative_float
@@ -93,17 +92,6 @@ def _flag(value, name: str, where: str) -> bool:
     return bool(value)
 
 
-def _deprecated_alias(new, old, new_name: str, old_name: str, where: str):
-    """``old`` when only the deprecated keyword ``old_name`` was given (with a
-    DeprecationWarning); TypeError when both were."""
-    if new is not None:
-        raise TypeError(f"{where}: got both {new_name}= and {old_name}=; pass only "
-                        f"{new_name}= ({old_name}= is its deprecated alias)")
-    warnings.warn(f"{where}({old_name}=...) is deprecated; pass {new_name}=",
-                  DeprecationWarning, stacklevel=3)
-    return old
-
-
 def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None,
                       generator=None, *, rng=None) -> np.ndarray:
     """Pick one token per row of ``logits`` ``(B, V)`` -> int64 ``(B,)``.
@@ -138,7 +126,7 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
             ``top_k``, a bad generator, or both ``generator`` and ``rng``.
     """
     if rng is not None:
-        generator = _deprecated_alias(generator, rng, "generator", "rng", "sample_next_token")
+        generator = deprecated_alias(generator, rng, "generator", "rng", "sample_next_token")
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] == 0:
         raise ValueError(f"sample_next_token: logits must be (B, V), got shape {z.shape}")
@@ -392,7 +380,7 @@ class GPT(Module):
             ``top_k < 1`` (ValueError). A tiny temperature decodes greedily.
         """
         if seed is not None:
-            generator = _deprecated_alias(generator, seed, "generator", "seed", "GPT.generate")
+            generator = deprecated_alias(generator, seed, "generator", "seed", "GPT.generate")
         ids, unbatched = self._token_array(prompt_tokens, "GPT.generate")
         max_new, temperature, top_k, rng = _sampling_args(max_new_tokens, temperature, top_k,
                                                           generator)

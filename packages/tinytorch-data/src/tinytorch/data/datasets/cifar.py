@@ -95,15 +95,23 @@ class _ArrayUnpickler(pickle.Unpickler):
             ) from None
 
 
-def _load_batch(fileobj, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_dict(fileobj, where: str, what: str) -> dict:
+    """The pickled dict in ``fileobj`` (only arrays, lists, strings and numbers
+    are built); ValueError naming ``where`` and ``what`` ("batch", "metadata
+    file") for a broken pickle or anything but a dict."""
     try:
         # latin1 decodes the Python 2 strings of the original pickles
         # (NumPy's recommendation for Python 2 array pickles).
         entry = _ArrayUnpickler(fileobj, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{where} is not a valid CIFAR batch: {exc}") from None
+        raise ValueError(f"{where} is not a valid CIFAR {what}: {exc}") from None
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: expected a pickled dict, got {type(entry).__name__}")
+    return entry
+
+
+def _load_batch(fileobj, where: str) -> tuple[np.ndarray, np.ndarray]:
+    entry = _load_dict(fileobj, where, "batch")
     entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
     missing = [k for k in ("data", "labels") if k not in entry]
     if missing:
@@ -124,12 +132,7 @@ def _load_batch(fileobj, where: str) -> tuple[np.ndarray, np.ndarray]:
 def _load_meta(fileobj, where: str) -> list[str] | None:
     """The ten class names of ``batches.meta`` (None when the file has no
     ``label_names``); ValueError for anything else."""
-    try:
-        meta = _ArrayUnpickler(fileobj, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{where} is not a valid CIFAR metadata file: {exc}") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{where}: expected a pickled dict, got {type(meta).__name__}")
+    meta = _load_dict(fileobj, where, "metadata file")
     names = meta.get("label_names", meta.get(b"label_names"))
     if names is None:
         return None
