@@ -339,3 +339,15 @@ def test_weight_only_int8_per_channel_is_the_codes_gemm_times_the_row_scale(k, r
     ref += lin.bias.data
     np.testing.assert_allclose(q(Tensor(x)).data, ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(q(Tensor(x)).data, lin(Tensor(x)).data, atol=0.05)
+
+
+def test_a_weight_only_layer_sees_replaced_and_reloaded_buffers():
+    a = WeightOnlyLinear.from_float(nn.Linear(16, 6), bits=8, group_size=16)
+    b = WeightOnlyLinear.from_float(nn.Linear(16, 6), bits=8, group_size=16)
+    x = RNG.normal(size=(3, 16)).astype(np.float32)
+    for name in ("weight_codes", "weight_scale", "bias"):
+        setattr(a, name, getattr(b, name).data.copy())
+    np.testing.assert_array_equal(a.forward_rows(x), b.forward_rows(x))
+    c = WeightOnlyLinear.from_float(nn.Linear(16, 6), bits=8, group_size=16)
+    a.load_state_dict(c.state_dict())
+    np.testing.assert_array_equal(a(Tensor(x)).data, c(Tensor(x)).data)

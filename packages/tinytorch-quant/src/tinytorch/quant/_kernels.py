@@ -206,7 +206,7 @@ def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp, tile=None):
 
     Dynamic (``act_scale`` None): each row (token, sample) gets its own
     activation scale from its min and max."""
-    rows = x.reshape(-1, x.shape[-1])
+    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     if act_scale is not None:
         s, zp = act_scale, act_zp
     elif rows.shape[0] == 1:  # a decode step: the scalar path, same values
@@ -215,7 +215,7 @@ def _qlinear_fwd(x, w, w_scale, *b, act_scale, act_zp, tile=None):
     else:
         s, zp = _row_qparams(rows)
     y = _rescale(_exact_gemm(quantize_activation(rows, s, zp), w, tile), s, w_scale, b)
-    return y.reshape(*x.shape[:-1], w.shape[0])
+    return y if x.ndim == 2 else y.reshape(*x.shape[:-1], w.shape[0])
 
 
 def _rescale(acc: np.ndarray, s, w_scale: np.ndarray, b: tuple) -> np.ndarray:
@@ -399,7 +399,7 @@ def _wo_linear_fwd(x, codes, scales, *b, bits, group_size, in_features, act=None
     :func:`_wo8_few_rows`; otherwise the weights are unpacked to float32
     (N, K) and one GEMM follows. ``act`` ``(scale, zero_point, qmax)``: the
     input is first rounded onto that static grid (W4A4 / W4A8 layers)."""
-    rows = x.reshape(-1, x.shape[-1])
+    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     if act is not None:  # static activations on a (qmax + 1)-level grid, dequantized
         s, zp, qmax = act
         rows = quantize_activation(rows, s, zp, qmax=qmax)
@@ -411,7 +411,7 @@ def _wo_linear_fwd(x, codes, scales, *b, bits, group_size, in_features, act=None
         y = rows @ unpack_groups(codes, scales, bits, group_size, in_features).T
     if b:
         y += b[0]
-    return y.reshape(*x.shape[:-1], n)
+    return y if x.ndim == 2 else y.reshape(*x.shape[:-1], n)
 
 
 def _wo8_few_rows(rows, codes, scales, gs):
@@ -425,8 +425,8 @@ def _wo8_few_rows(rows, codes, scales, gs):
     n, g = scales.shape
     r, k = rows.shape
     if g == 1:  # per-channel: y = (x @ q.T) * d, one GEMM on the codes, any R
-        y = np.dot(rows, widen(codes[:, :k], np.float32).T)
-        y *= scales[:, 0].astype(np.float32)
+        y = np.dot(rows, widen(codes if k == gs else codes[:, :k], np.float32).T)
+        y *= scales.reshape(n).astype(np.float32)
         return y
     if k != g * gs:  # zero-pad the input to whole groups (padded codes are 0)
         rows = np.concatenate([rows, np.zeros((r, g * gs - k), rows.dtype)], axis=1)

@@ -75,6 +75,37 @@ def _float_input(x, who: str, last: int | None = None, ndim: int | None = None) 
     return x
 
 
+class _CachedBuffers(Module):
+    """The buffers a forward reads (``_STATE``, by name), as one tuple in the
+    instance dict, ``self._state``: a Module attribute lookup of a buffer
+    costs about half a microsecond, which a decode step or a small batch
+    pays per layer and per buffer. The tuple holds the buffer Tensors
+    themselves, so in-place updates (``load_state_dict``, ``to(dtype)``) are
+    seen; the three ways a buffer Tensor can be replaced (assignment,
+    deletion, ``register_buffer``) refresh it. Call ``_refresh_state()`` at
+    the end of ``__init__``."""
+
+    _STATE: tuple = ()
+
+    def _refresh_state(self) -> None:
+        object.__setattr__(self, "_state", tuple(getattr(self, n, None) for n in self._STATE))
+
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        if name in self._STATE and "_state" in self.__dict__:
+            self._refresh_state()
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        if name in self._STATE and "_state" in self.__dict__:
+            self._refresh_state()
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        super().register_buffer(name, tensor, persistent)
+        if name in self._STATE and "_state" in self.__dict__:
+            self._refresh_state()
+
+
 class _Int8Codes(Module):
     """Int8 codes with one float32 scale per row (axis 0: an output channel,
     a token, a position), the ``weight_int8`` and ``weight_scale`` buffers:
@@ -100,7 +131,7 @@ class _Int8Codes(Module):
         return Tensor(codes.astype(np.float32) * s)
 
 
-class _Int8Layer(_Int8Codes):
+class _Int8Layer(_CachedBuffers, _Int8Codes):
     """Shared state of the int8 layers: codes, scales, optional bias and
     static activation parameters."""
 
@@ -113,31 +144,7 @@ class _Int8Layer(_Int8Codes):
             self.register_buffer("input_zero_point", np.zeros((), np.int32))
         self._refresh_state()
 
-    # The buffers a forward reads, as one tuple in the instance dict: a
-    # Module attribute lookup of a buffer costs about half a microsecond,
-    # which a decode step or a small batch pays per layer and per buffer.
-    # The tuple holds the buffer Tensors themselves, so in-place updates
-    # (load_state_dict, to(dtype)) are seen; the three ways a buffer Tensor
-    # can be replaced (assignment, deletion, register_buffer) refresh it.
     _STATE = ("weight_int8", "weight_scale", "bias", "input_scale", "input_zero_point")
-
-    def _refresh_state(self) -> None:
-        object.__setattr__(self, "_state", tuple(getattr(self, n, None) for n in self._STATE))
-
-    def __setattr__(self, name: str, value) -> None:
-        super().__setattr__(name, value)
-        if name in _Int8Layer._STATE and "_state" in self.__dict__:
-            self._refresh_state()
-
-    def __delattr__(self, name: str) -> None:
-        super().__delattr__(name)
-        if name in _Int8Layer._STATE and "_state" in self.__dict__:
-            self._refresh_state()
-
-    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
-        super().register_buffer(name, tensor, persistent)
-        if name in _Int8Layer._STATE and "_state" in self.__dict__:
-            self._refresh_state()
 
     def _set_weights(self, w: np.ndarray, b, act_qparams) -> None:
         self._set_codes(w)
@@ -424,7 +431,7 @@ def _check_bits(bits, group_size) -> None:
         raise ValueError(f"group_size must be an even int >= 2, got {group_size!r}")
 
 
-class WeightOnlyLinear(Module):
+class WeightOnlyLinear(_CachedBuffers):
     """Weight-only grouped quantization (llama.cpp Q4_0-like for 4 bits): the
     weights are stored as 4- or 8-bit codes with a float16 scale per group of
     ``group_size`` inputs and widened to float32 on each call; activations stay
@@ -455,6 +462,7 @@ class WeightOnlyLinear(Module):
         if activation_bits is not None:
             self.register_buffer("input_scale", np.ones((), np.float32))
             self.register_buffer("input_zero_point", np.zeros((), np.int32))
+        self._refresh_state()
 
     @classmethod
     def from_float(cls, linear: Linear, bits: int = 4, group_size: int = 32,
@@ -488,10 +496,12 @@ class WeightOnlyLinear(Module):
         """``dequantized_weight()`` as a Tensor, computed on access (not stored)."""
         return Tensor(self.dequantized_weight())
 
+    _STATE = ("weight_codes", "weight_scale", "bias", "input_scale", "input_zero_point")
+
     def _params(self) -> dict:
+        s, zp = self._state[3:]
         act = None if self.activation_bits is None else (
-            float(self.input_scale.data), float(self.input_zero_point.data),
-            2 ** self.activation_bits - 1)
+            float(s.data), float(zp.data), 2 ** self.activation_bits - 1)
         return {"bits": self.bits, "group_size": self.group_size,
                 "in_features": self.in_features, "act": act}
 
@@ -505,9 +515,9 @@ class WeightOnlyLinear(Module):
         """``forward`` on a float32 ndarray ``(B, in_features)`` -> ``(B,
         out_features)``: the row-kernel protocol of ``tinytorch.kvcache`` (see
         :meth:`QuantizedLinear.forward_rows`). No checks; ``x`` is not modified."""
-        b = () if self.bias is None else (self.bias.data,)
-        return K.WEIGHT_ONLY_LINEAR.forward(
-            x, self.weight_codes.data, self.weight_scale.data, *b, **self._params())
+        codes, scales, b = self._state[:3]
+        b = () if b is None else (b.data,)
+        return K.WEIGHT_ONLY_LINEAR.forward(x, codes.data, scales.data, *b, **self._params())
 
     def extra_repr(self) -> str:
         acts = "" if self.activation_bits is None else f", activation_bits={self.activation_bits}"
