@@ -293,7 +293,7 @@ def latency(mlp, q_static, test, rounds: int = 300) -> None:
               f"wall, {rc:.2f}x CPU time (target <= 1.25x: {check(r <= 1.25)})")
 
 
-def decode(model, q8, rounds: int = 9, new: int = 100) -> None:
+def decode(model, q8, rounds: int = 21, new: int = 100) -> None:
     print(f"6. GPT cached decode, greedy, batch 1, 8-token prompt, {new} new tokens "
           f"(median of {rounds} alternating rounds; {load_average()})")
     prompt = np.array([[1, 2, 3, 4, 5, 6, 7, 8]])
