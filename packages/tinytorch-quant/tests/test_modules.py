@@ -185,12 +185,16 @@ def test_model_size_bytes_counts_everything_stored():
     assert model_size_bytes(w4) == (96 * 32 + 96 * 2 * 2 + 96 * 4) + (10 * 48 + 10 * 3 * 2 + 40)
 
 
-@pytest.mark.parametrize("how", ["dynamic", "static", "int4"])
+@pytest.mark.parametrize("how", ["dynamic", "static", "int4", "int8 per-channel", "W4A4"])
 def test_save_load_is_bit_identical_and_the_file_is_that_small(tmp_path, how):
+    from tinytorch.quant import convert, prepare_qat
     model, x = mlp(), x_mlp()
     make = {"dynamic": lambda m: quantize_dynamic(m),
             "static": lambda m: quantize_static(m, [x]),
-            "int4": lambda m: quantize_weights(m, bits=4)}[how]
+            "int4": lambda m: quantize_weights(m, bits=4),
+            "int8 per-channel": lambda m: quantize_weights(m, bits=8, group_size=None),
+            "W4A4": lambda m: convert(prepare_qat(m, bits=4, activation_bits=4,
+                                                  calibration_data=[x])).eval()}[how]
     q = make(model)
     path = tmp_path / "q.npz"
     q.save(path)
