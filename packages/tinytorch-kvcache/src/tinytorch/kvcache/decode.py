@@ -13,7 +13,8 @@ around the cache write::
       │ DECODE_QKV     LayerNorm_1(x) @ W_qkv.T + b_qkv
       ▼
     qkv (B, 3, H, 1, D)                           the token's query, key and value per head
-      │ keys, values = cache.update(layer, k, v)  THE CACHE WRITE: a separate, visible step
+      │ keys, values = cache.update_unchecked(layer, k, v)
+      │                                           THE CACHE WRITE: a separate, visible step
       ▼                                           (B, H, L, D): the past and the new token
       │ DECODE_BLOCK   h = x + attention(q, keys, values) @ W_out.T + b_out
       │                y = h + GELU(LayerNorm_2(h) @ W_fc.T + b_fc) @ W_proj.T + b_proj
