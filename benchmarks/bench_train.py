@@ -22,8 +22,9 @@ Every workload runs with 1 and with 2 threads for BOTH frameworks (NumPy's
 BLAS and numexpr through ``_timing.limit_threads``, PyTorch through
 ``torch.set_num_threads``); the pools are printed. The frameworks alternate
 rounds (``--rounds``, each timing ``--steps`` steps or calls, each after a
-short sleep so that the other framework's spinning workers are idle), so a
-machine busy with other work slows both alike; medians over the rounds of the wall
+short sleep so that the other framework's spinning workers are idle and one
+untimed step that wakes its own), so a machine busy with other work slows
+both alike; medians over the rounds of the wall
 time and of the process CPU time per step, and their ratios tinytorch /
 PyTorch, are printed with the load average. The targets are judged on wall
 time; on a machine busier than its cores, the 1-thread CPU-time ratio is the
@@ -295,7 +296,14 @@ def _timed(step, n: int) -> tuple[float, float]:
 # pool's workers spin for a while before they sleep (OpenBLAS, OpenMP): a
 # round that starts at once is timed while the other framework's workers
 # still spin on the second core, which slows whichever framework runs second.
+# After the sleep, one untimed step wakes the round's own workers and caches.
 SETTLE_S = 0.25
+
+
+def _settled(step, steps: int) -> tuple[float, float]:
+    time.sleep(SETTLE_S)
+    step()
+    return _timed(step, steps)
 
 
 def measure(tt_step, pt_step, rounds: int, steps: int) -> dict:
@@ -306,11 +314,9 @@ def measure(tt_step, pt_step, rounds: int, steps: int) -> dict:
             pt_step()
     tt, pt = [], []
     for _ in range(rounds):
-        time.sleep(SETTLE_S)
-        tt.append(_timed(tt_step, steps))
+        tt.append(_settled(tt_step, steps))
         if pt_step is not None:
-            time.sleep(SETTLE_S)
-            pt.append(_timed(pt_step, steps))
+            pt.append(_settled(pt_step, steps))
 
     def med(rows):
         return tuple(statistics.median(col) for col in zip(*rows)) if rows else None

@@ -13,7 +13,9 @@ Row 1 (LeNet-300-100 shape, 90% global, gradual + fine-tune): the prune
 phase's epochs and Adam rate, the fine-tune phase's epochs and rate, Adam or
 SGD with momentum. Row 4 (CNN, 50% of the conv filters removed, fine-tuned):
 ranking by L2 or L1 norm, the fine-tune rate and length, distillation from
-the unpruned CNN. Row 5 (distillation): see distill_candidates.
+the unpruned CNN. Row 5 (distillation, ``--rows 5``, 3 seeds): MLP or CNN
+teacher and student, plain or one-pixel-shifted batches (the same for the
+student alone and the distilled one).
 """
 
 from __future__ import annotations
@@ -131,8 +133,64 @@ def row4(fit_set, val, seeds: int) -> None:
     report("row 4: CNN, 50% of the conv filters removed + fine-tune", drops)
 
 
-def report(title: str, drops: dict) -> None:
-    print(title + " (validation accuracy drop in points, per seed)")
+def mlp(*sizes) -> nn.Sequential:
+    """An MLP on the (N, 1, 8, 8) images: Flatten, then Linear/ReLU pairs."""
+    layers = [nn.Flatten()]
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+# name: (teacher, student builder, shifted batches, epochs)
+ROW5 = {
+    "previous: MLP teacher, MLP 64-64-10, plain, 20 ep": ("mlp", lambda: mlp(64, 64, 10), 0.0, 20),
+    "MLP teacher, MLP 64-128-10, plain, 20 ep": ("mlp", lambda: mlp(64, 128, 10), 0.0, 20),
+    "CNN teacher, MLP 64-128-10, plain, 20 ep": ("cnn", lambda: mlp(64, 128, 10), 0.0, 20),
+    "CNN teacher, MLP 64-128-10, shifted, 20 ep": ("cnn", lambda: mlp(64, 128, 10), 0.5, 20),
+    "CNN teacher, CNN 8-16-32, shifted, 30 ep": (
+        "cnn", lambda: m04_cnn_digits.build_model(8, 16, 32), 0.5, 30),
+    "CNN teacher, CNN 12-24-48, plain, 30 ep": (
+        "cnn", lambda: m04_cnn_digits.build_model(12, 24, 48), 0.0, 30),
+    "CNN teacher, CNN 12-24-48, shifted, 30 ep": (
+        "cnn", lambda: m04_cnn_digits.build_model(12, 24, 48), 0.5, 30),
+}
+
+
+def row5(fit_set, val, seeds: int) -> None:
+    """Distilled minus trained alone (T=4, alpha=0.9; both students on the same
+    batches): the teachers are LeNet-300-100's shape (50,610 parameters) and
+    a CNN 32-64-128 trained with shifts (53,002); every student is <= 1/4."""
+    from bench_compress import ShiftedDigits, fit_on
+
+    def batches(seed, shift):
+        return ShiftedDigits(fit_set, seed, shift) if shift else loader(fit_set, seed)
+
+    manual_seed(0)
+    teachers = {"mlp": fit(mlp(64, 300, 100, 10), loader(fit_set, 0), 20, 3e-3),
+                "cnn": fit_on(m04_cnn_digits.build_model(32, 64, 128),
+                              ShiftedDigits(fit_set, 0, 0.5), 30, seed=0)}
+    print("  teachers' validation accuracy: " + ", ".join(
+        f"{k} {M.accuracy(t, val):.2%}" for k, t in teachers.items()))
+    gains = {k: [] for k in ROW5}
+    for seed in range(seeds):
+        for name, (teacher, build, shift, epochs) in ROW5.items():
+            manual_seed(100 + seed)
+            student = build()
+            twin = copy.deepcopy(student)
+            alone = M.accuracy(fit_on(student, batches(seed, shift), epochs, seed=seed), val)
+            data = batches(seed, shift)
+            opt = Adam(twin.parameters(), lr=3e-3)
+            manual_seed(seed)
+            distill(teachers[teacher], twin, data, epochs=epochs, temperature=4.0, alpha=0.9,
+                    optimizer=opt, scheduler=CosineSchedule(opt, T_max=epochs * len(data)))
+            gains[name].append(100 * (alone - M.accuracy(twin.eval(), val)))
+    report("row 5: distilled against trained alone", gains,
+           "validation accuracy, trained alone minus distilled, in points: lower is better")
+
+
+def report(title: str, drops: dict,
+           what: str = "validation accuracy drop in points, per seed") -> None:
+    print(f"{title} ({what})")
     best = min(drops, key=lambda k: np.mean(drops[k]))
     for name, v in drops.items():
         print(f"  {name:<46} mean {np.mean(v):+.2f}  "
@@ -141,7 +199,7 @@ def report(title: str, drops: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", default="14")
+    p.add_argument("--rows", default="145")
     p.add_argument("--seeds", type=int, default=6)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -151,6 +209,8 @@ def main(argv=None) -> int:
             row1(*validation_split(m03_mlp_digits.load_data()[0]), args.seeds)
         if "4" in args.rows:
             row4(*validation_split(m04_cnn_digits.load_data()[0]), args.seeds)
+        if "5" in args.rows:
+            row5(*validation_split(m04_cnn_digits.load_data()[0]), min(args.seeds, 3))
     return 0
 
 

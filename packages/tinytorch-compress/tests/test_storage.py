@@ -19,8 +19,6 @@ from tinytorch.quant import quantize_dynamic, quantize_static
 from tinytorch.tensor import Tensor, manual_seed
 from tinytorch.transformers import GPT
 
-RNG = np.random.default_rng(0)
-
 
 def mlp():
     manual_seed(0)
@@ -34,6 +32,7 @@ def cnn():
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 16, 10)).eval()
 
 
+RNG = np.random.default_rng(0)
 X_MLP = Tensor(RNG.standard_normal((7, 64)).astype(np.float32))
 X_CNN = Tensor(RNG.standard_normal((3, 1, 8, 8)).astype(np.float32))
 

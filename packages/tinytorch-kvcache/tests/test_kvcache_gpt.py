@@ -56,6 +56,34 @@ def step_logits(model, run):
     return result, captured
 
 
+def count_ops(run):
+    """Run ``run()`` and return (its result, {primitive name: times dispatched})."""
+    counts = {}
+
+    def post(op, inputs, out, params, saved):
+        counts[op.name] = counts.get(op.name, 0) + 1
+
+    with hooks(post=post):
+        result = run()
+    return result, counts
+
+
+def assert_cached_equals_uncached(model, prompt, n, *, atol):
+    """Generate ``n`` tokens greedily without the cache, then with
+    ``kvcache.generate``: the same tokens, and at every step (prefill and
+    n - 1 decode steps) last-position logits within ``atol``. Returns the op
+    counts of the cached run."""
+    out_u, logits_u = step_logits(
+        model, lambda: model.generate(prompt, n, temperature=0, use_cache=False))
+    (out_c, logits_c), counts = count_ops(
+        lambda: step_logits(model, lambda: generate(model, prompt, n, temperature=0)))
+    assert len(logits_u) == len(logits_c) == n
+    for step, (u, c) in enumerate(zip(logits_u, logits_c)):
+        np.testing.assert_allclose(c, u, rtol=0, atol=atol, err_msg=f"step {step}")
+    np.testing.assert_array_equal(out_c.data, out_u.data)
+    return counts
+
+
 # ------------------------------------------------------------ correctness
 
 
@@ -63,15 +91,7 @@ def step_logits(model, run):
 @pytest.mark.parametrize("batch", [1, 3])
 def test_cached_logits_equal_uncached_at_every_step(layers, batch):
     model = make_gpt(layers)
-    prompt = prompt_of(batch)
-    n = 12
-    out_u, logits_u = step_logits(
-        model, lambda: model.generate(prompt, n, temperature=0, use_cache=False))
-    out_c, logits_c = step_logits(model, lambda: generate(model, prompt, n, temperature=0))
-    assert len(logits_u) == len(logits_c) == n  # prefill + n - 1 decode steps
-    for step, (u, c) in enumerate(zip(logits_u, logits_c)):
-        np.testing.assert_allclose(c, u, rtol=0, atol=1e-5, err_msg=f"step {step}")
-    np.testing.assert_array_equal(out_c.data, out_u.data)
+    assert_cached_equals_uncached(model, prompt_of(batch), 12, atol=1e-5)
     assert not is_kv_cache_enabled(model)  # enabled for the call only
 
 
@@ -335,34 +355,16 @@ def test_a_row_kernel_layer_takes_the_fused_decode_path(which):
                 layer = RowKernelLinear(block.get_submodule(name))
                 block.set_submodule(name, layer)
                 swapped.append(layer)
-    prompt = prompt_of(2)
-    out_u, logits_u = step_logits(
-        model, lambda: model.generate(prompt, 6, temperature=0, use_cache=False))
-    counts = {}
-
-    def post(op, inputs, out, params, saved):
-        counts[op.name] = counts.get(op.name, 0) + 1
-
-    with hooks(post=post):
-        out_c, logits_c = step_logits(model, lambda: generate(model, prompt, 6, temperature=0))
+    counts = assert_cached_equals_uncached(model, prompt_of(2), 6, atol=1e-4)
     assert counts[DECODE_BLOCK.name] == counts[DECODE_QKV.name] == 2 * 5
     assert all(layer.row_calls == 5 for layer in swapped)
-    np.testing.assert_array_equal(out_c.data, out_u.data)
-    for u, c in zip(logits_u, logits_c):
-        np.testing.assert_allclose(c, u, rtol=0, atol=1e-4)
 
 
 def test_a_layer_without_the_protocol_is_not_fused():
     """A Linear stand-in without ``forward_rows`` sends the block down the general path."""
     model = make_gpt(1)
     model.blocks[0].mlp.fc = _NoRows(model.blocks[0].mlp.fc)
-    counts = {}
-
-    def post(op, inputs, out, params, saved):
-        counts[op.name] = counts.get(op.name, 0) + 1
-
-    with hooks(post=post):
-        generate(model, prompt_of(1), 4, temperature=0)
+    _, counts = count_ops(lambda: generate(model, prompt_of(1), 4, temperature=0))
     assert DECODE_BLOCK.name not in counts
 
 
@@ -382,22 +384,10 @@ def test_hooks_on_submodules_are_honoured_by_the_decode_path():
     path); logits still equal the uncached model's with the same hook."""
     model = make_gpt(2)
     handle = model.blocks[1].mlp.register_forward_hook(lambda m, args, out: out * 0.5)
-    prompt = prompt_of(2)
-    out_u, logits_u = step_logits(
-        model, lambda: model.generate(prompt, 6, temperature=0, use_cache=False))
-    counts = {}
-
-    def post(op, inputs, out, params, saved):
-        counts[op.name] = counts.get(op.name, 0) + 1
-
-    with hooks(post=post):
-        out_c, logits_c = step_logits(model, lambda: generate(model, prompt, 6, temperature=0))
+    counts = assert_cached_equals_uncached(model, prompt_of(2), 6, atol=1e-5)
     handle.remove()
     assert counts[DECODE_BLOCK.name] == counts[DECODE_QKV.name] == 5  # block 0, fused
     assert counts[SDPA.name] == 2 + 5  # the prefill of both blocks, block 1's decode steps
-    np.testing.assert_array_equal(out_c.data, out_u.data)
-    for u, c in zip(logits_u, logits_c):
-        np.testing.assert_allclose(c, u, rtol=0, atol=1e-5)
 
 
 def test_the_fused_decision_is_made_again_for_each_sequence():
@@ -710,17 +700,6 @@ def test_generate_keeps_an_enabled_smaller_cache():
 
 
 # -------------------------------------------------- fused, unfused, Linear-like
-
-
-def count_ops(run):
-    counts = {}
-
-    def post(op, inputs, out, params, saved):
-        counts[op.name] = counts.get(op.name, 0) + 1
-
-    with hooks(post=post):
-        result = run()
-    return result, counts
 
 
 def test_unfused_decode_gives_the_same_logits_without_the_fused_primitives():

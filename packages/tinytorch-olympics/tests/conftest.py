@@ -7,6 +7,7 @@ queries, no minimum duration, one or two runs), so the whole suite stays fast.
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -107,16 +108,6 @@ def resign(arch: dict) -> dict:
 def helpers():
     """Helper functions for the tests (conftest is not importable as a module
     under --import-mode=importlib)."""
-    class H:
-        pass
-
-    h = H()
-    h.rescore = rescore
-    h.resign = resign
-    h.make_mlp = make_mlp
-    h.make_classification = make_classification
-    h.make_gpt = make_gpt
-    h.make_generation = make_generation
-    h.FAST = FAST
-    h.REPO = REPO
-    return h
+    return SimpleNamespace(rescore=rescore, resign=resign, make_mlp=make_mlp,
+                           make_classification=make_classification, make_gpt=make_gpt,
+                           make_generation=make_generation, FAST=FAST, REPO=REPO)

@@ -10,12 +10,9 @@ from tinytorch.autograd import active_backward_hooks
 
 def _make_mlp(seed=0, sizes=(8, 16, 4)):
     gen = tt.Generator(seed)
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b, generator=gen))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    linears = [nn.Linear(a, b, generator=gen) for a, b in zip(sizes[:-1], sizes[1:])]
+    # a ReLU after every Linear but the last
+    return nn.Sequential(*[m for lin in linears[:-1] for m in (lin, nn.ReLU())], linears[-1])
 
 
 class Exploding(nn.Module):

@@ -81,7 +81,7 @@ class _Writer:
         tail = "[0]" if node.op.saves else ""
         self.lines.append(f"v{node.out} = {f}({', '.join(args)}){tail}")
 
-    def fused(self, node) -> None:
+    def fused(self, n: int, node) -> None:
         target = f"b{node.buffer}" if node.buffer is not None else None
         prev = None
         for op, inputs, _params, out in node.chain:
@@ -100,7 +100,7 @@ class _Writer:
             prev = out
         self.lines.append(f"v{node.out} = acc")
 
-    def matmul(self, node) -> None:
+    def matmul(self, n: int, node) -> None:
         a, b = node.inputs
         va, vb = self.g.values[a], self.g.values[b]
         buf = f"b{node.buffer}"
@@ -202,7 +202,7 @@ class _Writer:
                               ".transpose(1, 0, 2, 3))")
         self.lines.append(f"v{node.out} = {out}")
 
-    def max_pool2d(self, node) -> None:
+    def max_pool2d(self, n: int, node) -> None:
         """Max over each window as ``KH*KW - 1`` ``np.maximum`` calls on
         strided views (no padding): the same values as eager's argmax and
         gather, without the saved indices inference does not need."""
@@ -264,13 +264,13 @@ class _Writer:
 
     def attention(self, n: int, node) -> None:
         """Scaled dot-product attention as tinytorch.transformers computes it
-        (scores transposed, ``S^T = K (scale Q)^T``, the same
-        ``kernels.attention_softmax_`` over the keys, shifted or not by the
-        same ``kernels.scores_may_overflow`` test, then ``P V``), into
-        scratch buffers, bitwise equal. What is done once: the
-        blocked-positions mask, inverted and transposed, and every view. The
-        primitive's ``weights_out`` slot is not written (nothing after the
-        op runs)."""
+        (scores transposed, ``S^T = K (scale Q)^T``, through the same
+        ``kernels.matmul`` products, ``kernels.attention_softmax_`` over the
+        keys, shifted or not by the same ``kernels.scores_may_overflow``
+        test, then ``P V``), into scratch buffers, bitwise equal. What is
+        done once: the blocked-positions mask, inverted and transposed, and
+        every view. The primitive's ``weights_out`` slot is not written
+        (nothing after the op runs)."""
         q, k, v = node.inputs
         vq, vk = self.g.values[q], self.g.values[k]
         dtype = vq.dtype
@@ -282,8 +282,9 @@ class _Writer:
         st_t = self.bind(f"stt{n}", np.swapaxes(self.ns[st], -1, -2))
         softmax = self.bind("attention_softmax_", kernels.attention_softmax_)
         may_overflow = self.bind("scores_may_overflow", kernels.scores_may_overflow)
+        mm = self.bind("kernels_matmul", kernels.matmul)
         self.lines += [f"np.multiply(v{q}, {scale!r}, out={qs})",
-                       f"np.matmul(v{k}, {qs_t}, out={st})"]
+                       f"{mm}(v{k}, {qs_t}, out={st})"]
         blocked, shift = "None", f"{may_overflow}({qs}, v{k})"
         if mask is not None and mask.dtype == np.bool_:
             blocked = self.bind(f"blk{n}", np.ascontiguousarray(np.swapaxes(~mask, -1, -2)))
@@ -293,8 +294,18 @@ class _Writer:
             shift = "True"
         out = self.result(node)
         self.lines += [f"{softmax}({st}, {blocked}, shift={shift})",
-                       f"np.matmul({st_t}, v{v}, out={out})",
+                       f"{mm}({st_t}, v{v}, out={out})",
                        f"v{node.out} = {out}"]
+
+
+# The code writer of each planned kernel (passes.py names them); any other
+# node is written as a call of its primitive's forward.
+_WRITERS = {
+    "fused": _Writer.fused, "matmul": _Writer.matmul, "linear": _Writer.linear,
+    "conv2d": _Writer.conv2d, "max_pool2d": _Writer.max_pool2d,
+    "gelu_tanh": _Writer.gelu_tanh, "layer_norm": _Writer.layer_norm,
+    "attention": _Writer.attention,
+}
 
 
 def generate(graph: Graph) -> Replay:
@@ -308,24 +319,10 @@ def generate(graph: Graph) -> Replay:
         if vi is not None:
             w.lines.append(f"v{vi} = a{i}")
     for n, node in enumerate(graph.nodes):
-        if node.kernel == "fused":
-            w.fused(node)
-        elif node.kernel == "matmul" and node.buffer is not None:
-            w.matmul(node)
-        elif node.kernel == "linear":
-            w.linear(n, node)
-        elif node.kernel == "conv2d":
-            w.conv2d(n, node)
-        elif node.kernel == "max_pool2d":
-            w.max_pool2d(node)
-        elif node.kernel == "gelu_tanh":
-            w.gelu_tanh(n, node)
-        elif node.kernel == "layer_norm":
-            w.layer_norm(n, node)
-        elif node.kernel == "attention":
-            w.attention(n, node)
-        else:
-            w.call(n, node)
+        kernel = node.kernel
+        if kernel == "matmul" and node.buffer is None:
+            kernel = None  # a matmul without a planned buffer is an ordinary call
+        _WRITERS.get(kernel, _Writer.call)(w, n, node)
     w.lines.append("return (" + "".join(f"v{i}, " for i in graph.outputs) + ")")
     source = f"def replay({', '.join(params)}):\n" + "".join(f"    {s}\n" for s in w.lines)
     exec(compile(source, "<tinytorch.accel replay>", "exec"), w.ns)  # noqa: S102

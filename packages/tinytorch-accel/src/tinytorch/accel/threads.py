@@ -4,8 +4,12 @@
 
 * NumPy's BLAS and any OpenMP runtime, through threadpoolctl;
 * tinytorch's elementwise kernels (``tinytorch.tensor.kernels``), which split
-  large GELU / softmax / Adam passes over their own threads;
-* numexpr's pool, when numexpr is loaded (the kernels' optional backend).
+  large GELU / softmax / Adam passes over their own threads, and stacks of
+  small matrix products (attention's), which they split over the same
+  threads with one BLAS thread each (the BLAS control is registered here);
+* numexpr's pool, when numexpr is loaded (the kernels' optional backend);
+* how long OpenBLAS's idle workers spin before they sleep (unless
+  ``OPENBLAS_THREAD_TIMEOUT`` is set already): see ``OPENBLAS_SPIN_EXPONENT``.
 
 The milestones (``tinytorch.milestones``) and the benchmarks
 (``benchmarks/_timing.limit_threads``) go through these functions, so a
@@ -24,6 +28,7 @@ without it these functions raise ImportError saying so.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -52,10 +57,54 @@ def _check(n) -> int:
     return n
 
 
+# OpenBLAS's idle workers spin for 2**THREAD_TIMEOUT cycles (2**28 by default,
+# about 0.1 s) before they sleep. Between two GEMMs a spinning worker holds
+# the other core, which tinytorch's kernel threads (GELU, softmax, the split
+# attention products) want for the elementwise work in between. 2**20 cycles
+# (about 0.4 ms) keeps the workers awake through a run of GEMMs and lets them
+# yield the core during the elementwise work. ``benchmarks/bench_runtime.py``
+# measures it: the GPT training step at 2 threads took 119 ms with OpenBLAS's
+# default and 110 ms with this on the 2-core test machine; the batch-1
+# forward, with little elementwise work between its GEMMs, was unchanged.
+OPENBLAS_SPIN_EXPONENT = 20
+
+
+def _set_openblas_spin(libs, exponent: int | None) -> None:
+    """Give OpenBLAS's workers a spin of ``2**exponent`` cycles (None: the
+    library's default): OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` when it
+    starts its workers, so set it, have the library re-read its environment
+    and stop its workers; the next BLAS call starts them with the new value.
+    Libraries without these entry points (not OpenBLAS) are left alone."""
+    name = "OPENBLAS_THREAD_TIMEOUT"
+    if exponent is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(exponent)
+    for lib in libs:
+        dll = getattr(lib, "dynlib", None)
+        read_env = getattr(dll, "openblas_read_env", None)
+        shutdown = getattr(dll, "blas_thread_shutdown_", None)
+        if read_env is not None and shutdown is not None:
+            read_env()
+            shutdown()
+
+
 def _limit_all(n: int) -> list[Callable[[], object]]:
     """Set every pool to ``n``; return the calls that undo it, in setting order."""
     tpc = _threadpoolctl()  # first: a missing library changes nothing
     undo = [tpc.threadpool_limits(limits=n).restore_original_limits]  # BLAS + OpenMP
+    # kernels.matmul runs stacks of small matrices on one BLAS thread each:
+    # it needs to read and set the BLAS count cheaply (one call per library).
+    blas = tpc.ThreadpoolController().select(user_api="blas").lib_controllers
+    if blas:
+        previous_spin = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+        if previous_spin is None:  # a user's own setting is kept
+            _set_openblas_spin(blas, OPENBLAS_SPIN_EXPONENT)
+            undo.append(lambda: _set_openblas_spin(blas, None))
+        previous_control = kernels.set_blas_thread_control(
+            lambda: max(lib.get_num_threads() for lib in blas),
+            lambda k: [lib.set_num_threads(k) for lib in blas])
+        undo.append(lambda: kernels.set_blas_thread_control(*(previous_control or (None, None))))
     previous = kernels.set_num_threads(n)
     undo.append(lambda: kernels.set_num_threads(previous))
     ne = sys.modules.get("numexpr")  # only when loaded: never imported for this

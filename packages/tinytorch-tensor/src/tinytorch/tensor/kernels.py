@@ -58,7 +58,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["BACKENDS", "PARALLEL_MIN_SIZE", "available_backends", "get_backend", "set_backend",
            "use_backend", "get_num_threads", "set_num_threads", "gelu_tanh", "gelu_tanh_grad",
-           "exp_sub_", "attention_softmax_", "scores_may_overflow", "softmax_grad_", "adam_step_"]
+           "exp_sub_", "attention_softmax_", "scores_may_overflow", "softmax_grad_", "matmul",
+           "set_blas_thread_control", "SMALL_GEMM", "adam_step_"]
 
 BACKENDS = ("numpy", "numexpr")
 GELU_C = math.sqrt(2.0 / math.pi)  # the tanh GELU's sqrt(2 / pi)
@@ -182,6 +183,64 @@ def _run(body, main: np.ndarray, *arrays) -> None:
     part(0)  # the caller's thread does a share too
     for f in futures:
         f.result()  # re-raises a worker's exception here
+
+
+# ------------------------------------------------------- batched matmul
+#
+# NumPy's matmul over a stack of matrices calls BLAS once per matrix, and a
+# multi-threaded BLAS splits each small product over its threads: one
+# hand-off per matrix (for attention, batch x heads of them), which costs
+# more than the product when the matrices are small or a core is busy.
+# Splitting the *stack* over the kernel threads instead, each running its
+# matrices on one BLAS thread, pays one hand-off per call.
+
+SMALL_GEMM = 1 << 21  # M*N*K of one matrix product at or below which the stack is split
+_blas_control: tuple | None = None  # (get, set) of the BLAS thread count, when known
+
+
+def set_blas_thread_control(get, set_) -> tuple | None:
+    """Register how :func:`matmul` reads and sets the BLAS library's thread
+    count: ``get() -> int`` and ``set_(n)``, or ``None, None`` to forget it.
+    ``tinytorch.accel.threads`` registers threadpoolctl's. Returns the
+    previous pair (or None), so that it can be restored."""
+    global _blas_control
+    previous = _blas_control
+    _blas_control = None if get is None else (get, set_)
+    return previous
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` for stacks of small matrices ``(S, ..., M, K)
+    @ (S, ..., K, N)``, split along the stack's first axis over the kernel
+    threads when there are several, a BLAS thread control is registered,
+    each product is small (``M*N*K <= SMALL_GEMM``), the first axis has at
+    least two matrices per thread and ``a`` has ``PARALLEL_MIN_SIZE``
+    elements. Each part runs on one BLAS thread (the
+    BLAS count is restored after). Anything else is plain ``np.matmul``.
+    Values are those of ``np.matmul``: each matrix is one GEMM either way.
+    """
+    n = _threads
+    if (n < 2 or _blas_control is None or a.ndim < 3 or a.ndim != b.ndim
+            or a.shape[0] != b.shape[0] or a.shape[0] < 2 * n or a.size < PARALLEL_MIN_SIZE
+            or a.shape[-2] * a.shape[-1] * b.shape[-1] > SMALL_GEMM):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+                       + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
+    get, set_ = _blas_control
+    blas_threads = get()
+    if blas_threads > 1:
+        set_(1)
+    try:
+        _run(_matmul_part, a, a, b, out)
+    finally:
+        if blas_threads > 1:
+            set_(blas_threads)
+    return out
+
+
+def _matmul_part(a, b, out):
+    np.matmul(a, b, out=out)
 
 
 _env = os.environ.get("TINYTORCH_KERNELS")

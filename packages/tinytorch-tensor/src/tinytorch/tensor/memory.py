@@ -12,11 +12,11 @@ results are freed a few ops later. With glibc's default settings an array of
 Either way the next op gets fresh pages: a page fault per 4 KiB on first
 touch, zero-filled by the kernel. And when the process has a second thread
 running (the BLAS worker threads), every unmap or trim also interrupts the
-other cores to flush their TLBs. Measured on a 2-core VM with
-``benchmarks/bench_train.py``'s GPT forward (4 layers x 128, T 128, batch 1),
-the default settings cost 4.1 ms per forward at 1 thread and 5.0 ms at 2,
-against 3.6 ms and 2.7 ms with the settings below: an op's own arithmetic
-was the smaller part of its time.
+other cores to flush their TLBs. ``benchmarks/bench_runtime.py`` times the
+milestone-5 GPT (4 layers x 128, T 128) both ways in fresh processes: on a
+2-core VM the batch-1 forward at 2 threads took 4.6 ms with glibc's defaults
+and 2.5 ms with the settings below (5.7 and 3.7 ms in a slower run), and the
+training step 1.2-1.3x less: the page faults cost more than the arithmetic.
 
 :func:`keep_freed_memory` raises both thresholds (``M_MMAP_THRESHOLD`` to
 32 MiB, the ceiling glibc's own dynamic threshold reaches, and

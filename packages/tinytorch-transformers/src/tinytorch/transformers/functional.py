@@ -157,6 +157,10 @@ class _Slot:
         self.value = None
 
 
+# The batched products go through kernels.matmul: with several kernel threads
+# it splits a large stack of small (T x T) products over them, one BLAS
+# thread each, instead of letting BLAS split every small product.
+#
 # Layout: the primitive works on the *transposed* scores S^T = K Q^T, shape
 # (..., Tk, Tq). The softmax then reduces over axis -2, where NumPy's max and
 # sum run vectorised across contiguous rows (several times faster than a
@@ -168,7 +172,7 @@ class _Slot:
 def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
     # Scaling Q (Tq x D) is cheaper than scaling the scores (Tq x Tk) when Tk > D.
     qs = q * scale
-    st = np.matmul(k, np.swapaxes(qs, -1, -2))  # S^T: (..., Tk, Tq)
+    st = kernels.matmul(k, np.swapaxes(qs, -1, -2))  # S^T: (..., Tk, Tq)
     blocked_t = None
     if mask is not None:
         if mask.dtype == np.bool_:
@@ -186,7 +190,7 @@ def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
                                shift=additive or kernels.scores_may_overflow(qs, k))
     weights = np.swapaxes(st, -1, -2)  # (..., Tq, Tk), rows sum to 1 (or are all 0)
     dropped = weights if dropout_mask is None else weights * dropout_mask
-    out = np.matmul(dropped, v)  # (..., Tq, Dv)
+    out = kernels.matmul(dropped, v)  # (..., Tq, Dv)
     weights_out.value = weights
     return out, (st, dropped)
 
@@ -198,9 +202,9 @@ def _sdpa_backward(g, node):
     dropout_mask = node.params["dropout_mask"]
     gq = gk = gv = None
     if node.needs[2]:
-        gv = np.matmul(np.swapaxes(dropped, -1, -2), g)  # (..., Tk, Dv)
+        gv = kernels.matmul(np.swapaxes(dropped, -1, -2), g)  # (..., Tk, Dv)
     if node.needs[0] or node.needs[1]:
-        dst = np.matmul(v, np.swapaxes(g, -1, -2))  # dL/d(dropped P)^T, (..., Tk, Tq)
+        dst = kernels.matmul(v, np.swapaxes(g, -1, -2))  # dL/d(dropped P)^T, (..., Tk, Tq)
         if dropout_mask is not None:
             dst *= np.swapaxes(dropout_mask, -1, -2)
         # Softmax backward: dS = P * (dP - D), D_i = sum_j dP_ij P_ij per query
@@ -212,10 +216,10 @@ def _sdpa_backward(g, node):
         kernels.softmax_grad_(dst, pt, d)
         # S = (scale Q) K^T: the scale goes onto the (T x D) results.
         if node.needs[0]:
-            gq = np.matmul(np.swapaxes(dst, -1, -2), k)  # (..., Tq, D)
+            gq = kernels.matmul(np.swapaxes(dst, -1, -2), k)  # (..., Tq, D)
             gq *= scale
         if node.needs[1]:
-            gk = np.matmul(dst, q)  # (..., Tk, D)
+            gk = kernels.matmul(dst, q)  # (..., Tk, D)
             gk *= scale
     return gq, gk, gv
 
