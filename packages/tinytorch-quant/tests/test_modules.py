@@ -319,3 +319,23 @@ def test_weight_only_int8_few_rows_kernel_matches_the_unpacked_gemm(k, gs, rows)
     y = K._wo_linear_fwd(x, codes, scales, bits=8, group_size=gs, in_features=k)
     assert y.shape == (rows, 11) and y.dtype == np.float32
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k,rows", [(24, 1), (24, 40), (7, 3)])
+def test_weight_only_int8_per_channel_is_the_codes_gemm_times_the_row_scale(k, rows):
+    """One 8-bit group per row (``group_size=None``): y = (x @ q.T) * d + b, the
+    codes widened into the workspace; equal to the dequantized GEMM up to
+    float32 rounding, and stored as int8 codes plus one float16 scale per row."""
+    rng = np.random.default_rng(k)
+    lin = nn.Linear(k, 9)
+    model = nn.Sequential(lin)
+    q = quantize_weights(model, bits=8, group_size=None)[0]
+    gs = k + k % 2
+    assert q.group_size == gs and q.weight_scale.shape == (9, 1)
+    assert q.weight_codes.dtype == np.int8 and q.weight_codes.shape == (9, gs)
+    x = rng.standard_normal((rows, k)).astype(np.float32)
+    codes, scales = q.weight_codes.data, q.weight_scale.data
+    ref = (x.astype(np.float64) @ codes[:, :k].astype(np.float64).T) * scales[:, 0]
+    ref += lin.bias.data
+    np.testing.assert_allclose(q(Tensor(x)).data, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(q(Tensor(x)).data, lin(Tensor(x)).data, atol=0.05)

@@ -19,6 +19,8 @@ Quantized layers (``modules``)
     ``WeightOnlyEmbedding`` (4/8-bit groups, Q4_0-like); each has
     ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM.
     ``InferenceMaxPool2d``: max pooling without the argmax a backward needs.
+    ``QuantizedSequential``: runs of static int8 Linears (a ReLU between
+    allowed) as one chain that keeps integer codes between the layers.
     Each declares the float layer it stands for (``float_architecture()``).
 Model transformations (each returns a new model)
     ``quantize_dynamic(model)``, ``quantize_static(model, calibration_data)``,
@@ -40,6 +42,7 @@ from ._kernels import (
     QUANTIZED_CONV2D,
     QUANTIZED_EMBEDDING,
     QUANTIZED_LINEAR,
+    QUANTIZED_LINEAR_CHAIN,
     WEIGHT_ONLY_EMBEDDING,
     WEIGHT_ONLY_LINEAR,
     exact_float_dtype,
@@ -53,8 +56,10 @@ from .modules import (
     QuantizedEmbedding,
     QuantizedLinear,
     QuantizedPositionalEncoding,
+    QuantizedSequential,
     WeightOnlyEmbedding,
     WeightOnlyLinear,
+    linked_runs,
     quantize_weight_per_channel,
 )
 from .observers import (
@@ -81,13 +86,14 @@ __all__ = [
     "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
     "HistogramObserver", "qparams_from_range",
     "QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "QuantizedPositionalEncoding",
-    "WeightOnlyLinear",
+    "QuantizedSequential", "linked_runs", "WeightOnlyLinear",
     "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel", "int_matmul",
     "exact_float_dtype",
     "pack_groups", "unpack_groups",
     "quantize_dynamic", "quantize_static", "quantize_weights", "OBSERVERS",
     "prepare_qat", "convert", "QATLinear", "fake_quantize", "FAKE_QUANTIZE",
     "model_size_bytes",
-    "QUANTIZED_LINEAR", "QUANTIZED_CONV2D", "QUANTIZED_EMBEDDING", "WEIGHT_ONLY_LINEAR",
+    "QUANTIZED_LINEAR", "QUANTIZED_LINEAR_CHAIN", "QUANTIZED_CONV2D", "QUANTIZED_EMBEDDING",
+    "WEIGHT_ONLY_LINEAR",
     "WEIGHT_ONLY_EMBEDDING", "MAX_POOL2D_INFERENCE",
 ]
