@@ -37,7 +37,7 @@ from .modules import (
     _check_bits,
 )
 from .observers import qparams_from_range
-from .quantize import observe_inputs
+from .quantize import _observe_inputs
 
 __all__ = ["FAKE_QUANTIZE", "fake_quantize", "QATLinear", "prepare_qat", "convert"]
 
@@ -180,7 +180,7 @@ def prepare_qat(model: Module, bits: int = 8, group_size: int | None = None, *,
         raise ValueError("prepare_qat: the model has nothing to quantize (no Linear layer)")
     act = {name: None for name in names}
     if activation_bits is not None:
-        observed = observe_inputs(model, names, calibration_data, observer, "prepare_qat")
+        observed = _observe_inputs(model, names, calibration_data, observer, "prepare_qat")
         qmax = 2 ** activation_bits - 1
         for name, obs in observed.items():
             lo, hi = obs.observed_range()

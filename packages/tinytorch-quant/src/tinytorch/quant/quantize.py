@@ -105,7 +105,7 @@ def _batches(calibration_data, fn: str) -> list[Tensor]:
     return batches
 
 
-def observe_inputs(model: Module, names: list[str], calibration_data, observer: str,
+def _observe_inputs(model: Module, names: list[str], calibration_data, observer: str,
                    fn: str) -> dict:
     """Run ``calibration_data`` through a copy of ``model`` (eval, no grad) and
     return ``{name: observer}`` of the input of each submodule in ``names``
@@ -164,7 +164,7 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
             weight_tile, int) or weight_tile < 1):
         raise ValueError(f"{fn}: weight_tile must be None or an int >= 1, got {weight_tile!r}")
     targets = _targets(model, (Linear, Conv2d), fn)
-    observers = observe_inputs(model, [name for name, _ in targets], calibration_data,
+    observers = _observe_inputs(model, [name for name, _ in targets], calibration_data,
                                observer, fn)
 
     def make(name, layer):
