@@ -17,7 +17,8 @@ Quantized layers (``modules``)
     ``QuantizedPositionalEncoding`` (int8 per
     output channel, exact int32 accumulation), ``WeightOnlyLinear``,
     ``WeightOnlyEmbedding`` (4/8-bit groups, Q4_0-like); each has
-    ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM.
+    ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM;
+    ``widen`` writes int8 codes as floats into the per-thread workspace.
     ``InferenceMaxPool2d``: max pooling without the argmax a backward needs.
     ``QuantizedSequential``: runs of static int8 Linears (a ReLU between
     allowed) as one chain that keeps integer codes between the layers.
@@ -45,10 +46,12 @@ from ._kernels import (
     QUANTIZED_LINEAR_CHAIN,
     WEIGHT_ONLY_EMBEDDING,
     WEIGHT_ONLY_LINEAR,
+    WORKSPACE_ELEMENTS,
     exact_float_dtype,
     int_matmul,
     pack_groups,
     unpack_groups,
+    widen,
 )
 from .modules import (
     InferenceMaxPool2d,
@@ -88,7 +91,7 @@ __all__ = [
     "QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "QuantizedPositionalEncoding",
     "QuantizedSequential", "linked_runs", "WeightOnlyLinear",
     "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel", "int_matmul",
-    "exact_float_dtype",
+    "exact_float_dtype", "widen", "WORKSPACE_ELEMENTS",
     "pack_groups", "unpack_groups",
     "quantize_dynamic", "quantize_static", "quantize_weights", "OBSERVERS",
     "prepare_qat", "convert", "QATLinear", "fake_quantize", "FAKE_QUANTIZE",
