@@ -87,23 +87,24 @@ class _CachedBuffers(Module):
 
     _STATE: tuple = ()
 
-    def _refresh_state(self) -> None:
-        object.__setattr__(self, "_state", tuple(getattr(self, n, None) for n in self._STATE))
+    def _refresh_state(self, changed: str | None = None) -> None:
+        """Rebuild ``self._state`` (after ``__init__``, or when ``changed`` is
+        one of the cached names; a no-op for any other name)."""
+        if changed is None or (changed in self._STATE and "_state" in self.__dict__):
+            object.__setattr__(self, "_state",
+                               tuple(getattr(self, n, None) for n in self._STATE))
 
     def __setattr__(self, name: str, value) -> None:
         super().__setattr__(name, value)
-        if name in self._STATE and "_state" in self.__dict__:
-            self._refresh_state()
+        self._refresh_state(name)
 
     def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
-        if name in self._STATE and "_state" in self.__dict__:
-            self._refresh_state()
+        self._refresh_state(name)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         super().register_buffer(name, tensor, persistent)
-        if name in self._STATE and "_state" in self.__dict__:
-            self._refresh_state()
+        self._refresh_state(name)
 
 
 class _Int8Codes(Module):
