@@ -77,14 +77,15 @@ from _timing import (  # noqa: E402
 
 use_source_tree()
 import tinytorch.autograd  # noqa: E402, F401
-from tinytorch.kvcache import enable_kv_cache, generate  # noqa: E402
+from tinytorch.kvcache import KVCache, enable_kv_cache, generate  # noqa: E402
 from tinytorch.kvcache.decode import (  # noqa: E402
     attend_one_query,
+    gelu_rows,
     layer_norm_rows,
     linear_rows,
 )
 from tinytorch.nn import LAYER_NORM, LINEAR  # noqa: E402
-from tinytorch.tensor import manual_seed  # noqa: E402
+from tinytorch.tensor import PRIMITIVES, manual_seed  # noqa: E402
 from tinytorch.transformers import GPT, SDPA  # noqa: E402
 
 try:
@@ -321,6 +322,7 @@ def kernel_rows(embed: int, heads: int, cached: int = 100) -> list[tuple]:
     q = rng.standard_normal((1, heads, 1, embed // heads)).astype(np.float32)
     k = rng.standard_normal((1, heads, cached, embed // heads)).astype(np.float32)
     scale = 1.0 / math.sqrt(embed // heads)
+    h = rng.standard_normal((1, 4 * embed)).astype(np.float32)
     slot = type("Slot", (), {})()  # receives SDPA's attention weights
     pairs = {
         "layer_norm (x2 per block)": (
@@ -333,6 +335,9 @@ def kernel_rows(embed: int, heads: int, cached: int = 100) -> list[tuple]:
             lambda: attend_one_query(q, k, k, scale),
             lambda: SDPA.forward(q, k, k, mask=None, scale=scale, dropout_mask=None,
                                  weights_out=slot), 1),
+        "tanh GELU of 4E (x1 per block)": (
+            lambda: gelu_rows(h, "tanh"),
+            lambda: PRIMITIVES["gelu"].forward(h, approximate="tanh"), 1),
     }
     rows = []
     for name, (fast, canonical, per_block) in pairs.items():
@@ -340,6 +345,85 @@ def kernel_rows(embed: int, heads: int, cached: int = 100) -> list[tuple]:
         t_canon = median_time(canonical, warmup=200, repeat=2000) * 1e6
         rows.append((name, t_fast, t_canon, per_block * (t_canon - t_fast)))
     return rows
+
+
+# The plain forms of the row kernels' speed tricks: each trick stays only
+# while the table of ``trick_rows`` shows that it saves time.
+
+
+def _linear_np_dot(x, w, b):  # np.dot (its Python dispatcher) and a (out,) bias
+    y = np.dot(x, w.T)
+    y += b
+    return y
+
+
+def _linear_vector_bias(x, w, b):  # ndarray.dot, but the (out,) bias broadcast
+    y = x.dot(w.T)
+    y += b
+    return y
+
+
+def _layer_norm_vector_affine(x, weight, bias, eps, centre, mean):  # (E,) weight and bias
+    xc = x.dot(centre)
+    std = (xc * xc).dot(mean)
+    std += eps
+    np.sqrt(std, out=std)
+    xc /= std
+    xc *= weight
+    xc += bias
+    return xc
+
+
+def paired_cpu_us(fast, plain, rounds: int = 15, calls: int = 300) -> tuple[float, float]:
+    """Median CPU microseconds per call of ``fast`` and ``plain``, timed in
+    alternating rounds of ``calls`` calls (a load burst hits both)."""
+    times = {fast: [], plain: []}
+    for fn in (fast, plain):  # warm-up
+        for _ in range(calls):
+            fn()
+    for _ in range(rounds):
+        for fn in (fast, plain):
+            c0 = time.process_time()
+            for _ in range(calls):
+                fn()
+            times[fn].append((time.process_time() - c0) / calls * 1e6)
+    return statistics.median(times[fast]), statistics.median(times[plain])
+
+
+def trick_rows(embed: int, heads: int, cached: int = 100) -> list[tuple]:
+    """``(trick, with it us, plain form us, calls per block)`` for one token at
+    width ``embed``: each speed trick of the decode step against its plain form."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, embed)).astype(np.float32)
+    w, b = rng.standard_normal(embed).astype(np.float32), np.zeros(embed, np.float32)
+    w_fc = rng.standard_normal((4 * embed, embed)).astype(np.float32)
+    b_fc = np.zeros(4 * embed, np.float32)
+    mean = np.full((embed, embed), 1.0 / embed, np.float32)  # layer_norm_rows' centring
+    centre = np.eye(embed, dtype=np.float32) - mean
+    cache = KVCache(1, cached + 1, 1, heads, embed // heads)
+    kv = rng.standard_normal((1, heads, 1, embed // heads)).astype(np.float32)
+
+    def write(update):
+        cache.reset()
+        update(0, kv, kv)
+
+    pairs = {
+        "linear E -> 4E: ndarray.dot, not np.dot": (
+            lambda: _linear_vector_bias(x, w_fc, b_fc), lambda: _linear_np_dot(x, w_fc, b_fc),
+            4),
+        "linear E -> 4E: (1, out) bias view, not (out,)": (
+            lambda: linear_rows(x, w_fc, b_fc), lambda: _linear_vector_bias(x, w_fc, b_fc), 4),
+        "layer_norm: (1, E) weight/bias views, not (E,)": (
+            lambda: layer_norm_rows(x, w, b, 1e-5),
+            lambda: _layer_norm_vector_affine(x, w, b, 1e-5, centre, mean), 2),
+        "layer_norm: centring GEMM by I - 1/E, not mean column": (
+            lambda: layer_norm_rows(x, w, b, 1e-5),
+            lambda: layer_norm_rows(x, w, b, 1e-5, centring_max_work=0), 2),
+        "cache write: update_unchecked, not update": (
+            lambda: write(cache.update_unchecked), lambda: write(cache.update), 1),
+    }
+    return [(name, *paired_cpu_us(fast, plain), per_block)
+            for name, (fast, plain, per_block) in pairs.items()]
 
 
 def profile_decode(model, new_tokens: int) -> str:
@@ -428,6 +512,13 @@ def run(args) -> None:
         print_table(rows + [("total per block", "", "", sum(r[3] for r in rows))],
                     headers=("kernel", "row kernel", "canonical forward",
                              "saved per block (us)"))
+    for name, (embed, heads) in {"tiny": (32, 4), "medium": (128, 4)}.items():
+        rows = [(t, fast, plain, n * (plain - fast)) for t, fast, plain, n in
+                trick_rows(embed, heads)]
+        print(f"\nrow kernel tricks, {name} width (E={embed}), one token: CPU us per call, "
+              "median of 15 alternating rounds")
+        print_table(rows + [("total per block", "", "", sum(r[3] for r in rows))],
+                    headers=("trick", "with it", "plain form", "saved per block (us)"))
 
     # 4. scaling with the generation length (the medium model, context 520).
     lengths = (64, 128, 256, 512)

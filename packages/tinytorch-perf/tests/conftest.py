@@ -44,9 +44,9 @@ def _hook_state(model=None):
         "backward": active_backward_hooks(),
     }
     if model is not None:
+        # nn's public view of a module's own hooks (its registries are private)
         state["per_module"] = tuple(
-            (name, tuple(m._forward_pre_hooks.items()), tuple(m._forward_hooks.items()))
-            for name, m in model.named_modules()
+            (name, m.has_forward_hooks()) for name, m in model.named_modules()
         )
     return state
 

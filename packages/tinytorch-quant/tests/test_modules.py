@@ -185,12 +185,16 @@ def test_model_size_bytes_counts_everything_stored():
     assert model_size_bytes(w4) == (96 * 32 + 96 * 2 * 2 + 96 * 4) + (10 * 48 + 10 * 3 * 2 + 40)
 
 
-@pytest.mark.parametrize("how", ["dynamic", "static", "int4"])
+@pytest.mark.parametrize("how", ["dynamic", "static", "int4", "int8 per-channel", "W4A4"])
 def test_save_load_is_bit_identical_and_the_file_is_that_small(tmp_path, how):
+    from tinytorch.quant import convert, prepare_qat
     model, x = mlp(), x_mlp()
     make = {"dynamic": lambda m: quantize_dynamic(m),
             "static": lambda m: quantize_static(m, [x]),
-            "int4": lambda m: quantize_weights(m, bits=4)}[how]
+            "int4": lambda m: quantize_weights(m, bits=4),
+            "int8 per-channel": lambda m: quantize_weights(m, bits=8, group_size=None),
+            "W4A4": lambda m: convert(prepare_qat(m, bits=4, activation_bits=4,
+                                                  calibration_data=[x])).eval()}[how]
     q = make(model)
     path = tmp_path / "q.npz"
     q.save(path)
@@ -319,3 +323,35 @@ def test_weight_only_int8_few_rows_kernel_matches_the_unpacked_gemm(k, gs, rows)
     y = K._wo_linear_fwd(x, codes, scales, bits=8, group_size=gs, in_features=k)
     assert y.shape == (rows, 11) and y.dtype == np.float32
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k,rows", [(24, 1), (24, 40), (7, 3)])
+def test_weight_only_int8_per_channel_is_the_codes_gemm_times_the_row_scale(k, rows):
+    """One 8-bit group per row (``group_size=None``): y = (x @ q.T) * d + b, the
+    codes widened into the workspace; equal to the dequantized GEMM up to
+    float32 rounding, and stored as int8 codes plus one float16 scale per row."""
+    rng = np.random.default_rng(k)
+    lin = nn.Linear(k, 9)
+    model = nn.Sequential(lin)
+    q = quantize_weights(model, bits=8, group_size=None)[0]
+    gs = k + k % 2
+    assert q.group_size == gs and q.weight_scale.shape == (9, 1)
+    assert q.weight_codes.dtype == np.int8 and q.weight_codes.shape == (9, gs)
+    x = rng.standard_normal((rows, k)).astype(np.float32)
+    codes, scales = q.weight_codes.data, q.weight_scale.data
+    ref = (x.astype(np.float64) @ codes[:, :k].astype(np.float64).T) * scales[:, 0]
+    ref += lin.bias.data
+    np.testing.assert_allclose(q(Tensor(x)).data, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(q(Tensor(x)).data, lin(Tensor(x)).data, atol=0.05)
+
+
+def test_a_weight_only_layer_sees_replaced_and_reloaded_buffers():
+    a = WeightOnlyLinear.from_float(nn.Linear(16, 6), bits=8, group_size=16)
+    b = WeightOnlyLinear.from_float(nn.Linear(16, 6), bits=8, group_size=16)
+    x = RNG.normal(size=(3, 16)).astype(np.float32)
+    for name in ("weight_codes", "weight_scale", "bias"):
+        setattr(a, name, getattr(b, name).data.copy())
+    np.testing.assert_array_equal(a.forward_rows(x), b.forward_rows(x))
+    c = WeightOnlyLinear.from_float(nn.Linear(16, 6), bits=8, group_size=16)
+    a.load_state_dict(c.state_dict())
+    np.testing.assert_array_equal(a(Tensor(x)).data, c(Tensor(x)).data)

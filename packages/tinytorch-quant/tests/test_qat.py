@@ -90,3 +90,58 @@ def test_qat_errors():
         prepare_qat(mlp(), bits=4, group_size=48)
     with pytest.raises(ValueError, match="prepare_qat first"):
         convert(mlp())
+
+
+def _mlp_and_batches():
+    manual_seed(3)
+    model = nn.Sequential(nn.Linear(16, 24), nn.ReLU(), nn.Linear(24, 4))
+    return model, [RNG.normal(size=(32, 16)).astype(np.float32) for _ in range(3)]
+
+
+@pytest.mark.parametrize("bits,abits,cls", [(4, 4, WeightOnlyLinear), (4, 8, WeightOnlyLinear),
+                                            (8, 8, QuantizedLinear)])
+def test_activation_quantized_qat_converts_to_what_it_trained_through(bits, abits, cls):
+    """W4A4 / W4A8 / W8A8: the QAT layer fake-quantizes its input on a grid
+    calibrated once; the converted model rounds its inputs onto the same
+    grid, so it computes what the QAT model computed (up to float32 order)."""
+    model, calib = _mlp_and_batches()
+    qat = prepare_qat(model, bits=bits, activation_bits=abits, calibration_data=calib)
+    lin = [m for m in qat.modules() if isinstance(m, QATLinear)]
+    assert all(m.activation_bits == abits and m.input_scale.data > 0 for m in lin)
+    assert lin[1].input_zero_point.data == 0  # after a ReLU the range starts at 0
+    x = Tensor(RNG.normal(size=(20, 16)).astype(np.float32))
+    q = convert(qat.eval())
+    layers = [m for m in q.modules() if isinstance(m, cls)]
+    assert len(layers) == 2
+    if cls is WeightOnlyLinear:
+        assert all(m.activation_bits == abits for m in layers)
+    np.testing.assert_allclose(q(x).data, qat(x).data, rtol=1e-4, atol=1e-4)
+    # the input really is rounded: coarser than the weight-only model's
+    plain = convert(prepare_qat(model, bits=bits).eval())
+    assert not np.allclose(q(x).data, plain(x).data, atol=1e-6)
+
+
+def test_the_activation_grid_rounds_the_input_of_a_weight_only_layer():
+    model, calib = _mlp_and_batches()
+    q = convert(prepare_qat(model, bits=4, activation_bits=4, calibration_data=calib).eval())
+    first = q[0]
+    s, zp = float(first.input_scale.data), int(first.input_zero_point.data)
+    x = RNG.normal(size=(5, 16)).astype(np.float32)
+    codes = np.clip(np.rint(x * np.float32(1 / np.float32(s))) + zp, 0, 15) - zp
+    ref = (codes.astype(np.float32) * np.float32(s)) @ first.dequantized_weight().T
+    ref += first.bias.data
+    np.testing.assert_allclose(first(Tensor(x)).data, ref, rtol=1e-5, atol=1e-5)
+    assert first.forward_rows(x[:1]).shape == (1, 24)
+    np.testing.assert_array_equal(first.forward_rows(x), first(Tensor(x)).data)
+
+
+def test_activation_qat_errors():
+    model, calib = _mlp_and_batches()
+    with pytest.raises(ValueError, match="activation_bits must be None, 4 or 8"):
+        prepare_qat(model, bits=4, activation_bits=3, calibration_data=calib)
+    with pytest.raises(ValueError, match="needs calibration_data"):
+        prepare_qat(model, bits=4, activation_bits=4)
+    with pytest.raises(ValueError, match="calibration_data is empty"):
+        prepare_qat(model, bits=4, activation_bits=4, calibration_data=[])
+    with pytest.raises(ValueError, match="observer must be one of"):
+        prepare_qat(model, bits=4, activation_bits=4, calibration_data=calib, observer="x")

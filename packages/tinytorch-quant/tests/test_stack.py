@@ -27,11 +27,19 @@ def gpt():
                             max_seq_len=32).eval()
 
 
-@pytest.mark.parametrize("how", ["dynamic", "int4"])
+def quantized(model, how):
+    if how == "dynamic":
+        return quantize_dynamic(model)
+    if how == "int8 per-channel":
+        return quantize_weights(model, bits=8, group_size=None)
+    return quantize_weights(model, bits=int(how[3:]))
+
+
+@pytest.mark.parametrize("how", ["dynamic", "int4", "int8 per-channel"])
 def test_kv_cache_on_a_quantized_gpt_gives_the_uncached_tokens(how):
     kvcache = pytest.importorskip("tinytorch.kvcache")
     model = gpt()
-    q = quantize_dynamic(model) if how == "dynamic" else quantize_weights(model, bits=4)
+    q = quantized(model, how)
     assert any(isinstance(m, (QuantizedLinear, WeightOnlyLinear)) for m in q.modules())
     prompt = np.array([[1, 5, 7, 2]])
     uncached = q.generate(prompt, 12, temperature=0, use_cache=False)
@@ -52,7 +60,7 @@ def test_kv_cache_on_a_quantized_gpt_gives_the_uncached_tokens(how):
         kvcache.disable_kv_cache(q)
 
 
-@pytest.mark.parametrize("how", ["dynamic", "static", "int8", "int4"])
+@pytest.mark.parametrize("how", ["dynamic", "static", "int8", "int4", "int8 per-channel"])
 def test_forward_rows_equals_forward(how):
     """The row-kernel protocol method computes exactly what forward does."""
     rng = np.random.default_rng(0)
@@ -62,6 +70,8 @@ def test_forward_rows_equals_forward(how):
         q = QuantizedLinear.from_float(lin)
     elif how == "static":
         q = QuantizedLinear.from_float(lin, act_qparams=(np.float32(0.02), 128))
+    elif how == "int8 per-channel":
+        q = WeightOnlyLinear.from_float(lin, bits=8, group_size=24)
     else:
         q = WeightOnlyLinear.from_float(lin, bits=int(how[3:]), group_size=8)
     before = x.copy()
@@ -71,14 +81,14 @@ def test_forward_rows_equals_forward(how):
     np.testing.assert_array_equal(x, before)  # the input is not modified
 
 
-@pytest.mark.parametrize("how", ["dynamic", "int8"])
+@pytest.mark.parametrize("how", ["dynamic", "int8", "int8 per-channel"])
 def test_quantized_gpt_takes_the_fused_decode_path(how):
     """Quantized Linears follow kvcache's row-kernel protocol, so every decode
     step of every block is the two fused primitives (no attention op)."""
     kvcache = pytest.importorskip("tinytorch.kvcache")
     from tinytorch.tensor import hooks
     model = gpt()
-    q = quantize_dynamic(model) if how == "dynamic" else quantize_weights(model, bits=8)
+    q = quantized(model, how)
     counts = {}
 
     def post(op, inputs, out, params, saved):

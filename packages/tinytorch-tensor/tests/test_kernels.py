@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tinytorch.tensor import Tensor, gelu, kernels
-from tinytorch.tensor.testing import assert_close, kernel_backend_fixture
+from tinytorch.tensor.testing import assert_close, assert_raises, kernel_backend_fixture
 
 C = math.sqrt(2.0 / math.pi)
 
@@ -126,14 +126,20 @@ def test_backends_give_the_same_float32_results():
         assert_close(a, b)  # float32: to rounding
 
 
-@pytest.mark.parametrize("name, error", [
-    ("cuda", ValueError), ("", ValueError), (None, TypeError), (3, TypeError),
-])
-def test_set_backend_rejects_bad_names(name, error):
-    before = kernels.get_backend()
-    with pytest.raises(error, match="backend"):
-        kernels.set_backend(name)
-    assert kernels.get_backend() == before
+# (setting, bad value, exception, word of the message): the setter refuses
+# the value and the setting keeps its previous value
+BAD_SETTINGS = [("backend", v, e, "backend") for v, e in [
+    ("cuda", ValueError), ("", ValueError), (None, TypeError), (3, TypeError)]]
+BAD_SETTINGS += [("num_threads", v, e, "set_num_threads") for v, e in [
+    (0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)]]
+
+
+@pytest.mark.parametrize("setting, value, error, word", BAD_SETTINGS)
+def test_setters_reject_bad_values_and_keep_the_setting(setting, value, error, word):
+    get, set_ = getattr(kernels, f"get_{setting}"), getattr(kernels, f"set_{setting}")
+    before = get()
+    assert_raises(error, lambda: set_(value), [word])
+    assert get() == before
 
 
 def test_use_backend_restores_after_an_error():
@@ -191,15 +197,6 @@ def test_two_threads_give_the_same_values_as_one(backend, shape, axes, two_threa
             np.testing.assert_array_equal(a, b)
         else:
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("n, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
-                                      (True, TypeError), ("2", TypeError)])
-def test_set_num_threads_rejects_bad_counts(n, error):
-    before = kernels.get_num_threads()
-    with pytest.raises(error, match="set_num_threads"):
-        kernels.set_num_threads(n)
-    assert kernels.get_num_threads() == before
 
 
 def test_set_num_threads_returns_the_previous_count():

@@ -83,6 +83,11 @@ def test_assert_raises_fails_on_anything_else(exc, call, words, message):
         assert_raises(exc, call, words, desc="case 7")
 
 
+def test_assert_raises_wants_a_list_of_words():
+    with pytest.raises(TypeError, match="list of strings"):
+        assert_raises(ValueError, _raise(ValueError("bad dim")), "dim")
+
+
 def test_assert_raises_silences_only_the_named_warnings():
     def call():
         warnings.warn("old name", DeprecationWarning, stacklevel=2)

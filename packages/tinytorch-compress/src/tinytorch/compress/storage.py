@@ -28,7 +28,7 @@ import numpy as np
 from tinytorch import nn
 from tinytorch.nn import Module
 from tinytorch.nn.serialization import read_npz
-from tinytorch.quant import QuantizedConv2d, QuantizedLinear
+from tinytorch.quant import QuantizedConv2d, QuantizedLinear, QuantizedSequential
 from tinytorch.tensor import atomic_write
 
 from .lowrank import LowRankLinear
@@ -37,6 +37,9 @@ from .prune import _check_model, _Masked, remove_pruning
 __all__ = ["save_compressed", "load_compressed", "CompressedFile", "describe_architecture"]
 
 FORMAT, VERSION = "tinytorch-compressed", 1
+
+# containers: type name -> class, built from their children in order
+_CONTAINERS = {"Sequential": nn.Sequential, "QuantizedSequential": QuantizedSequential}
 
 # type name -> (class, attributes that are its constructor's arguments)
 _LAYERS = {
@@ -76,10 +79,11 @@ def _json_value(v):
 
 def describe_architecture(model: Module):
     """A JSON description of ``model`` if it is built only from the layers
-    :func:`load_compressed` can rebuild (nested ``Sequential`` of those), else None."""
-    if type(model) is nn.Sequential:
+    :func:`load_compressed` can rebuild (nested ``Sequential`` or
+    ``QuantizedSequential`` of those), else None."""
+    if _CONTAINERS.get(type(model).__name__) is type(model):
         children = [describe_architecture(m) for m in model.children()]
-        return None if any(c is None for c in children) else {"type": "Sequential",
+        return None if any(c is None for c in children) else {"type": type(model).__name__,
                                                                "children": children}
     entry = _LAYERS.get(type(model).__name__)
     if entry is None or type(model) is not entry[0]:
@@ -96,8 +100,8 @@ def describe_architecture(model: Module):
 def _build(spec) -> Module:
     if not isinstance(spec, dict) or "type" not in spec:
         raise ValueError(f"load_compressed: malformed architecture entry {spec!r}")
-    if spec["type"] == "Sequential":
-        return nn.Sequential(*[_build(c) for c in spec.get("children", [])])
+    if spec["type"] in _CONTAINERS:
+        return _CONTAINERS[spec["type"]](*[_build(c) for c in spec.get("children", [])])
     if spec["type"] not in _LAYERS:
         raise ValueError(f"load_compressed: unknown layer type {spec['type']!r} in the file")
     cls, _ = _LAYERS[spec["type"]]

@@ -13,7 +13,8 @@ around the cache write::
       │ DECODE_QKV     LayerNorm_1(x) @ W_qkv.T + b_qkv
       ▼
     qkv (B, 3, H, 1, D)                           the token's query, key and value per head
-      │ keys, values = cache.update(layer, k, v)  THE CACHE WRITE: a separate, visible step
+      │ keys, values = cache.update_unchecked(layer, k, v)
+      │                                           THE CACHE WRITE: a separate, visible step
       ▼                                           (B, H, L, D): the past and the new token
       │ DECODE_BLOCK   h = x + attention(q, keys, values) @ W_out.T + b_out
       │                y = h + GELU(LayerNorm_2(h) @ W_fc.T + b_fc) @ W_proj.T + b_proj
@@ -189,18 +190,15 @@ def attend_one_query(q, keys, values, scale):
 
     ``q`` ``(B, H, 1, D)``, ``keys``/``values`` ``(B, H, L, D)`` -> ``(B, H, 1, D)``.
     ``tinytorch.transformers.SDPA.forward`` without mask or dropout, whose
-    softmax is the max-subtracted one (no overflow for large scores). Two
-    reorderings, exact in real arithmetic, save work: ``q`` is scaled before
-    the product (``D`` numbers instead of ``L``), and the softmax's
-    normalisation divides the ``D`` outputs instead of the ``L`` weights.
-    The ufunc reductions are called directly (the ndarray methods add a
-    Python layer per call)."""
-    scores = (q * scale) @ keys.swapaxes(-1, -2)  # (B, H, 1, L)
+    softmax is the max-subtracted one (no overflow for large scores); the
+    ufunc reductions are called directly (the ndarray methods add a Python
+    layer per call)."""
+    scores = q @ keys.swapaxes(-1, -2)  # (B, H, 1, L)
+    scores *= scale
     scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
     np.exp(scores, out=scores)
-    out = scores @ values  # (B, H, 1, D), unnormalised
-    out /= np.add.reduce(scores, axis=-1, keepdims=True)
-    return out
+    scores /= np.add.reduce(scores, axis=-1, keepdims=True)
+    return scores @ values
 
 
 # ------------------------------------------------------------- primitives

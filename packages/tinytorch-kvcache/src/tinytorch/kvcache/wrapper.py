@@ -25,9 +25,11 @@ against the cache:
 * anything else: ``ValueError`` naming both numbers (the keys of the
   positions in between would be missing or stale).
 
-Every layer writes its keys and values with ``cache.update`` (the public
-protocol of :class:`~tinytorch.kvcache.KVCache`), and the last layer commits
-the step with ``cache.advance(T)``.
+Every layer writes its keys and values through the public protocol of
+:class:`~tinytorch.kvcache.KVCache` (``cache.update``, or, in the fused
+decode step, ``cache.update_unchecked`` on arguments checked once per
+sequence and step), and the last layer commits the step with
+``cache.advance(T)``.
 
 The paths
 ---------
@@ -41,8 +43,11 @@ The paths
    ``Linear`` (a quantized one) works.
 3. **Decode, fused** (no grad, one token, no mask, a standard block: plain
    ``LayerNorm``/``Linear``/``GELU``/``Dropout`` with biases, no hooks on
-   them, dropout inactive): :data:`~tinytorch.kvcache.decode.DECODE_QKV`,
-   ``cache.update``, :data:`~tinytorch.kvcache.decode.DECODE_BLOCK`.
+   them, dropout inactive, weights of the cache's dtype):
+   :data:`~tinytorch.kvcache.decode.DECODE_QKV`, ``cache.update_unchecked``,
+   :data:`~tinytorch.kvcache.decode.DECODE_BLOCK`. The write's arguments are
+   checked when the step is set up for a sequence (layer, heads, head size,
+   dtypes) and at each step (batch size, the input's dtype), not inside it.
    Extension point: in place of a plain ``Linear``, any layer that follows the
    row-kernel protocol (``in_features``, ``out_features`` and
    ``forward_rows(x: ndarray (B, in)) -> ndarray (B, out)``, see
@@ -254,8 +259,8 @@ class CachedTransformerBlock(_StandIn):
     its ``attn`` is the :class:`CachedMultiHeadAttention`). ``forward(x,
     mask=None, start_pos=None)`` is the original's, except for a decode step
     (``no_grad``, one token, no mask) of a standard block, which runs
-    ``DECODE_QKV``, ``cache.update`` and ``DECODE_BLOCK`` (see the module
-    docstring). ``fused=False`` turns that off (the benchmark measures what
+    ``DECODE_QKV``, ``cache.update_unchecked`` and ``DECODE_BLOCK`` (see the
+    module docstring). ``fused=False`` turns that off (the benchmark measures what
     fusion gains).
 
     Whether the block is standard takes a walk over a dozen submodules, as

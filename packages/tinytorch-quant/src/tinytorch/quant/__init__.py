@@ -17,8 +17,11 @@ Quantized layers (``modules``)
     ``QuantizedPositionalEncoding`` (int8 per
     output channel, exact int32 accumulation), ``WeightOnlyLinear``,
     ``WeightOnlyEmbedding`` (4/8-bit groups, Q4_0-like); each has
-    ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM.
+    ``from_float(layer, ...)``. ``int_matmul`` is the exact integer GEMM;
+    ``widen`` writes int8 codes as floats into the per-thread workspace.
     ``InferenceMaxPool2d``: max pooling without the argmax a backward needs.
+    ``QuantizedSequential``: runs of static int8 Linears (a ReLU between
+    allowed) as one chain that keeps integer codes between the layers.
     Each declares the float layer it stands for (``float_architecture()``).
 Model transformations (each returns a new model)
     ``quantize_dynamic(model)``, ``quantize_static(model, calibration_data)``,
@@ -40,12 +43,15 @@ from ._kernels import (
     QUANTIZED_CONV2D,
     QUANTIZED_EMBEDDING,
     QUANTIZED_LINEAR,
+    QUANTIZED_LINEAR_CHAIN,
     WEIGHT_ONLY_EMBEDDING,
     WEIGHT_ONLY_LINEAR,
+    WORKSPACE_ELEMENTS,
     exact_float_dtype,
     int_matmul,
     pack_groups,
     unpack_groups,
+    widen,
 )
 from .modules import (
     InferenceMaxPool2d,
@@ -53,8 +59,10 @@ from .modules import (
     QuantizedEmbedding,
     QuantizedLinear,
     QuantizedPositionalEncoding,
+    QuantizedSequential,
     WeightOnlyEmbedding,
     WeightOnlyLinear,
+    linked_runs,
     quantize_weight_per_channel,
 )
 from .observers import (
@@ -81,13 +89,14 @@ __all__ = [
     "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
     "HistogramObserver", "qparams_from_range",
     "QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding", "QuantizedPositionalEncoding",
-    "WeightOnlyLinear",
+    "QuantizedSequential", "linked_runs", "WeightOnlyLinear",
     "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel", "int_matmul",
-    "exact_float_dtype",
+    "exact_float_dtype", "widen", "WORKSPACE_ELEMENTS",
     "pack_groups", "unpack_groups",
     "quantize_dynamic", "quantize_static", "quantize_weights", "OBSERVERS",
     "prepare_qat", "convert", "QATLinear", "fake_quantize", "FAKE_QUANTIZE",
     "model_size_bytes",
-    "QUANTIZED_LINEAR", "QUANTIZED_CONV2D", "QUANTIZED_EMBEDDING", "WEIGHT_ONLY_LINEAR",
+    "QUANTIZED_LINEAR", "QUANTIZED_LINEAR_CHAIN", "QUANTIZED_CONV2D", "QUANTIZED_EMBEDDING",
+    "WEIGHT_ONLY_LINEAR",
     "WEIGHT_ONLY_EMBEDDING", "MAX_POOL2D_INFERENCE",
 ]

@@ -21,7 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
+from tinytorch.nn import (
+    Conv2d,
+    Embedding,
+    Linear,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+    active_module_hooks,
+)
 from tinytorch.tensor import Tensor, apply
 from tinytorch.transformers import PositionalEncoding
 
@@ -30,7 +39,7 @@ from .observers import PerChannelMinMaxObserver
 from .qtensor import quantize_per_channel
 
 __all__ = ["QuantizedLinear", "QuantizedConv2d", "QuantizedEmbedding",
-           "QuantizedPositionalEncoding", "WeightOnlyLinear",
+           "QuantizedPositionalEncoding", "QuantizedSequential", "WeightOnlyLinear",
            "WeightOnlyEmbedding", "InferenceMaxPool2d", "quantize_weight_per_channel"]
 
 
@@ -66,23 +75,80 @@ def _float_input(x, who: str, last: int | None = None, ndim: int | None = None) 
     return x
 
 
-class _Int8Layer(Module):
+class _CachedBuffers(Module):
+    """The buffers a forward reads (``_STATE``, by name), as one tuple in the
+    instance dict, ``self._state``: a Module attribute lookup of a buffer
+    costs about half a microsecond, which a decode step or a small batch
+    pays per layer and per buffer. The tuple holds the buffer Tensors
+    themselves, so in-place updates (``load_state_dict``, ``to(dtype)``) are
+    seen; the three ways a buffer Tensor can be replaced (assignment,
+    deletion, ``register_buffer``) refresh it. Call ``_refresh_state()`` at
+    the end of ``__init__``."""
+
+    _STATE: tuple = ()
+
+    def _refresh_state(self, changed: str | None = None) -> None:
+        """Rebuild ``self._state`` (after ``__init__``, or when ``changed`` is
+        one of the cached names; a no-op for any other name)."""
+        if changed is None or (changed in self._STATE and "_state" in self.__dict__):
+            object.__setattr__(self, "_state",
+                               tuple(getattr(self, n, None) for n in self._STATE))
+
+    def __setattr__(self, name: str, value) -> None:
+        super().__setattr__(name, value)
+        self._refresh_state(name)
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        self._refresh_state(name)
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        super().register_buffer(name, tensor, persistent)
+        self._refresh_state(name)
+
+
+class _Int8Codes(Module):
+    """Int8 codes with one float32 scale per row (axis 0: an output channel,
+    a token, a position), the ``weight_int8`` and ``weight_scale`` buffers:
+    the state every int8 layer shares, and nothing float."""
+
+    def _init_codes(self, shape: tuple) -> None:
+        self.register_buffer("weight_int8", np.zeros(shape, np.int8))
+        self.register_buffer("weight_scale", np.ones((shape[0],), np.float32))
+
+    def _set_codes(self, w: np.ndarray):
+        """Quantize the float ``w`` (symmetric, per row) into the buffers; ``self``."""
+        codes, scale = quantize_weight_per_channel(w, axis=0)
+        self.weight_int8.data[...] = codes
+        self.weight_scale.data[...] = scale
+        return self
+
+    @property
+    def weight(self) -> Tensor:
+        """The float32 weights the int8 codes stand for, computed on access
+        (nothing float is stored); read by code that only wants the dtype/shape."""
+        codes = self.weight_int8.data
+        s = self.weight_scale.data.reshape(-1, *([1] * (codes.ndim - 1)))
+        return Tensor(codes.astype(np.float32) * s)
+
+
+class _Int8Layer(_CachedBuffers, _Int8Codes):
     """Shared state of the int8 layers: codes, scales, optional bias and
     static activation parameters."""
 
     def _init_state(self, wshape, out: int, bias: bool, static: bool) -> None:
-        self.register_buffer("weight_int8", np.zeros(wshape, np.int8))
-        self.register_buffer("weight_scale", np.ones((out,), np.float32))
+        self._init_codes(wshape)
         self.register_buffer("bias", np.zeros((out,), np.float32) if bias else None)
         self.static = bool(static)
         if self.static:
             self.register_buffer("input_scale", np.ones((), np.float32))
             self.register_buffer("input_zero_point", np.zeros((), np.int32))
+        self._refresh_state()
+
+    _STATE = ("weight_int8", "weight_scale", "bias", "input_scale", "input_zero_point")
 
     def _set_weights(self, w: np.ndarray, b, act_qparams) -> None:
-        q, s = quantize_weight_per_channel(w, axis=0)
-        self.weight_int8.data[...] = q
-        self.weight_scale.data[...] = s
+        self._set_codes(w)
         if b is not None:
             self.bias.data[...] = b
         if self.static:
@@ -90,13 +156,6 @@ class _Int8Layer(Module):
                 raise ValueError(f"{type(self).__name__}: a static layer needs input qparams")
             self.input_scale.data[...] = act_qparams[0]
             self.input_zero_point.data[...] = act_qparams[1]
-
-    @property
-    def weight(self) -> Tensor:
-        """The float32 weights the int8 codes stand for, computed on access
-        (nothing float is stored); read by code that only wants the dtype/shape."""
-        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
-        return Tensor(self.weight_int8.data.astype(np.float32) * s)
 
     def float_architecture(self) -> dict:
         """The float layer this one quantizes (``type``, ``parameters``,
@@ -148,6 +207,14 @@ class QuantizedLinear(_Int8Layer):
                        act_qparams)
         return q
 
+    def _chain_entry(self, relu: bool) -> tuple[tuple, tuple]:
+        """This static layer's part of a ``QUANTIZED_LINEAR_CHAIN`` call: its
+        input tensors and its ``(input scale, zero point, has_bias, relu,
+        tile)``."""
+        w, ws, b, s, zp = self._state
+        spec = (float(s.data), float(zp.data), b is not None, relu, self.weight_tile)
+        return ((w, ws) if b is None else (w, ws, b)), spec
+
     def forward(self, x) -> Tensor:
         x = _float_input(x, "QuantizedLinear", self.in_features)
         return apply(K.QUANTIZED_LINEAR, (x, *self._inputs()), self._act_params())
@@ -159,12 +226,88 @@ class QuantizedLinear(_Int8Layer):
         where the per-call overhead is the cost). The same kernel as
         ``forward``, so the same numbers; the input is not modified.
         No checks: the caller passes 2-D float32 rows of the right width."""
-        return K.QUANTIZED_LINEAR.forward(x, *(t.data for t in self._inputs()),
-                                          **self._act_params())
+        w, ws, b = self._state[:3]
+        b = () if b is None else (b.data,)
+        if not self.static:
+            return K.QUANTIZED_LINEAR.forward(x, w.data, ws.data, *b, act_scale=None,
+                                              act_zp=None, tile=self.weight_tile)
+        return K.QUANTIZED_LINEAR.forward(x, w.data, ws.data, *b, **self._act_params())
 
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
                 f"{'static' if self.static else 'dynamic'}")
+
+
+def _is_static_linear(m) -> bool:
+    return type(m) is QuantizedLinear and m.static
+
+
+def linked_runs(modules: list) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of ``modules`` that can execute as one
+    chain: two or more static :class:`QuantizedLinear`, each followed
+    directly by the next or by one ``ReLU`` and then the next, with matching
+    widths. O(len(modules))."""
+    runs, i = [], 0
+    while i < len(modules):
+        j = i
+        while _is_static_linear(modules[j]):
+            k = j + 2 if j + 1 < len(modules) and type(modules[j + 1]) is ReLU else j + 1
+            if k >= len(modules) or not _is_static_linear(modules[k]) or (
+                    modules[k].in_features != modules[j].out_features):
+                break
+            j = k
+        if j > i:
+            runs.append((i, j + 1))
+        i = j + 1
+    return runs
+
+
+class QuantizedSequential(Sequential):
+    """A ``Sequential`` holding static int8 layers, whose runs of static
+    :class:`QuantizedLinear` (optionally with a ``ReLU`` between two of them)
+    execute as one primitive, ``QUANTIZED_LINEAR_CHAIN``: the activations
+    stay as integer codes from one layer to the next (a ReLU is the codes'
+    lower bound) and are dequantized at the run's end, as int8 inference
+    engines do. Same children, names and state dict as the ``Sequential``
+    it replaces (``quantize_static`` swaps it in), and the same outputs,
+    bit for bit, as calling the children one by one; only the float
+    hand-over between layers and the separate ReLU pass are gone.
+
+    A run whose modules carry forward hooks, or any run while global module
+    hooks are registered (a profiler), is executed module by module, so the
+    hooks see every call. ``(*, in) -> (*, out)`` like the Sequential."""
+
+    def float_architecture(self) -> dict:
+        """The ``Sequential`` this one stands for (no parameters of its own)."""
+        return _float_spec(Sequential, [])
+
+    def forward(self, x):
+        mods = tuple(self.children())
+        plan = self.__dict__.get("_plan")
+        if plan is None or plan[0] != mods:  # the runs, found again when a child changes
+            plan = self._plan = (mods, dict(linked_runs(list(mods))))
+        runs, hooked = plan[1], any(active_module_hooks())
+        i = 0
+        while i < len(mods):
+            stop = runs.get(i)
+            if stop is None or hooked or any(m.has_forward_hooks() for m in mods[i:stop]):
+                x, i = mods[i](x), i + 1
+                continue
+            x, i = _run_chain(mods[i:stop], x), stop
+        return x
+
+
+def _run_chain(mods: list, x) -> Tensor:
+    """One ``QUANTIZED_LINEAR_CHAIN`` call over a linked run ``mods`` (static
+    QuantizedLinear and ReLU modules, starting and ending with a Linear)."""
+    x = _float_input(x, "QuantizedSequential", mods[0].in_features)
+    inputs, layers = [x], []
+    for j, m in enumerate(mods):
+        if type(m) is not ReLU:
+            arrays, spec = m._chain_entry(j + 1 < len(mods) and type(mods[j + 1]) is ReLU)
+            inputs += arrays
+            layers.append(spec)
+    return apply(K.QUANTIZED_LINEAR_CHAIN, tuple(inputs), {"layers": tuple(layers)})
 
 
 class QuantizedConv2d(_Int8Layer):
@@ -210,30 +353,18 @@ def _ids(ids, num: int, who: str) -> np.ndarray:
     return arr
 
 
-class QuantizedEmbedding(Module):
+class QuantizedEmbedding(_Int8Codes):
     """Int8 embedding table with one scale per row (per token):
     ``(*ids.shape) -> (*ids.shape, E)`` float32, O(len(ids) * E)."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        self.register_buffer("weight_int8", np.zeros((num_embeddings, embedding_dim), np.int8))
-        self.register_buffer("weight_scale", np.ones((num_embeddings,), np.float32))
+        self._init_codes((self.num_embeddings, self.embedding_dim))
 
     @classmethod
     def from_float(cls, emb: Embedding) -> QuantizedEmbedding:
-        q = cls(emb.num_embeddings, emb.embedding_dim)
-        codes, scale = quantize_weight_per_channel(emb.weight.data, axis=0)
-        q.weight_int8.data[...] = codes
-        q.weight_scale.data[...] = scale
-        return q
-
-    @property
-    def weight(self) -> Tensor:
-        """The float32 weights the int8 codes stand for, computed on access
-        (nothing float is stored); read by code that only wants the dtype/shape."""
-        s = self.weight_scale.data.reshape(-1, *([1] * (self.weight_int8.ndim - 1)))
-        return Tensor(self.weight_int8.data.astype(np.float32) * s)
+        return cls(emb.num_embeddings, emb.embedding_dim)._set_codes(emb.weight.data)
 
     def float_architecture(self) -> dict:
         """The float ``Embedding`` this one quantizes (see ``QuantizedLinear``)."""
@@ -247,7 +378,7 @@ class QuantizedEmbedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}, int8"
 
 
-class QuantizedPositionalEncoding(Module):
+class QuantizedPositionalEncoding(_Int8Codes):
     """Int8 learned position table (``tinytorch.transformers.PositionalEncoding``)
     with one scale per row (per position), as :class:`QuantizedEmbedding`.
 
@@ -263,21 +394,11 @@ class QuantizedPositionalEncoding(Module):
     def __init__(self, max_seq_len: int, embed_dim: int) -> None:
         super().__init__()
         self.max_seq_len, self.embed_dim = int(max_seq_len), int(embed_dim)
-        self.register_buffer("weight_int8", np.zeros((max_seq_len, embed_dim), np.int8))
-        self.register_buffer("weight_scale", np.ones((max_seq_len,), np.float32))
+        self._init_codes((self.max_seq_len, self.embed_dim))
 
     @classmethod
     def from_float(cls, pos: PositionalEncoding) -> QuantizedPositionalEncoding:
-        q = cls(pos.max_seq_len, pos.embed_dim)
-        codes, scale = quantize_weight_per_channel(pos.weight.data, axis=0)
-        q.weight_int8.data[...] = codes
-        q.weight_scale.data[...] = scale
-        return q
-
-    @property
-    def weight(self) -> Tensor:
-        """The float32 table the codes stand for, computed on access (not stored)."""
-        return Tensor(self.weight_int8.data.astype(np.float32) * self.weight_scale.data[:, None])
+        return cls(pos.max_seq_len, pos.embed_dim)._set_codes(pos.weight.data)
 
     def float_architecture(self) -> dict:
         """The float ``PositionalEncoding`` this one quantizes (see ``QuantizedLinear``)."""
@@ -311,16 +432,24 @@ def _check_bits(bits, group_size) -> None:
         raise ValueError(f"group_size must be an even int >= 2, got {group_size!r}")
 
 
-class WeightOnlyLinear(Module):
+class WeightOnlyLinear(_CachedBuffers):
     """Weight-only grouped quantization (llama.cpp Q4_0-like for 4 bits): the
     weights are stored as 4- or 8-bit codes with a float16 scale per group of
     ``group_size`` inputs and widened to float32 on each call; activations stay
-    float. ``(*, in) -> (*, out)``; cost one GEMM plus O(N*K) to unpack."""
+    float. ``(*, in) -> (*, out)``; cost one GEMM plus O(N*K) to unpack.
+
+    ``activation_bits`` (4 or 8, with calibrated ``input_scale`` and
+    ``input_zero_point`` buffers): the input is also rounded onto a static
+    affine grid of ``2**activation_bits`` levels (a W4A4 / W4A8 layer, what
+    ``convert`` makes of a QAT layer trained with fake-quantized inputs)."""
 
     def __init__(self, in_features: int, out_features: int, bits: int = 4,
-                 group_size: int = 32, bias: bool = True) -> None:
+                 group_size: int = 32, bias: bool = True,
+                 activation_bits: int | None = None) -> None:
         super().__init__()
         _check_bits(bits, group_size)
+        if activation_bits is not None:
+            _check_bits(activation_bits, 2)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.bits, self.group_size = bits, group_size
         g = -(-self.in_features // group_size)
@@ -330,16 +459,27 @@ class WeightOnlyLinear(Module):
         self.register_buffer("weight_scale", np.zeros((self.out_features, g), np.float16))
         self.register_buffer("bias", np.zeros((self.out_features,), np.float32) if bias
                              else None)
+        self.activation_bits = activation_bits
+        if activation_bits is not None:
+            self.register_buffer("input_scale", np.ones((), np.float32))
+            self.register_buffer("input_zero_point", np.zeros((), np.int32))
+        self._refresh_state()
 
     @classmethod
-    def from_float(cls, linear: Linear, bits: int = 4, group_size: int = 32):
+    def from_float(cls, linear: Linear, bits: int = 4, group_size: int = 32,
+                   act_qparams=None, activation_bits: int | None = None):
+        """Quantize a float :class:`Linear`; ``act_qparams`` ``(scale,
+        zero_point)`` on the ``activation_bits`` grid when inputs are quantized too."""
         q = cls(linear.in_features, linear.out_features, bits, group_size,
-                linear.bias is not None)
+                linear.bias is not None, activation_bits)
         codes, scales = K.pack_groups(linear.weight.data, bits, group_size)
         q.weight_codes.data[...] = codes
         q.weight_scale.data[...] = scales
         if linear.bias is not None:
             q.bias.data[...] = linear.bias.data
+        if activation_bits is not None:
+            q.input_scale.data[...] = act_qparams[0]
+            q.input_zero_point.data[...] = act_qparams[1]
         return q
 
     def dequantized_weight(self) -> np.ndarray:
@@ -357,25 +497,33 @@ class WeightOnlyLinear(Module):
         """``dequantized_weight()`` as a Tensor, computed on access (not stored)."""
         return Tensor(self.dequantized_weight())
 
+    _STATE = ("weight_codes", "weight_scale", "bias", "input_scale", "input_zero_point")
+
+    def _params(self) -> dict:
+        s, zp = self._state[3:]
+        act = None if self.activation_bits is None else (
+            float(s.data), float(zp.data), 2 ** self.activation_bits - 1)
+        return {"bits": self.bits, "group_size": self.group_size,
+                "in_features": self.in_features, "act": act}
+
     def forward(self, x) -> Tensor:
         x = _float_input(x, "WeightOnlyLinear", self.in_features)
         b = () if self.bias is None else (self.bias,)
         return apply(K.WEIGHT_ONLY_LINEAR, (x, self.weight_codes, self.weight_scale, *b),
-                     {"bits": self.bits, "group_size": self.group_size,
-                      "in_features": self.in_features})
+                     self._params())
 
     def forward_rows(self, x: np.ndarray) -> np.ndarray:
         """``forward`` on a float32 ndarray ``(B, in_features)`` -> ``(B,
         out_features)``: the row-kernel protocol of ``tinytorch.kvcache`` (see
         :meth:`QuantizedLinear.forward_rows`). No checks; ``x`` is not modified."""
-        b = () if self.bias is None else (self.bias.data,)
-        return K.WEIGHT_ONLY_LINEAR.forward(
-            x, self.weight_codes.data, self.weight_scale.data, *b, bits=self.bits,
-            group_size=self.group_size, in_features=self.in_features)
+        codes, scales, b = self._state[:3]
+        b = () if b is None else (b.data,)
+        return K.WEIGHT_ONLY_LINEAR.forward(x, codes.data, scales.data, *b, **self._params())
 
     def extra_repr(self) -> str:
+        acts = "" if self.activation_bits is None else f", activation_bits={self.activation_bits}"
         return (f"{self.in_features}, {self.out_features}, bits={self.bits}, "
-                f"group_size={self.group_size}")
+                f"group_size={self.group_size}{acts}")
 
 
 class WeightOnlyEmbedding(Module):

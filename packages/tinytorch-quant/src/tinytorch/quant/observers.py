@@ -73,6 +73,14 @@ class _Observer:
             raise ValueError(f"{type(self).__name__}.calculate_qparams: nothing observed yet")
         return self.lo, self.hi
 
+    def observed_range(self):
+        """``(lo, hi)`` that ``calculate_qparams`` maps onto the grid (after
+        percentile clipping for the histogram observer), for another grid
+        (4-bit activations).
+
+        Raises: ValueError if ``observe`` was never called."""
+        return self._range()
+
     def calculate_qparams(self):
         """``(scale, zero_point)``: float32 and int64 (scalars, or ``(C,)`` per channel).
 

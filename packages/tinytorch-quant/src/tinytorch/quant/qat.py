@@ -36,6 +36,8 @@ from .modules import (
     WeightOnlyLinear,
     _check_bits,
 )
+from .observers import qparams_from_range
+from .quantize import _observe_inputs
 
 __all__ = ["FAKE_QUANTIZE", "fake_quantize", "QATLinear", "prepare_qat", "convert"]
 
@@ -103,7 +105,8 @@ class QATLinear(Module):
     when ``group_size`` is None (converts to :class:`WeightOnlyLinear`).
     ``(*, in) -> (*, out)``."""
 
-    def __init__(self, linear: Linear, bits: int = 8, group_size: int | None = None) -> None:
+    def __init__(self, linear: Linear, bits: int = 8, group_size: int | None = None,
+                 activation_bits: int | None = None, act_qparams=None) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         gs = group_size if group_size is not None else self.in_features + self.in_features % 2
@@ -114,6 +117,10 @@ class QATLinear(Module):
         self.bits, self.group_size = bits, gs
         self.weight = Parameter(linear.weight.data.copy())
         self.bias = None if linear.bias is None else Parameter(linear.bias.data.copy())
+        self.activation_bits = activation_bits
+        if activation_bits is not None:  # the input's static grid, calibrated, not trained
+            self.register_buffer("input_scale", np.asarray(act_qparams[0], np.float32))
+            self.register_buffer("input_zero_point", np.asarray(act_qparams[1], np.int32))
 
     def quantized_weight(self) -> Tensor:
         """The fake-quantized weight (out, in), differentiable by the STE."""
@@ -125,6 +132,9 @@ class QATLinear(Module):
             self.out_features, self.in_features)
 
     def forward(self, x) -> Tensor:
+        if self.activation_bits is not None:  # the input as the converted layer rounds it
+            x = fake_quantize(x, self.input_scale.data, int(self.input_zero_point.data), 0,
+                              2 ** self.activation_bits - 1)
         return F.linear(x, self.quantized_weight(), self.bias)
 
     def to_float(self) -> Linear:
@@ -139,21 +149,46 @@ class QATLinear(Module):
                 f"group_size={self.group_size}")
 
 
-def prepare_qat(model: Module, bits: int = 8, group_size: int | None = None) -> Module:
+def prepare_qat(model: Module, bits: int = 8, group_size: int | None = None, *,
+                activation_bits: int | None = None, calibration_data=None,
+                observer: str = "histogram") -> Module:
     """A copy of ``model`` with every ``Linear`` replaced by a :class:`QATLinear`
     (its weights copied); train it like any model, then :func:`convert` it.
 
-    Raises: TypeError (not a Module), ValueError (bits not 4 or 8, a bad
-    group size, no Linear layer)."""
+    ``activation_bits`` (4 or 8): each Linear's input is also fake-quantized
+    onto a static affine grid of ``2**activation_bits`` levels, whose range is
+    observed on ``calibration_data`` (an iterable of float batches, as for
+    ``quantize_static``; ``observer`` as there) and then fixed: W4A4 / W4A8
+    quantization-aware training. Without training, ``convert`` of this
+    model is plain post-training quantization with the same recipe.
+
+    Raises: TypeError (not a Module, bad calibration data), ValueError (bits
+    or activation_bits not 4 or 8, a bad group size, no Linear layer,
+    activation_bits without calibration data)."""
     if not isinstance(model, Module):
         raise TypeError(f"prepare_qat: model must be a Module, got {type(model).__name__}")
     _check_bits(bits, 32 if group_size is None else group_size)
+    if activation_bits is not None and (isinstance(activation_bits, bool)
+                                        or activation_bits not in (4, 8)):
+        raise ValueError(f"prepare_qat: activation_bits must be None, 4 or 8, got "
+                         f"{activation_bits!r}")
+    if activation_bits is not None and calibration_data is None:
+        raise ValueError("prepare_qat: activation_bits needs calibration_data to fix the "
+                         "activation ranges")
     names = [n for n, m in model.named_modules() if n and type(m) is Linear]
     if not names:
         raise ValueError("prepare_qat: the model has nothing to quantize (no Linear layer)")
+    act = {name: None for name in names}
+    if activation_bits is not None:
+        observed = _observe_inputs(model, names, calibration_data, observer, "prepare_qat")
+        qmax = 2 ** activation_bits - 1
+        for name, obs in observed.items():
+            lo, hi = obs.observed_range()
+            act[name] = qparams_from_range(lo, hi, "uint8", qmax=qmax)
     new = copy.deepcopy(model)
     for name in names:
-        new.set_submodule(name, QATLinear(new.get_submodule(name), bits, group_size))
+        new.set_submodule(name, QATLinear(new.get_submodule(name), bits, group_size,
+                                          activation_bits, act[name]))
     return new
 
 
@@ -173,8 +208,12 @@ def convert(model: Module, *, embeddings: bool = True) -> Module:
     new = copy.deepcopy(model)
     for name, m in qat:
         lin = new.get_submodule(name).to_float()
-        q = (QuantizedLinear.from_float(lin) if m.bits == 8
-             else WeightOnlyLinear.from_float(lin, 4, m.group_size))
+        act = None if m.activation_bits is None else (m.input_scale.data,
+                                                      m.input_zero_point.data)
+        if m.bits == 8 and m.activation_bits in (None, 8):  # int8 dynamic or static
+            q = QuantizedLinear.from_float(lin, act_qparams=act)
+        else:
+            q = WeightOnlyLinear.from_float(lin, m.bits, m.group_size, act, m.activation_bits)
         new.set_submodule(name, q)
     if embeddings:
         bits = qat[0][1].bits

@@ -12,24 +12,16 @@ returns the copy: the input model is never touched.
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 
 import numpy as np
 
 from tinytorch.autograd import no_grad
-from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module
+from tinytorch.nn import Conv2d, Embedding, Linear, MaxPool2d, Module, Sequential
 from tinytorch.tensor import Tensor
 from tinytorch.transformers import PositionalEncoding
 
-from .modules import (
-    InferenceMaxPool2d,
-    QuantizedConv2d,
-    QuantizedEmbedding,
-    QuantizedLinear,
-    QuantizedPositionalEncoding,
-    WeightOnlyEmbedding,
-    WeightOnlyLinear,
-    _check_bits,
-)
+from . import modules as qm
 from .observers import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver
 
 __all__ = ["quantize_dynamic", "quantize_static", "quantize_weights", "model_size_bytes",
@@ -78,10 +70,10 @@ def quantize_dynamic(model: Module, *, embeddings: bool = True) -> Module:
 
     def make(name, layer):
         if type(layer) is Embedding:
-            return QuantizedEmbedding.from_float(layer)
+            return qm.QuantizedEmbedding.from_float(layer)
         if type(layer) is PositionalEncoding:
-            return QuantizedPositionalEncoding.from_float(layer)
-        cls = QuantizedLinear if type(layer) is Linear else QuantizedConv2d
+            return qm.QuantizedPositionalEncoding.from_float(layer)
+        cls = qm.QuantizedLinear if type(layer) is Linear else qm.QuantizedConv2d
         return cls.from_float(layer)
     return _swap(model, "quantize_dynamic", types, make)
 
@@ -113,6 +105,35 @@ def _batches(calibration_data, fn: str) -> list[Tensor]:
     return batches
 
 
+def _observe_inputs(model: Module, names: list[str], calibration_data, observer: str,
+                   fn: str) -> dict:
+    """Run ``calibration_data`` through a copy of ``model`` (eval, no grad) and
+    return ``{name: observer}`` of the input of each submodule in ``names``
+    (``observer`` one of :data:`OBSERVERS`). ``fn`` names the caller in errors.
+
+    Raises: TypeError / ValueError as ``quantize_static`` (bad calibration
+    data, an unknown observer)."""
+    if observer not in OBSERVERS:
+        raise ValueError(f"{fn}: observer must be one of {sorted(OBSERVERS)}, got {observer!r}")
+    batches = _batches(calibration_data, fn)
+    work = copy.deepcopy(model).eval()
+    observers = {name: OBSERVERS[observer]() for name in names}
+    handles = [work.get_submodule(name).register_forward_pre_hook(
+        lambda mod, args, obs=observers[name]: obs.observe(args[0])) for name in names]
+    try:
+        with no_grad():
+            for i, x in enumerate(batches):
+                try:
+                    work(x)
+                except (ValueError, TypeError, IndexError) as exc:
+                    raise ValueError(f"{fn}: calibration batch {i} of shape {x.shape} does "
+                                     f"not fit the model: {exc}") from exc
+    finally:
+        for h in handles:
+            h.remove()
+    return observers
+
+
 def quantize_static(model: Module, calibration_data, *, observer: str = "histogram",
                     inference_pooling: bool = False, weight_tile: int | None = None
                     ) -> Module:
@@ -125,7 +146,7 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
         observer: ``"minmax"``, ``"moving_average"`` or ``"histogram"``
             (99.99th percentile: clips outliers; the default).
         inference_pooling: also swap every ``MaxPool2d`` for an
-            :class:`InferenceMaxPool2d` (same outputs, no saved argmax: less
+            :class:`qm.InferenceMaxPool2d` (same outputs, no saved argmax: less
             memory at inference).
         weight_tile: widen at most this many int8 weights to floats at a
             time (None: the whole matrix, one GEMM). Lower peak memory at
@@ -142,51 +163,55 @@ def quantize_static(model: Module, calibration_data, *, observer: str = "histogr
     if weight_tile is not None and (isinstance(weight_tile, bool) or not isinstance(
             weight_tile, int) or weight_tile < 1):
         raise ValueError(f"{fn}: weight_tile must be None or an int >= 1, got {weight_tile!r}")
-    if observer not in OBSERVERS:
-        raise ValueError(f"{fn}: observer must be one of {sorted(OBSERVERS)}, got {observer!r}")
     targets = _targets(model, (Linear, Conv2d), fn)
-    batches = _batches(calibration_data, fn)
-    work = copy.deepcopy(model).eval()
-    observers = {name: OBSERVERS[observer]() for name, _ in targets}
-    handles = [work.get_submodule(name).register_forward_pre_hook(
-        lambda mod, args, obs=observers[name]: obs.observe(args[0])) for name, _ in targets]
-    try:
-        with no_grad():
-            for i, x in enumerate(batches):
-                try:
-                    work(x)
-                except (ValueError, TypeError, IndexError) as exc:
-                    raise ValueError(f"{fn}: calibration batch {i} of shape {x.shape} does "
-                                     f"not fit the model: {exc}") from exc
-    finally:
-        for h in handles:
-            h.remove()
+    observers = _observe_inputs(model, [name for name, _ in targets], calibration_data,
+                               observer, fn)
 
     def make(name, layer):
         if type(layer) is MaxPool2d:
-            return InferenceMaxPool2d.from_float(layer)
+            return qm.InferenceMaxPool2d.from_float(layer)
         qparams = observers[name].calculate_qparams()
-        cls = QuantizedLinear if type(layer) is Linear else QuantizedConv2d
+        cls = qm.QuantizedLinear if type(layer) is Linear else qm.QuantizedConv2d
         q = cls.from_float(layer, act_qparams=qparams)
         q.weight_tile = weight_tile
         return q
     types = (Linear, Conv2d, MaxPool2d) if inference_pooling else (Linear, Conv2d)
-    return _swap(model, fn, types, make).eval()
+    return _link_chains(_swap(model, fn, types, make)).eval()
 
 
-def quantize_weights(model: Module, bits: int = 4, group_size: int = 32, *,
+def _link_chains(model: Module) -> Module:
+    """Swap every plain ``Sequential`` of ``model`` (the root included) that
+    holds a linked run of static int8 Linears (``linked_runs``) for a
+    :class:`QuantizedSequential` with the same children; returns the root
+    (a new object when the root itself was swapped)."""
+    for name, seq in [(n, m) for n, m in model.named_modules() if type(m) is Sequential]:
+        if qm.linked_runs(list(seq.children())):
+            linked = qm.QuantizedSequential(OrderedDict(seq.named_children()))
+            if not name:  # the root: named_modules listed it first, its children are done
+                model = linked
+            else:
+                model.set_submodule(name, linked)
+    return model
+
+
+def quantize_weights(model: Module, bits: int = 4, group_size: int | None = 32, *,
                      embeddings: bool = True) -> Module:
     """Weight-only grouped quantization of every ``Linear`` (and ``Embedding``):
     ``bits`` 4 (two codes per byte, Q4_0-like) or 8, one float16 scale per
-    ``group_size`` weights. Activations stay float32. Returns a new model.
+    ``group_size`` weights, or per output row with ``group_size=None`` (one
+    group spanning the row, padded to an even width: per-channel weight-only
+    quantization, the usual int8 recipe). Activations stay float32. Returns
+    a new model.
 
     Raises: ValueError (bits not 4 or 8, a bad group size, nothing to quantize)."""
-    _check_bits(bits, group_size)
+    qm._check_bits(bits, 32 if group_size is None else group_size)
     types = (Linear, Embedding) if embeddings else (Linear,)
 
     def make(name, layer):
-        cls = WeightOnlyEmbedding if type(layer) is Embedding else WeightOnlyLinear
-        return cls.from_float(layer, bits, group_size)
+        cls = qm.WeightOnlyEmbedding if type(layer) is Embedding else qm.WeightOnlyLinear
+        width = layer.embedding_dim if type(layer) is Embedding else layer.in_features
+        gs = width + width % 2 if group_size is None else group_size
+        return cls.from_float(layer, bits, gs)
     return _swap(model, "quantize_weights", types, make)
 
 

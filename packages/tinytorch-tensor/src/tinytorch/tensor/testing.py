@@ -91,17 +91,17 @@ def assert_close(actual, expected, *, rtol: float | None = None, atol: float | N
 # --------------------------------------------------------------------------- #
 
 
-def assert_raises(exc: type[BaseException], call: Callable[[], object],
+def assert_raises(exc: type[Exception], call: Callable[[], object],
                   words: Iterable[str] = (), *, desc: str = "",
-                  ignore: Sequence[type[Warning]] = ()) -> BaseException:
+                  ignore: Sequence[type[Warning]] = ()) -> Exception:
     """Assert that ``call()`` raises exactly ``exc`` and that its message
     contains every string of ``words``; return the exception.
 
     The stack's policy is ``TypeError`` for a wrong type and ``ValueError``
     for a bad value, raised at the public boundary with a message that names
-    the problem. A subclass is not accepted (``exc`` itself is what a caller's
-    ``except`` is written against), and neither is any other exception: a
-    NumPy error from deep inside is the failure this check exists to catch.
+    the problem. Neither another type nor a subclass is accepted: a
+    ``numpy.exceptions.AxisError`` (a ValueError subclass) escaping from deep
+    inside NumPy is exactly the failure this check exists to catch.
 
     Args:
         exc: the exception class expected.
@@ -115,14 +115,17 @@ def assert_raises(exc: type[BaseException], call: Callable[[], object],
     Raises:
         AssertionError: nothing was raised, another type was, or a word is
             missing from the message.
+        TypeError: ``words`` is a single str (a list of words is meant).
     """
+    if isinstance(words, str):
+        raise TypeError(f"words must be a list of strings, not the str {words!r}")
     prefix = f"{desc}: " if desc else ""
     with warnings.catch_warnings():
         for category in ignore:
             warnings.simplefilter("ignore", category)
         try:
             call()
-        except BaseException as error:  # any type: checked against exc below
+        except Exception as error:  # any type: checked against exc below
             raised = error
         else:
             raise AssertionError(f"{prefix}nothing raised, expected {exc.__name__}")

@@ -133,10 +133,13 @@ def sample_next_token(logits, temperature: float = 1.0, top_k: int | None = None
     temperature = non_negative_float(temperature, "temperature", "sample_next_token")
     if top_k is not None:
         top_k = _int_arg(top_k, "top_k", "sample_next_token", 1)
-    if np.isnan(z).any():
+    zmax = z.max(axis=-1, keepdims=True)  # (B, 1); NaN for a row holding a NaN
+    # Both checks read the B row maxima, not the B x V logits: the maximum
+    # propagates NaN, and a row's maximum is -inf only if all of it is.
+    lowest = float(zmax.min())
+    if math.isnan(lowest):
         raise ValueError("sample_next_token: the logits contain NaN")
-    zmax = z.max(axis=-1, keepdims=True)  # (B, 1)
-    if np.isneginf(zmax).any():
+    if lowest == -math.inf:
         row = int(np.flatnonzero(np.isneginf(zmax[:, 0]))[0])
         raise ValueError(f"sample_next_token: every logit of row {row} is -inf: "
                          "no token can be drawn")
