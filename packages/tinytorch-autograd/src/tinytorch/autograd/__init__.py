@@ -39,7 +39,7 @@ from ._mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._rules import expand_reduced, scatter_add_rows, unbroadcast
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "enable_autograd", "disable_autograd", "is_autograd_enabled",
