@@ -10,7 +10,7 @@
   (``load_shakespeare``) and ``MNIST`` / ``CIFAR10`` downloads
 """
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 from . import datasets, transforms
 from .dataloader import DataLoader, default_collate
