@@ -16,7 +16,7 @@ from .char import UNK_PLACEHOLDER, UNK_TOKEN, CharTokenizer
 from .dataset import LanguageModelDataset, tokenize_dataset
 from .gpt2 import bytes_to_unicode, gpt2_pattern
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "BPETokenizer",
