@@ -22,9 +22,9 @@ Every workload runs with 1 and with 2 threads for BOTH frameworks (NumPy's
 BLAS and numexpr through ``_timing.limit_threads``, PyTorch through
 ``torch.set_num_threads``); the pools are printed. The frameworks alternate
 rounds (``--rounds``, each timing ``--steps`` steps or calls, each after a
-short sleep so that the other framework's spinning workers are idle and one
-untimed step that wakes its own), so a machine busy with other work slows
-both alike; medians over the rounds of the wall
+short sleep so that the other framework's spinning workers are idle and
+0.2 s of untimed steps that bring its own to their steady state), so a
+machine busy with other work slows both alike; medians over the rounds of the wall
 time and of the process CPU time per step, and their ratios tinytorch /
 PyTorch, are printed with the load average. The targets are judged on wall
 time; on a machine busier than its cores, the 1-thread CPU-time ratio is the
@@ -296,13 +296,22 @@ def _timed(step, n: int) -> tuple[float, float]:
 # pool's workers spin for a while before they sleep (OpenBLAS, OpenMP): a
 # round that starts at once is timed while the other framework's workers
 # still spin on the second core, which slows whichever framework runs second.
-# After the sleep, one untimed step wakes the round's own workers and caches.
+# After the sleep, untimed steps for WARM_S seconds (at least one) bring the
+# round to its steady state: on a VM, a core left idle for even 10 ms needs
+# about 0.1-0.2 s of load before thread hand-offs to it are fast again (a
+# Conv2d step at 2 threads measured 3.8 ms after 20 ms of warm-up and 2.1 ms
+# after 200 ms, as in a loop without pauses). A training loop runs in that
+# steady state, so both frameworks are timed there.
 SETTLE_S = 0.25
+WARM_S = 0.2
 
 
 def _settled(step, steps: int) -> tuple[float, float]:
     time.sleep(SETTLE_S)
+    until = time.perf_counter() + WARM_S
     step()
+    while time.perf_counter() < until:
+        step()
     return _timed(step, steps)
 
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from tinytorch.autograd import register_backward
-from tinytorch.tensor import Primitive
+from tinytorch.tensor import Primitive, kernels
 
 __all__ = ["LINEAR", "LAYER_NORM", "CROSS_ENTROPY", "CONV2D", "MAX_POOL2D", "AVG_POOL2D",
            "BATCH_NORM", "BCE", "BCE_WITH_LOGITS"]
@@ -262,13 +262,23 @@ def _conv2d_fwd(x, w, *b, stride, padding):
     oc, _, kh, kw = w.shape
     (sh, sw), (ph, pw) = stride, padding
     oh, ow = _conv_out_size(h, kh, sh, ph), _conv_out_size(wd, kw, sw, pw)
-    win = _windows(_pad(x, ph, pw), kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW) view
-    cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)  # the copy
-    out = w.reshape(oc, -1) @ cols  # (OC, N*OH*OW): the one GEMM
-    if b:
-        out += b[0][:, None]
-    y = np.ascontiguousarray(out.reshape(oc, n, oh, ow).transpose(1, 0, 2, 3))
-    return y, cols
+    xp = _pad(x, ph, pw)
+    w2 = w.reshape(oc, -1)
+    cols = np.empty((c * kh * kw, n, oh * ow), dtype=np.result_type(x, w))
+    y = np.empty((n, oc, oh, ow), dtype=cols.dtype)
+
+    def images(lo: int, hi: int) -> None:  # images lo..hi-1, into cols and y
+        win = _windows(xp[lo:hi], kh, kw, sh, sw)  # (n, C, OH, OW, KH, KW) view
+        np.copyto(cols.reshape(c, kh, kw, n, oh, ow)[:, :, :, lo:hi],
+                  win.transpose(1, 4, 5, 0, 2, 3))  # the copy (im2col)
+        out = w2 @ cols[:, lo:hi].reshape(c * kh * kw, -1)  # (OC, n*OH*OW): the GEMM
+        if b:
+            out += b[0][:, None]
+        y[lo:hi] = out.reshape(oc, hi - lo, oh, ow).transpose(1, 0, 2, 3)
+
+    # Images are independent: several kernel threads each take a share.
+    kernels.split_work(images, kernels.parts(n, cols.size))
+    return y, cols.reshape(c * kh * kw, n * oh * ow)
 
 
 def _conv2d_flops(inputs, out, params) -> int:
@@ -299,18 +309,30 @@ def _col2im(dcols: np.ndarray, shape, k, stride, padding) -> np.ndarray:
 
 def _conv2d_bwd(g, node):
     x, w = node.inputs[0].data, node.inputs[1].data
-    cols = node.saved
+    cols = node.saved  # (C*KH*KW, N*OH*OW)
     oc, c, kh, kw = w.shape
     n, _, oh, ow = g.shape
-    g2 = g.transpose(1, 0, 2, 3).reshape(oc, n * oh * ow)  # (OC, N*OH*OW)
-    dx = dw = db = None
-    if node.needs[0]:
-        dcols = (w.reshape(oc, -1).T @ g2).reshape(c, kh, kw, n, oh, ow)
-        dx = _col2im(dcols, x.shape, (kh, kw), node.params["stride"], node.params["padding"])
-    if node.needs[1]:
-        dw = (g2 @ cols.T).reshape(w.shape)  # one GEMM: (OC, M) @ (M, C*KH*KW)
-    if len(node.inputs) == 3:
-        db = g2.sum(axis=1) if node.needs[2] else None
+    w2 = w.reshape(oc, -1)
+    need_x, need_w = node.needs[0], node.needs[1]
+    has_bias = len(node.inputs) == 3
+    dx = np.empty(x.shape, dtype=g.dtype) if need_x else None
+
+    def images(lo: int, hi: int):  # dx of images lo..hi-1; their dW and db terms
+        g2 = g[lo:hi].transpose(1, 0, 2, 3).reshape(oc, -1)  # (OC, n*OH*OW)
+        if need_x:
+            dcols = (w2.T @ g2).reshape(c, kh, kw, hi - lo, oh, ow)
+            dx[lo:hi] = _col2im(dcols, (hi - lo, *x.shape[1:]), (kh, kw),
+                                node.params["stride"], node.params["padding"])
+        part_cols = cols.reshape(-1, n, oh * ow)[:, lo:hi].reshape(cols.shape[0], -1)
+        dw = g2 @ part_cols.T if need_w else None  # (OC, n*OH*OW) @ (n*OH*OW, C*KH*KW)
+        return dw, (g2.sum(axis=1) if has_bias else None)
+
+    terms = kernels.split_work(images, kernels.parts(n, cols.size))
+    dw = db = None
+    if need_w:
+        dw = sum(t[0] for t in terms).reshape(w.shape)
+    if has_bias:
+        db = sum(t[1] for t in terms) if node.needs[2] else None
         return dx, dw, db
     return dx, dw
 

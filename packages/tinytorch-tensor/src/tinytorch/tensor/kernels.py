@@ -227,16 +227,58 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if out is None:
         out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
                        + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
+    with _one_blas_thread():
+        _run(_matmul_part, a, a, b, out)
+    return out
+
+
+@contextmanager
+def _one_blas_thread():
+    """The BLAS library on one thread inside the block (restored after, also
+    on an error); nothing happens without a registered control."""
+    if _blas_control is None:
+        yield
+        return
     get, set_ = _blas_control
     blas_threads = get()
     if blas_threads > 1:
         set_(1)
     try:
-        _run(_matmul_part, a, a, b, out)
+        yield
     finally:
         if blas_threads > 1:
             set_(blas_threads)
-    return out
+
+
+def parts(items: int, work: int) -> list[tuple[int, int]]:
+    """How :func:`split_work` would cut ``items`` (a batch of ``items``
+    independent pieces of ``work`` elements in all): ``[(lo, hi), ...]``,
+    one range per kernel thread, or ``[(0, items)]`` when splitting does not
+    pay (one thread, no BLAS control registered, fewer than two items per
+    thread, or less than ``PARALLEL_MIN_SIZE`` elements of work)."""
+    n = _threads
+    if n < 2 or _blas_control is None or items < 2 * n or work < PARALLEL_MIN_SIZE:
+        return [(0, items)]
+    bounds = [items * i // n for i in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def split_work(fn, ranges: list[tuple[int, int]]) -> list:
+    """``[fn(lo, hi) for lo, hi in ranges]``, the ranges run at once on the
+    kernel threads (the caller's thread takes the first), each with one
+    BLAS thread; one range runs on the caller's thread as it is. For work
+    that NumPy does with the GIL released (copies, ufuncs, GEMMs) over
+    independent parts of a batch (:func:`parts` chooses the ranges). An
+    exception in any part is raised here."""
+    global _pool
+    if len(ranges) == 1:
+        return [fn(*ranges[0])]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="tt-kernel")
+    with _one_blas_thread():
+        futures = [_pool.submit(fn, lo, hi) for lo, hi in ranges[1:]]
+        first = fn(*ranges[0])
+        return [first] + [f.result() for f in futures]
 
 
 def _matmul_part(a, b, out):
