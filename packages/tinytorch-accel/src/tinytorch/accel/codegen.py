@@ -159,9 +159,10 @@ class _Writer:
 
     def conv2d(self, n: int, node) -> None:
         """im2col with a gather index computed once for this input shape:
-        ``cols = take(x_padded, index)``, then the same GEMM as eager mode
-        (bitwise equal). Padding is a zero-bordered scratch image whose
-        interior is overwritten each call."""
+        ``cols = take(x_padded, index)`` in eager mode's (N, C*KH*KW, OH*OW)
+        layout, then the same GEMM per image into the output (bitwise
+        equal). Padding is a zero-bordered scratch image whose interior is
+        overwritten each call."""
         x, w, *bias = node.inputs
         vx, vw = self.g.values[x], self.g.values[w]
         (sh, sw), (ph, pw) = node.params["stride"], node.params["padding"]
@@ -179,28 +180,23 @@ class _Writer:
         win = np.lib.stride_tricks.sliding_window_view(flat, (kh, kw), axis=(2, 3))
         win = win[:, :, ::sh, ::sw][:, :, :oh, :ow]
         index = self.bind(f"ix{n}", np.ascontiguousarray(
-            win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, nb * oh * ow)))
+            win.transpose(0, 1, 4, 5, 2, 3).reshape(nb, c * kh * kw, oh * ow)))
         cols = self.scratch(f"cols{n}", self.ns[index].shape, vx.dtype)
         self.lines.append(f"np.take({src}, {index}, out={cols})")
         w2 = self.bind(f"w{n}2d", vw.array.reshape(oc, -1)) if vw.array is not None \
             else f"v{w}.reshape({oc}, -1)"
         out = self.result(node)
-        if nb == 1 and node.buffer is not None:  # (OC, OH*OW) is the (1, OC, OH, OW) layout
-            o2 = self.bind(f"o{n}", self.ns[out].reshape(oc, oh * ow))
-        elif nb == 1:
-            o2 = f"{out}.reshape({oc}, {oh * ow})"
-        else:
-            o2 = self.scratch(f"o{n}", (oc, nb * oh * ow), self.g.values[node.out].dtype)
-        self.lines.append(f"np.dot({w2}, {cols}, out={o2})")  # matmul's GEMM, less overhead
+        # (N, OC, OH*OW) is the (N, OC, OH, OW) output: a GEMM per image into it
+        o3 = (self.bind(f"o{n}", self.ns[out].reshape(nb, oc, oh * ow))
+              if node.buffer is not None else f"{out}.reshape({nb}, {oc}, {oh * ow})")
+        self.lines.append(f"np.matmul({w2}, {cols}, out={o3})")
         if bias:
             vb = self.g.values[bias[0]]
             b2 = self.bind(f"bias{n}", vb.array[:, None]) if vb.array is not None \
                 else f"v{bias[0]}[:, None]"
-            self.lines.append(f"np.add({o2}, {b2}, out={o2})")
-        if nb != 1:
-            self.lines.append(f"np.copyto({out}, {o2}.reshape({oc}, {nb}, {oh}, {ow})"
-                              ".transpose(1, 0, 2, 3))")
+            self.lines.append(f"np.add({o3}, {b2}, out={o3})")
         self.lines.append(f"v{node.out} = {out}")
+
 
     def max_pool2d(self, n: int, node) -> None:
         """Max over each window as ``KH*KW - 1`` ``np.maximum`` calls on

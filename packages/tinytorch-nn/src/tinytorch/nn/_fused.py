@@ -224,19 +224,22 @@ register_backward(CROSS_ENTROPY, _cross_entropy_bwd)
 
 # -------------------------------------------------------------------- conv2d
 #
-# im2col turns the convolution into one matrix product. For every kernel
-# offset (c, i, j) and every output pixel (n, oh, ow), the column matrix holds
+# im2col turns the convolution into matrix products. For every image n,
+# kernel offset (c, i, j) and output pixel (oh, ow), the column array holds
 # the input value that offset sees:
 #
-#   cols[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*sh + i, ow*sw + j]
-#   out[o, (n, oh, ow)]          = sum_(c,i,j) W[o, (c, i, j)] * cols[(c, i, j), (n, oh, ow)]
+#   cols[n, (c, i, j), (oh, ow)] = x_padded[n, c, oh*sh + i, ow*sw + j]
+#   out[n, o, (oh, ow)]          = sum_(c,i,j) W[o, (c, i, j)] * cols[n, (c, i, j), (oh, ow)]
 #
-# i.e. out (OC, N*OH*OW) = W (OC, C*KH*KW) @ cols (C*KH*KW, N*OH*OW): one BLAS
-# GEMM. ``sliding_window_view`` builds the windows as a strided view (no
-# copy); the one copy is the reshape to the column matrix (C*KH*KW*N*OH*OW
-# elements: KH*KW times the input for stride 1), which the backward reuses
-# for dW. The layout puts (OH, OW) innermost so the copy and the col2im adds
-# run over contiguous rows.
+# i.e. out (N, OC, OH*OW) = W (OC, C*KH*KW) @ cols (N, C*KH*KW, OH*OW): one
+# BLAS GEMM per image, written straight into the (N, OC, OH, OW) output (no
+# transpose copy), and the backward reads the gradient in the same layout.
+# ``sliding_window_view`` builds the windows as a strided view (no copy);
+# the one copy is the column array (C*KH*KW*N*OH*OW elements: KH*KW times
+# the input for stride 1), which the backward reuses for dW. (OH, OW) are
+# innermost, so the copy and the col2im adds run over contiguous rows.
+# Images are independent: with several kernel threads each takes a share
+# of the batch (tinytorch.tensor.kernels.split_work).
 
 
 def _conv_out_size(size: int, k: int, s: int, p: int) -> int:
@@ -264,21 +267,20 @@ def _conv2d_fwd(x, w, *b, stride, padding):
     oh, ow = _conv_out_size(h, kh, sh, ph), _conv_out_size(wd, kw, sw, pw)
     xp = _pad(x, ph, pw)
     w2 = w.reshape(oc, -1)
-    cols = np.empty((c * kh * kw, n, oh * ow), dtype=np.result_type(x, w))
+    cols = np.empty((n, c * kh * kw, oh * ow), dtype=np.result_type(x, w))
     y = np.empty((n, oc, oh, ow), dtype=cols.dtype)
 
     def images(lo: int, hi: int) -> None:  # images lo..hi-1, into cols and y
         win = _windows(xp[lo:hi], kh, kw, sh, sw)  # (n, C, OH, OW, KH, KW) view
-        np.copyto(cols.reshape(c, kh, kw, n, oh, ow)[:, :, :, lo:hi],
-                  win.transpose(1, 4, 5, 0, 2, 3))  # the copy (im2col)
-        out = w2 @ cols[:, lo:hi].reshape(c * kh * kw, -1)  # (OC, n*OH*OW): the GEMM
+        np.copyto(cols[lo:hi].reshape(hi - lo, c, kh, kw, oh, ow),
+                  win.transpose(0, 1, 4, 5, 2, 3))  # the copy (im2col)
+        out = y[lo:hi].reshape(hi - lo, oc, oh * ow)
+        np.matmul(w2, cols[lo:hi], out=out)  # a GEMM per image, into y
         if b:
             out += b[0][:, None]
-        y[lo:hi] = out.reshape(oc, hi - lo, oh, ow).transpose(1, 0, 2, 3)
 
-    # Images are independent: several kernel threads each take a share.
     kernels.split_work(images, kernels.parts(n, cols.size))
-    return y, cols.reshape(c * kh * kw, n * oh * ow)
+    return y, cols
 
 
 def _conv2d_flops(inputs, out, params) -> int:
@@ -293,46 +295,45 @@ def _conv2d_flops(inputs, out, params) -> int:
 def _col2im(dcols: np.ndarray, shape, k, stride, padding) -> np.ndarray:
     """Adjoint of im2col: add each column entry back to the pixel it came from.
 
-    ``dcols`` is (C, KH, KW, N, OH, OW); one strided slice-add per kernel
+    ``dcols`` is (N, C, KH, KW, OH, OW); one strided slice-add per kernel
     offset (KH*KW NumPy calls, each over all images, channels and pixels).
     Overlapping windows (stride < kernel) accumulate, as they must.
+    Returns (N, C, H, W).
     """
     n, c, h, wd = shape
     (kh, kw), (sh, sw), (ph, pw) = k, stride, padding
     oh, ow = dcols.shape[4], dcols.shape[5]
-    dxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=dcols.dtype)
+    dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=dcols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, i, j]
-    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd].transpose(1, 0, 2, 3))
+            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, :, i, j]
+    return dxp[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dxp
 
 
 def _conv2d_bwd(g, node):
     x, w = node.inputs[0].data, node.inputs[1].data
-    cols = node.saved  # (C*KH*KW, N*OH*OW)
+    cols = node.saved  # (N, C*KH*KW, OH*OW)
     oc, c, kh, kw = w.shape
     n, _, oh, ow = g.shape
     w2 = w.reshape(oc, -1)
+    g3 = g.reshape(n, oc, oh * ow)  # (N, OC, OH*OW): the output's own layout
     need_x, need_w = node.needs[0], node.needs[1]
-    has_bias = len(node.inputs) == 3
     dx = np.empty(x.shape, dtype=g.dtype) if need_x else None
 
-    def images(lo: int, hi: int):  # dx of images lo..hi-1; their dW and db terms
-        g2 = g[lo:hi].transpose(1, 0, 2, 3).reshape(oc, -1)  # (OC, n*OH*OW)
+    def images(lo: int, hi: int):  # dx of images lo..hi-1; their share of dW
         if need_x:
-            dcols = (w2.T @ g2).reshape(c, kh, kw, hi - lo, oh, ow)
-            dx[lo:hi] = _col2im(dcols, (hi - lo, *x.shape[1:]), (kh, kw),
+            dcols = np.matmul(w2.T, g3[lo:hi])  # (n, C*KH*KW, OH*OW)
+            dx[lo:hi] = _col2im(dcols.reshape(hi - lo, c, kh, kw, oh, ow),
+                                (hi - lo, *x.shape[1:]), (kh, kw),
                                 node.params["stride"], node.params["padding"])
-        part_cols = cols.reshape(-1, n, oh * ow)[:, lo:hi].reshape(cols.shape[0], -1)
-        dw = g2 @ part_cols.T if need_w else None  # (OC, n*OH*OW) @ (n*OH*OW, C*KH*KW)
-        return dw, (g2.sum(axis=1) if has_bias else None)
+        if need_w:  # sum over images of (OC, OH*OW) @ (OH*OW, C*KH*KW)
+            return np.matmul(g3[lo:hi], cols[lo:hi].transpose(0, 2, 1)).sum(axis=0)
+        return None
 
     terms = kernels.split_work(images, kernels.parts(n, cols.size))
-    dw = db = None
-    if need_w:
-        dw = sum(t[0] for t in terms).reshape(w.shape)
-    if has_bias:
-        db = sum(t[1] for t in terms) if node.needs[2] else None
+    dw = sum(terms).reshape(w.shape) if need_w else None
+    if len(node.inputs) == 3:
+        db = g3.sum(axis=(0, 2)) if node.needs[2] else None
         return dx, dw, db
     return dx, dw
 
