@@ -51,7 +51,7 @@ from .scores import (
 from .stats import BenchmarkResult, t_cdf, t_quantile
 from .system import THREAD_ENV_VARS, system_info
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 
 __all__ = [
     "Profiler", "ProfileReport", "OpStats", "ModuleStats", "Trace", "ROOT_NAME",
