@@ -31,7 +31,7 @@ from .schedule import (
 from .sgd import SGD
 from .trainer import NonFiniteGradientError, NonFiniteLossError, Trainer
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
