@@ -82,7 +82,7 @@ from .quantize import (
     quantize_weights,
 )
 
-__version__ = "0.1.1"
+__version__ = "0.1.2"
 
 __all__ = [
     "QuantizedTensor", "quantize_per_tensor", "quantize_per_channel", "qrange",
