@@ -59,7 +59,7 @@ from .sparsity import LayerSparsity, SparsityReport, effective_tensors, measure_
 from .storage import CompressedFile, describe_architecture, load_compressed, save_compressed
 from .structured import SUPPORTED, PrunedMultiHeadAttention, structured_prune, unit_scores
 
-__version__ = "0.1.1"
+__version__ = "0.1.2"
 
 __all__ = [
     "measure_sparsity", "SparsityReport", "LayerSparsity", "effective_tensors",
