@@ -19,7 +19,7 @@ from .gpt2 import gpt2_state_dict, load_gpt2, load_gpt2_state_dict, save_gpt2
 from .gpt2_config import ARCHITECTURES, gpt2_config_from_gpt, gpt_config_from_gpt2
 from .torch_state import as_numpy, load_torch_state_dict, to_torch_state_dict
 
-__version__ = "0.1.1"
+__version__ = "0.1.2"
 
 __all__ = [
     "__version__",
