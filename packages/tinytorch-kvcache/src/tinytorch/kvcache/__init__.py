@@ -33,7 +33,7 @@ from .wrapper import (
     is_kv_cache_enabled,
 )
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 
 __all__ = [
     "__version__",
