@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-__version__ = "0.1.2"
+__version__ = "0.1.3"
 
 
 @dataclass(frozen=True)
