@@ -35,10 +35,11 @@ def test_parts(control, two_threads, items, work, expected):
 
 
 def test_parts_without_threads_or_control(control):
-    assert kernels.parts(8, 1 << 20) == [(0, 8)]  # one kernel thread
-    previous = kernels.set_num_threads(2)
-    kernels.set_blas_thread_control(None, None)
+    previous = kernels.set_num_threads(1)
     try:
+        assert kernels.parts(8, 1 << 20) == [(0, 8)]  # one kernel thread
+        kernels.set_num_threads(2)
+        kernels.set_blas_thread_control(None, None)
         assert kernels.parts(8, 1 << 20) == [(0, 8)]  # no BLAS control
     finally:
         kernels.set_num_threads(previous)
