@@ -3,6 +3,7 @@ threads, and that every part runs once, in order, with one BLAS thread."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tinytorch.tensor import kernels
@@ -64,3 +65,24 @@ def test_split_work_raises_a_parts_error_and_restores_blas(control, two_threads)
     with pytest.raises(ValueError, match="bad part"):
         kernels.split_work(fn, [(0, 1), (1, 2)])
     assert control["n"] == 2
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: kernels.parts(2.5, 10), TypeError, "items must be an int"),
+    (lambda: kernels.parts(4, -1), ValueError, "work must be >= 0"),
+    (lambda: kernels.split_work(3, [(0, 1)]), TypeError, "fn must be callable"),
+    (lambda: kernels.split_work(lambda lo, hi: lo, []), ValueError, "ranges is empty"),
+    (lambda: kernels.set_blas_thread_control(lambda: 1, None), TypeError, "both"),
+    (lambda: kernels.set_blas_thread_control(1, 2), TypeError, "callables"),
+    (lambda: kernels.attention_softmax_(np.ones((2, 2), np.int64)), TypeError,
+     "floating-point"),
+    (lambda: kernels.attention_softmax_(np.ones((2, 2)), np.ones((2, 2))), TypeError,
+     "bool ndarray"),
+    (lambda: kernels.attention_softmax_(np.ones((2, 2)), np.ones((3, 2), bool)), ValueError,
+     "does not broadcast"),
+    (lambda: kernels.scores_may_overflow(np.ones((2, 3)), np.ones((2, 4))), ValueError,
+     "last dim"),
+])
+def test_bad_arguments_are_clear_errors(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()

@@ -202,8 +202,17 @@ def set_blas_thread_control(get, set_) -> tuple | None:
     """Register how :func:`matmul` reads and sets the BLAS library's thread
     count: ``get() -> int`` and ``set_(n)``, or ``None, None`` to forget it.
     ``tinytorch.accel.threads`` registers threadpoolctl's. Returns the
-    previous pair (or None), so that it can be restored."""
+    previous pair (or None), so that it can be restored.
+
+    Raises:
+        TypeError: only one of the two is None, or one is not callable.
+    """
     global _blas_control
+    if (get is None) != (set_ is None):
+        raise TypeError("set_blas_thread_control: pass both get and set_, or both None")
+    if get is not None and not (callable(get) and callable(set_)):
+        raise TypeError(f"set_blas_thread_control: get and set_ must be callables, got "
+                        f"{type(get).__name__} and {type(set_).__name__}")
     previous = _blas_control
     _blas_control = None if get is None else (get, set_)
     return previous
@@ -255,7 +264,16 @@ def parts(items: int, work: int) -> list[tuple[int, int]]:
     independent pieces of ``work`` elements in all): ``[(lo, hi), ...]``,
     one range per kernel thread, or ``[(0, items)]`` when splitting does not
     pay (one thread, no BLAS control registered, fewer than two items per
-    thread, or less than ``PARALLEL_MIN_SIZE`` elements of work)."""
+    thread, or less than ``PARALLEL_MIN_SIZE`` elements of work).
+
+    Raises:
+        TypeError / ValueError: ``items`` or ``work`` is not an int >= 0.
+    """
+    for name, value in (("items", items), ("work", work)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"parts: {name} must be an int, got {type(value).__name__}")
+        if value < 0:
+            raise ValueError(f"parts: {name} must be >= 0, got {value}")
     n = _threads
     if n < 2 or _blas_control is None or items < 2 * n or work < PARALLEL_MIN_SIZE:
         return [(0, items)]
@@ -269,7 +287,15 @@ def split_work(fn, ranges: list[tuple[int, int]]) -> list:
     BLAS thread; one range runs on the caller's thread as it is. For work
     that NumPy does with the GIL released (copies, ufuncs, GEMMs) over
     independent parts of a batch (:func:`parts` chooses the ranges). An
-    exception in any part is raised here."""
+    exception in any part is raised here.
+
+    Raises:
+        TypeError: ``fn`` is not callable. ValueError: ``ranges`` is empty.
+    """
+    if not callable(fn):
+        raise TypeError(f"split_work: fn must be callable, got {type(fn).__name__}")
+    if not ranges:
+        raise ValueError("split_work: ranges is empty; pass at least one (lo, hi)")
     global _pool
     if len(ranges) == 1:
         return [fn(*ranges[0])]
@@ -394,7 +420,13 @@ def scores_may_overflow(q: np.ndarray, k: np.ndarray) -> bool:
     means that bound is below ``EXP_SAFE - ln(Tk)``, so ``shift=False`` is
     safe. Two passes over the (T x D) inputs instead of two over the
     (Tq x Tk) scores. Non-finite inputs give True.
+
+    Raises:
+        ValueError: ``q`` and ``k`` disagree on ``D``.
     """
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"scores_may_overflow: q {q.shape} and k {k.shape} must share their "
+                         "last dim (D)")
     qn = np.einsum("...d,...d->...", q, q).max()  # squared row norms
     kn = np.einsum("...d,...d->...", k, k).max()
     return not math.sqrt(qn * kn) < EXP_SAFE - math.log(k.shape[-2])
@@ -427,7 +459,26 @@ def attention_softmax_(s: np.ndarray, blocked: np.ndarray | None = None, *,
     small enough that ``exp`` cannot overflow. Returns ``s``. Both backends
     run the NumPy body (NumPy's SIMD ``exp`` beats numexpr's); large arrays
     are split along axis 0 over the kernel threads.
+
+    Raises:
+        TypeError: ``s`` is not a float ndarray of 2+ dims, or ``blocked`` is not
+            a bool ndarray. ValueError: ``blocked`` does not broadcast to ``s``.
     """
+    if not isinstance(s, np.ndarray) or s.dtype.kind != "f" or s.ndim < 2:
+        raise TypeError("attention_softmax_: s must be a floating-point ndarray with at least "
+                        f"2 dims (..., Tk, Tq), got {type(s).__name__} "
+                        f"{getattr(s, 'dtype', '')} {getattr(s, 'shape', '')}")
+    if blocked is not None:
+        if not isinstance(blocked, np.ndarray) or blocked.dtype != np.bool_:
+            raise TypeError("attention_softmax_: blocked must be a bool ndarray or None, got "
+                            f"{type(blocked).__name__} {getattr(blocked, 'dtype', '')}")
+        try:
+            fits = np.broadcast_shapes(blocked.shape, s.shape) == s.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"attention_softmax_: blocked of shape {blocked.shape} does not "
+                             f"broadcast to the scores' shape {s.shape}")
     if s.ndim < 3:  # axis 0 is the softmax axis itself: not split
         _attention_softmax_np(s, blocked, shift)
     else:
