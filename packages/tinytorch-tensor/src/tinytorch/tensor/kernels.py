@@ -44,6 +44,7 @@ in place* are overwritten, every other input is left untouched.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -446,6 +447,13 @@ def scores_may_overflow(q: np.ndarray, k: np.ndarray) -> bool:
     return not math.sqrt(qn * kn) < limit
 
 
+@functools.lru_cache(maxsize=32)
+def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones((1, n), dtype=dtype)
+    ones.flags.writeable = False  # shared between calls (cached)
+    return ones
+
+
 def _attention_softmax_np(s, blocked, shift):
     if blocked is not None:
         np.copyto(s, -np.inf, where=blocked)  # blocked -> exactly -inf
@@ -458,7 +466,7 @@ def _attention_softmax_np(s, blocked, shift):
     np.exp(s, out=s)  # exp(-inf) = 0
     # Column sums as a product with a row of ones, (1, Tk) @ (..., Tk, Tq):
     # BLAS sums the columns three times faster than NumPy's reduction.
-    d = np.matmul(np.ones((1, s.shape[-2]), dtype=s.dtype), s)  # (..., 1, Tq)
+    d = np.matmul(_ones_row(s.shape[-2], s.dtype), s)  # (..., 1, Tq)
     d[d == 0] = 1.0  # a fully blocked column (-inf everywhere): weights 0
     s *= 1.0 / d
 
