@@ -285,10 +285,9 @@ class _Writer:
         softmax = self.bind("attention_softmax_", kernels.attention_softmax_)
         may_overflow = self.bind("scores_may_overflow", kernels.scores_may_overflow)
         mm = self.bind("kernels_matmul", kernels.matmul)
-        base2_scale = scale * kernels.LOG2E  # scores in base 2, as the primitive keeps them
-        self.lines += [f"np.multiply(v{q}, {base2_scale!r}, out={qs})",
+        self.lines += [f"np.multiply(v{q}, {scale!r}, out={qs})",
                        f"{mm}(v{k}, {qs_t}, out={st})"]
-        blocked, shift = "None", f"{may_overflow}({qs}, v{k}, base2=True)"
+        blocked, shift = "None", f"{may_overflow}({qs}, v{k})"
         if mask is not None and mask.dtype == np.bool_:
             # Shifted: the masked copy. Not shifted (every score finite): the
             # mask as an additive 0 / -inf bias, one add; the same values.
@@ -296,17 +295,15 @@ class _Writer:
             blocked = self.bind(f"blk{n}", blk)
             bias = self.bind(f"bias{n}", np.where(blk, np.dtype(dtype).type(-np.inf),
                                                    np.dtype(dtype).type(0.0)))
-            self.lines += [f"if {shift}:",
-                           f"    {softmax}({st}, {blocked}, shift=True, base2=True)",
+            self.lines += [f"if {shift}:", f"    {softmax}({st}, {blocked}, shift=True)",
                            "else:", f"    np.add({st}, {bias}, out={st})",
-                           f"    {softmax}({st}, None, shift=False, base2=True)"]
+                           f"    {softmax}({st}, None, shift=False)"]
         else:
             if mask is not None:  # additive: may add positive values, so always shifted
-                dt = np.dtype(dtype).type
-                mt = self.bind(f"mt{n}", np.swapaxes(mask, -1, -2) * dt(kernels.LOG2E))
+                mt = self.bind(f"mt{n}", np.swapaxes(mask, -1, -2))
                 self.lines.append(f"np.add({st}, {mt}, out={st})")
                 shift = "True"
-            self.lines.append(f"{softmax}({st}, None, shift={shift}, base2=True)")
+            self.lines.append(f"{softmax}({st}, None, shift={shift})")
         out = self.result(node)
         self.lines += [f"{mm}({st_t}, v{v}, out={out})",
                        f"v{node.out} = {out}"]

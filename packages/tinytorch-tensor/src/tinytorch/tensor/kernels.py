@@ -59,8 +59,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["BACKENDS", "PARALLEL_MIN_SIZE", "available_backends", "get_backend", "set_backend",
            "use_backend", "get_num_threads", "set_num_threads", "gelu_tanh", "gelu_tanh_grad",
-           "exp_sub_", "attention_softmax_", "scores_may_overflow", "EXP_SAFE", "LOG2E",
-           "softmax_grad_", "matmul", "set_blas_thread_control", "SMALL_GEMM", "adam_step_"]
+           "exp_sub_", "attention_softmax_", "scores_may_overflow", "softmax_grad_", "matmul",
+           "set_blas_thread_control", "SMALL_GEMM", "adam_step_"]
 
 BACKENDS = ("numpy", "numexpr")
 GELU_C = math.sqrt(2.0 / math.pi)  # the tanh GELU's sqrt(2 / pi)
@@ -411,14 +411,8 @@ def exp_sub_(s: np.ndarray, m: np.ndarray) -> np.ndarray:
 # subnormals below -87.3).
 EXP_SAFE = 80.0
 
-#: log2(e). ``exp(s) = 2 ** (s * LOG2E)``: a caller that folds ``LOG2E`` into
-#: the scale of its scores can take the softmax in base 2 (``base2=True``),
-#: with the same weights; NumPy's float32 ``exp2`` is about 1.7x as fast as
-#: its ``exp``.
-LOG2E = 1.0 / math.log(2.0)
 
-
-def scores_may_overflow(q: np.ndarray, k: np.ndarray, *, base2: bool = False) -> bool:
+def scores_may_overflow(q: np.ndarray, k: np.ndarray) -> bool:
     """Whether some attention score ``q_i . k_j`` could be too large for
     :func:`attention_softmax_` without its max shift.
 
@@ -429,9 +423,7 @@ def scores_may_overflow(q: np.ndarray, k: np.ndarray, *, base2: bool = False) ->
     ``shift=False`` is safe. The first bound costs four reductions; the
     second, computed only when the first fails, two passes over the
     (T x D) inputs. Either is cheaper than two passes over the (Tq x Tk)
-    scores. Non-finite inputs give True. ``base2``: the scores are in base 2
-    (``q`` scaled by ``LOG2E`` too, for ``attention_softmax_(base2=True)``),
-    so the bound is ``LOG2E`` times larger.
+    scores. Non-finite inputs give True.
 
     Raises:
         ValueError: ``q`` and ``k`` disagree on ``D``.
@@ -442,8 +434,6 @@ def scores_may_overflow(q: np.ndarray, k: np.ndarray, *, base2: bool = False) ->
     if q.size == 0 or k.size == 0:  # no score at all
         return False
     limit = EXP_SAFE - math.log(k.shape[-2])
-    if base2:
-        limit *= LOG2E
     # A cheaper, looser bound first: |q_i . k_j| <= D * max|q| * max|k|
     # (four reductions, no temporaries). It settles the usual case; the
     # Cauchy-Schwarz bound (row norms) is computed only when it does not.
@@ -464,7 +454,7 @@ def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
     return ones
 
 
-def _attention_softmax_np(s, blocked, shift, base2):
+def _attention_softmax_np(s, blocked, shift):
     if blocked is not None:
         np.copyto(s, -np.inf, where=blocked)  # blocked -> exactly -inf
     if shift:
@@ -473,7 +463,7 @@ def _attention_softmax_np(s, blocked, shift, base2):
         # shift it by 0 instead, so that its exps are all exactly 0.
         m[~np.isfinite(m)] = 0.0
         s -= m
-    (np.exp2 if base2 else np.exp)(s, out=s)  # exp(-inf) = exp2(-inf) = 0
+    np.exp(s, out=s)  # exp(-inf) = 0
     # Column sums as a product with a row of ones, (1, Tk) @ (..., Tk, Tq):
     # BLAS sums the columns three times faster than NumPy's reduction.
     d = np.matmul(_ones_row(s.shape[-2], s.dtype), s)  # (..., 1, Tq)
@@ -482,7 +472,7 @@ def _attention_softmax_np(s, blocked, shift, base2):
 
 
 def attention_softmax_(s: np.ndarray, blocked: np.ndarray | None = None, *,
-                       shift: bool = True, base2: bool = False) -> np.ndarray:
+                       shift: bool = True) -> np.ndarray:
     """Softmax over axis -2, in place: the attention weights from transposed
     scores ``s`` ``(..., Tk, Tq)``, one distribution per column (query).
 
@@ -490,9 +480,7 @@ def attention_softmax_(s: np.ndarray, blocked: np.ndarray | None = None, *,
     get weight exactly 0 (a fully blocked column is all 0, not NaN).
     ``shift``: subtract each column's max before ``exp`` (the usual guard
     against overflow); pass False only when every score is known to be
-    small enough that ``exp`` cannot overflow. ``base2``: ``s`` holds the
-    scores times :data:`LOG2E` and ``2 ** s`` replaces ``exp(s)`` (the same
-    weights, faster). Returns ``s``. Both backends
+    small enough that ``exp`` cannot overflow. Returns ``s``. Both backends
     run the NumPy body (NumPy's SIMD ``exp`` beats numexpr's); large arrays
     are split along axis 0 over the kernel threads.
 
@@ -516,9 +504,9 @@ def attention_softmax_(s: np.ndarray, blocked: np.ndarray | None = None, *,
             raise ValueError(f"attention_softmax_: blocked of shape {blocked.shape} does not "
                              f"broadcast to the scores' shape {s.shape}")
     if s.ndim < 3:  # axis 0 is the softmax axis itself: not split
-        _attention_softmax_np(s, blocked, shift, base2)
+        _attention_softmax_np(s, blocked, shift)
     else:
-        _run(_attention_softmax_np, s, s, blocked, shift, base2)
+        _run(_attention_softmax_np, s, s, blocked, shift)
     return s
 
 

@@ -197,19 +197,17 @@ def _heads_last_buffer(p: np.ndarray, v: np.ndarray) -> np.ndarray | None:
 
 def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
     # Scaling Q (Tq x D) is cheaper than scaling the scores (Tq x Tk) when Tk > D.
-    # The scores are kept in base 2, S log2(e): the softmax then takes 2 ** s,
-    # the same weights as exp of the scores, and NumPy's exp2 is faster.
-    qs = q * (scale * kernels.LOG2E)
-    st = kernels.matmul(k, qs.swapaxes(-1, -2))  # S^T log2(e): (..., Tk, Tq)
+    qs = q * scale
+    st = kernels.matmul(k, qs.swapaxes(-1, -2))  # S^T: (..., Tk, Tq)
     # softmax(s) = exp(s - c) / sum exp(s - c) for any shift c; the usual
     # shift (each query's max) only keeps exp from overflowing, so it is
     # skipped when no score can overflow. Additive masks may add positive
     # values: they always shift.
     additive = mask is not None and mask.dtype != np.bool_
-    shift = additive or kernels.scores_may_overflow(qs, k, base2=True)
+    shift = additive or kernels.scores_may_overflow(qs, k)
     blocked_t = None
     if additive:
-        st += mask.swapaxes(-1, -2) * st.dtype.type(kernels.LOG2E)  # in base 2 too
+        st += mask.swapaxes(-1, -2)  # already the scores' dtype
     elif mask is not None:
         tq, tk = mask.shape[-2:]
         if not shift and mask.ndim == 2 and mask is _causal_array(tq, tk):
@@ -222,7 +220,7 @@ def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
             # scores that are not finite). A contiguous transposed mask:
             # copyto is twice as fast with it.
             blocked_t = np.ascontiguousarray((~mask).swapaxes(-1, -2))  # (..., Tk, Tq)
-    kernels.attention_softmax_(st, blocked_t, shift=shift, base2=True)
+    kernels.attention_softmax_(st, blocked_t, shift=shift)
     weights = st.swapaxes(-1, -2)  # (..., Tq, Tk), rows sum to 1 (or are all 0)
     dropped = weights if dropout_mask is None else weights * dropout_mask
     out = kernels.matmul(dropped, v, out=_heads_last_buffer(dropped, v))  # (..., Tq, Dv)
