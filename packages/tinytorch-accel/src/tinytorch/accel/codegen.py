@@ -237,28 +237,26 @@ class _Writer:
 
     def layer_norm(self, n: int, node) -> None:
         """LayerNorm over the last axis: the NumPy steps of
-        ``tinytorch.nn``'s fused forward (row sums as GEMVs by a column of
-        ones), into the buffer, with a scratch for the centred input and one
-        for the per-row statistics."""
+        ``tinytorch.nn``'s fused forward (row means as GEMVs by a column of
+        ``1/D``), into the buffer, with a scratch for the centred input and
+        one for the per-row statistics."""
         x, w, b = (f"v{i}" for i in node.inputs)
         v = self.g.values[node.out]
         d = v.shape[-1]
-        inv_d = 1.0 / d
         eps = node.params["eps"]
         rows = (-1, d)
-        xc = self.scratch(f"xc{n}", (int(np.prod(v.shape[:-1])), d), v.dtype)
-        st = self.scratch(f"st{n}", (int(np.prod(v.shape[:-1])),), v.dtype)
+        n_rows = int(np.prod(v.shape[:-1]))
+        xc = self.scratch(f"xc{n}", (n_rows, d), v.dtype)
+        st = self.scratch(f"st{n}", (n_rows,), v.dtype)
         st_col = self.bind(f"stc{n}", self.ns[st][:, None])
-        ones = self.bind(f"ones{n}", np.ones(d, v.dtype))
+        means = self.bind(f"mv{n}", np.full(d, 1.0 / d, dtype=v.dtype))
         y = self.result(node)
-        self.lines += [f"np.matmul({x}.reshape({rows}), {ones}, out={st})",
-                       f"np.multiply({st}, {inv_d!r}, out={st})",
+        self.lines += [f"np.matmul({x}.reshape({rows}), {means}, out={st})",
                        f"np.subtract({x}.reshape({rows}), {st_col}, out={xc})",
                        f"np.multiply({xc}, {xc}, out={y}.reshape({rows}))",
-                       f"np.matmul({y}.reshape({rows}), {ones}, out={st})",
-                       f"np.multiply({st}, {inv_d!r}, out={st})",
-                       f"np.add({st}, {eps!r}, out={st})", f"np.sqrt({st}, out={st})",
-                       f"np.divide(1.0, {st}, out={st})", f"np.multiply({xc}, {st_col}, out={xc})",
+                       f"np.matmul({y}.reshape({rows}), {means}, out={st})",
+                       f"np.add({st}, {eps!r}, out={st})", f"np.power({st}, -0.5, out={st})",
+                       f"np.multiply({xc}, {st_col}, out={xc})",
                        f"np.multiply({xc}, {w}, out={y}.reshape({rows}))",
                        f"np.add({y}, {b}, out={y})",
                        f"v{node.out} = {y}"]
