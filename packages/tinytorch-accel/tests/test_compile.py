@@ -54,7 +54,9 @@ def test_compiled_equals_eager_bitwise(name, make, shape):
     (dict(kernel_size=3, stride=2), 3, 11),
     (dict(kernel_size=2, stride=1, padding=2), (2, 3), 7),
     (dict(kernel_size=1), 1, 5),
-], ids=["pad1", "stride2-pool3", "pad2-pool2x3", "1x1"])
+    (dict(kernel_size=3, padding=1, bias=False), 2, 8),
+    (dict(kernel_size=5, padding=2), 2, 9),
+], ids=["pad1", "stride2-pool3", "pad2-pool2x3", "1x1", "pad1-no-bias", "5x5-pad2"])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_conv_and_pool_kernels_bitwise(conv, pool, hw, batch):
     model = nn.Sequential(nn.Conv2d(2, 4, **conv), nn.ReLU(), nn.MaxPool2d(pool)).eval()
@@ -178,6 +180,21 @@ def test_raw_write_into_a_parameter_array_is_read_live():
         got, want = fast(x).numpy(), model(x).numpy()
     assert not np.array_equal(before, want)
     np.testing.assert_array_equal(got, want)
+    assert fast.stats["traces"] == 1
+
+
+def test_raw_write_into_conv_weight_and_bias_is_read_live():
+    # The conv kernel copies W and b into its GEMM operand on every call.
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU()).eval()
+    x = random((2, 2, 6, 6))
+    fast = compile(model, (x,))
+    with no_grad():
+        for array in (model[0].weight.data, model[0].bias.data):
+            before = fast(x).numpy()
+            array[...] *= -1.5
+            got, want = fast(x).numpy(), model(x).numpy()
+            assert not np.array_equal(before, want)
+            np.testing.assert_array_equal(got, want)
     assert fast.stats["traces"] == 1
 
 

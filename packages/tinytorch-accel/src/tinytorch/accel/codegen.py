@@ -161,8 +161,11 @@ class _Writer:
         """im2col with a gather index computed once for this input shape:
         ``cols = take(x_padded, index)`` in eager mode's (N, C*KH*KW, OH*OW)
         layout, then the same GEMM per image into the output (bitwise
-        equal). Padding is a zero-bordered scratch image whose interior is
-        overwritten each call."""
+        equal). As in eager mode a bias rides in the GEMM: a last row of
+        ones in the columns (set once: nothing else writes it) meets a last
+        column of the weight matrix holding b (copied each call, so that
+        parameters updated in place are seen). Padding is a zero-bordered
+        scratch image whose interior is overwritten each call."""
         x, w, *bias = node.inputs
         vx, vw = self.g.values[x], self.g.values[w]
         (sh, sw), (ph, pw) = node.params["stride"], node.params["padding"]
@@ -181,20 +184,28 @@ class _Writer:
         win = win[:, :, ::sh, ::sw][:, :, :oh, :ow]
         index = self.bind(f"ix{n}", np.ascontiguousarray(
             win.transpose(0, 1, 4, 5, 2, 3).reshape(nb, c * kh * kw, oh * ow)))
-        cols = self.scratch(f"cols{n}", self.ns[index].shape, vx.dtype)
-        self.lines.append(f"np.take({src}, {index}, out={cols})")
-        w2 = self.bind(f"w{n}2d", vw.array.reshape(oc, -1)) if vw.array is not None \
-            else f"v{w}.reshape({oc}, -1)"
+        k = c * kh * kw
+        dtype = np.result_type(vx.dtype, vw.dtype)
+        cols = self.scratch(f"cols{n}", (nb, k + len(bias), oh * ow), dtype)
+        w2 = self.bind(f"w{n}2d", vw.array.reshape(oc, k)) if vw.array is not None \
+            else f"v{w}.reshape({oc}, {k})"
+        if bias:
+            self.ns[cols][:, k] = 1
+            self.lines.append(f"np.take({src}, {index}, "
+                              f"out={self.bind(f'cols{n}x', self.ns[cols][:, :k])})")
+            wk = self.scratch(f"wk{n}", (oc, k + 1), dtype)
+            vb = self.g.values[bias[0]]
+            b = self.bind(f"bias{n}", vb.array) if vb.array is not None else f"v{bias[0]}"
+            self.lines.append(f"np.copyto({self.bind(f'wk{n}w', self.ns[wk][:, :k])}, {w2})")
+            self.lines.append(f"np.copyto({self.bind(f'wk{n}b', self.ns[wk][:, k])}, {b})")
+        else:
+            self.lines.append(f"np.take({src}, {index}, out={cols})")
+            wk = w2
         out = self.result(node)
         # (N, OC, OH*OW) is the (N, OC, OH, OW) output: a GEMM per image into it
         o3 = (self.bind(f"o{n}", self.ns[out].reshape(nb, oc, oh * ow))
               if node.buffer is not None else f"{out}.reshape({nb}, {oc}, {oh * ow})")
-        self.lines.append(f"np.matmul({w2}, {cols}, out={o3})")
-        if bias:
-            vb = self.g.values[bias[0]]
-            b2 = self.bind(f"bias{n}", vb.array[:, None]) if vb.array is not None \
-                else f"v{bias[0]}[:, None]"
-            self.lines.append(f"np.add({o3}, {b2}, out={o3})")
+        self.lines.append(f"np.matmul({wk}, {cols}, out={o3})")
         self.lines.append(f"v{node.out} = {out}")
 
 

@@ -245,10 +245,26 @@ register_backward(CROSS_ENTROPY, _cross_entropy_bwd)
 # i.e. out (N, OC, OH*OW) = W (OC, C*KH*KW) @ cols (N, C*KH*KW, OH*OW): one
 # BLAS GEMM per image, written straight into the (N, OC, OH, OW) output (no
 # transpose copy), and the backward reads the gradient in the same layout.
-# ``sliding_window_view`` builds the windows as a strided view (no copy);
-# the one copy is the column array (C*KH*KW*N*OH*OW elements: KH*KW times
-# the input for stride 1), which the backward reuses for dW. (OH, OW) are
-# innermost, so the copy and the col2im adds run over contiguous rows.
+# The columns (KH*KW times the input for stride 1) are kept for dW.
+#
+# The bias rides inside the GEMMs: cols gets one extra row of ones and W one
+# extra column holding b, so the forward GEMM adds b (no separate pass over
+# the output), and in the backward the GEMM that gives dW gives db too
+# (g @ ones = the sum of g over the pixels) for one more row of work.
+# dW is computed transposed, cols @ g^T ((K, OH*OW) @ (OH*OW, OC) per
+# image): BLAS runs that orientation of the skinny product faster.
+#
+# Two ways to move data between images and columns:
+# - general (any stride, padding): a strided window view of the padded
+#   images (``sliding_window_view``), one copy out of it; col2im is one
+#   strided slice-add per kernel offset, clipped to the unpadded image.
+# - "flat" (stride 1 and OW == W, i.e. 2*pw == KW - 1, as in 'same'
+#   convolutions): with rows of the same width W in the image and in the
+#   output, kernel offset (i, j) is a plain shift s = (ph - i)*W + (pw - j)
+#   of the flattened (H*W) image, so each offset is ONE contiguous copy (or
+#   add) of whole images, with no padded buffer. Entries that a shift wraps
+#   around a row end are exactly those that fall in the width padding: they
+#   are set to zero (columns ow < pw - j or ow >= W + pw - j of that offset).
 # Images are independent: with several kernel threads each takes a share
 # of the batch (tinytorch.tensor.kernels.split_work).
 
@@ -271,27 +287,94 @@ def _windows(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
 
 
+def _is_flat(kernel, stride, padding) -> bool:
+    """Whether the flat (shift) layout applies: stride 1 and OW == W."""
+    return tuple(stride) == (1, 1) and 2 * padding[1] == kernel[1] - 1
+
+
+def _flat_shifts(kh: int, kw: int, ph: int, pw: int, w: int):
+    """``(i, j, s)`` for every kernel offset: image pixel p feeds column
+    entry p - s of offset (i, j) in the flattened layout."""
+    return [(i, j, (ph - i) * w + (pw - j)) for i in range(kh) for j in range(kw)]
+
+
+def _zero_wrapped(c6: np.ndarray, pw: int) -> None:
+    """Zero the entries of ``c6`` (n, C, KH, KW, OH, W) that a flat shift
+    wraps around a row end: for offset j, columns ow < pw - j or
+    ow >= W + pw - j (their pixel lies in the width padding)."""
+    w = c6.shape[5]
+    for j in range(c6.shape[3]):
+        s = pw - j
+        if s > 0:
+            c6[:, :, :, j, :, :min(s, w)] = 0
+        elif s < 0:
+            c6[:, :, :, j, :, max(w + s, 0):] = 0
+
+
+def _im2col_flat(x: np.ndarray, cv: np.ndarray, kernel, padding) -> None:
+    """Flat im2col: ``cv`` (n, C, KH, KW, OH*W) from unpadded ``x`` (n, C, H, W),
+    one contiguous copy per kernel offset. O(n C KH KW OH W)."""
+    n, c, h, w = x.shape
+    (kh, kw), (ph, pw) = kernel, padding
+    size, out = h * w, cv.shape[4]
+    xf = x.reshape(n, c, size)  # a view for contiguous x, a copy otherwise
+    for i, j, s in _flat_shifts(kh, kw, ph, pw, w):
+        lo, hi = max(0, s), min(out, size + s)  # entries whose pixel is in the image
+        if lo >= hi:
+            cv[:, :, i, j] = 0
+            continue
+        cv[:, :, i, j, lo:hi] = xf[:, :, lo - s:hi - s]
+        cv[:, :, i, j, :lo] = 0  # rows in the height padding
+        cv[:, :, i, j, hi:] = 0
+    _zero_wrapped(cv.reshape(n, c, kh, kw, out // w, w), pw)
+
+
+def _weight_matrix(w: np.ndarray, b: np.ndarray | None, dtype) -> np.ndarray:
+    """The GEMM's left operand: W as (OC, C*KH*KW), plus a last column
+    holding ``b`` when there is a bias (it meets the row of ones of the
+    columns). A small copy, of ``dtype``."""
+    oc = w.shape[0]
+    k = w.size // oc
+    wk = np.empty((oc, k + (b is not None)), dtype=dtype)
+    wk[:, :k] = w.reshape(oc, k)
+    if b is not None:
+        wk[:, k] = b
+    return wk
+
+
+def _im2col(x: np.ndarray, cols: np.ndarray, kernel, stride, padding) -> None:
+    """Fill ``cols`` (n, C*KH*KW [+1], OH*OW) from the unpadded images ``x``
+    (n, C, H, W) (flat or general path, the same values); a last row, if
+    ``cols`` has one, is set to ones (the bias row). O(n C KH KW OH OW)."""
+    n, c = x.shape[:2]
+    kh, kw = kernel
+    k = c * kh * kw
+    if _is_flat(kernel, stride, padding):
+        _im2col_flat(x, cols[:, :k].reshape(n, c, kh, kw, -1), kernel, padding)
+    else:
+        win = _windows(_pad(x, *padding), kh, kw, *stride)  # (n, C, OH, OW, KH, KW) view
+        oh, ow = win.shape[2], win.shape[3]
+        np.copyto(cols[:, :k].reshape(n, c, kh, kw, oh, ow), win.transpose(0, 1, 4, 5, 2, 3))
+    if cols.shape[1] > k:
+        cols[:, k] = 1
+
+
 def _conv2d_fwd(x, w, *b, stride, padding):
     n, c, h, wd = x.shape
     oc, _, kh, kw = w.shape
     (sh, sw), (ph, pw) = stride, padding
     oh, ow = _conv_out_size(h, kh, sh, ph), _conv_out_size(wd, kw, sw, pw)
-    xp = _pad(x, ph, pw)
-    w2 = w.reshape(oc, -1)
-    cols = np.empty((n, c * kh * kw, oh * ow), dtype=np.result_type(x, w))
-    y = np.empty((n, oc, oh, ow), dtype=cols.dtype)
+    dtype = np.result_type(x, w)
+    wk = _weight_matrix(w, b[0] if b else None, dtype)  # (OC, K)
+    cols = np.empty((n, wk.shape[1], oh * ow), dtype=dtype)
+    y = np.empty((n, oc, oh, ow), dtype=dtype)
 
     def images(lo: int, hi: int) -> None:  # images lo..hi-1, into cols and y
-        win = _windows(xp[lo:hi], kh, kw, sh, sw)  # (n, C, OH, OW, KH, KW) view
-        np.copyto(cols[lo:hi].reshape(hi - lo, c, kh, kw, oh, ow),
-                  win.transpose(0, 1, 4, 5, 2, 3))  # the copy (im2col)
-        out = y[lo:hi].reshape(hi - lo, oc, oh * ow)
-        np.matmul(w2, cols[lo:hi], out=out)  # a GEMM per image, into y
-        if b:
-            out += b[0][:, None]
+        _im2col(x[lo:hi], cols[lo:hi], (kh, kw), stride, padding)
+        np.matmul(wk, cols[lo:hi], out=y[lo:hi].reshape(hi - lo, oc, oh * ow))
 
     kernels.split_work(images, kernels.parts(n, cols.size))
-    return y, cols
+    return y, (cols, wk)
 
 
 def _conv2d_flops(inputs, out, params) -> int:
@@ -303,50 +386,98 @@ def _conv2d_flops(inputs, out, params) -> int:
     return int(flops)
 
 
-def _col2im(dcols: np.ndarray, shape, k, stride, padding) -> np.ndarray:
-    """Adjoint of im2col: add each column entry back to the pixel it came from.
+def _offset_span(i: int, out: int, size: int, s: int, p: int):
+    """Which outputs of one axis kernel offset ``i`` reaches inside the
+    unpadded input, and where: ``(outputs slice, input slice)``, or None
+    when every one of them lands in the padding."""
+    lo = max(0, -((i - p) // s))  # first o with o*s + i - p >= 0
+    hi = min(out, (size - 1 + p - i) // s + 1)  # one past the last o with o*s + i - p < size
+    if lo >= hi:
+        return None
+    start = lo * s + i - p
+    return slice(lo, hi), slice(start, start + s * (hi - lo - 1) + 1, s)
 
-    ``dcols`` is (N, C, KH, KW, OH, OW); one strided slice-add per kernel
-    offset (KH*KW NumPy calls, each over all images, channels and pixels).
-    Overlapping windows (stride < kernel) accumulate, as they must.
-    Returns (N, C, H, W).
-    """
-    n, c, h, wd = shape
-    (kh, kw), (sh, sw), (ph, pw) = k, stride, padding
-    oh, ow = dcols.shape[4], dcols.shape[5]
-    dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=dcols.dtype)
+
+def _col2im_strided(dcols: np.ndarray, dx: np.ndarray, stride, padding) -> None:
+    """General col2im: one strided slice-add per kernel offset, clipped to
+    the unpadded image (no padded buffer, no final crop)."""
+    h, wd = dx.shape[2], dx.shape[3]
+    kh, kw, oh, ow = dcols.shape[2:]
+    (sh, sw), (ph, pw) = stride, padding
+    dx[...] = 0
     for i in range(kh):
+        rows = _offset_span(i, oh, h, sh, ph)
         for j in range(kw):
-            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, :, i, j]
-    return dxp[:, :, ph:ph + h, pw:pw + wd] if ph or pw else dxp
+            cols = _offset_span(j, ow, wd, sw, pw)
+            if rows is not None and cols is not None:
+                dx[:, :, rows[1], cols[1]] += dcols[:, :, i, j, rows[0], cols[0]]
+
+
+def _col2im_flat(dcols: np.ndarray, dx: np.ndarray, padding) -> None:
+    """Flat col2im: one contiguous add per kernel offset; the wrapped
+    entries of ``dcols`` are zeroed first (it is overwritten)."""
+    n, c, h, w = dx.shape
+    kh, kw, oh, _ = dcols.shape[2:]
+    ph, pw = padding
+    _zero_wrapped(dcols, pw)
+    d = dcols.reshape(n, c, kh, kw, oh * w)
+    xf = dx.reshape(n, c, h * w)
+    size, out = h * w, oh * w
+    shifts = _flat_shifts(kh, kw, ph, pw, w)
+    if ph < kh and oh >= h:  # offset (ph, pw) (shift 0) reaches every pixel: copy it
+        shifts.remove((ph, pw, 0))
+        np.copyto(xf, d[:, :, ph, pw, :size])
+    else:
+        xf[...] = 0
+    for i, j, s in shifts:
+        lo, hi = max(0, -s), min(size, out - s)  # pixels that entries of this offset reach
+        if lo < hi:
+            xf[:, :, lo:hi] += d[:, :, i, j, lo + s:hi + s]
+
+
+def _col2im(dcols: np.ndarray, dx: np.ndarray, stride, padding) -> None:
+    """Adjoint of im2col, written into ``dx`` (n, C, H, W), which must be
+    contiguous: add each column entry back to the pixel it came from.
+    ``dcols`` is (n, C, KH, KW, OH, OW) and may be overwritten. KH*KW NumPy
+    calls, each over all images, channels and pixels; overlapping windows
+    (stride < kernel) accumulate, as they must. O(n C KH KW OH OW)."""
+    kernel = dcols.shape[2:4]
+    if _is_flat(kernel, stride, padding):
+        _col2im_flat(dcols, dx, padding)
+    else:
+        _col2im_strided(dcols, dx, stride, padding)
 
 
 def _conv2d_bwd(g, node):
-    x, w = node.inputs[0].data, node.inputs[1].data
-    cols = node.saved  # (N, C*KH*KW, OH*OW)
-    oc, c, kh, kw = w.shape
+    x = node.inputs[0].data
+    cols, wk = node.saved  # (N, K, OH*OW), (OC, K); K = C*KH*KW (+1 with a bias)
+    oc, c, kh, kw = node.inputs[1].shape
+    k = c * kh * kw
     n, _, oh, ow = g.shape
-    w2 = w.reshape(oc, -1)
     g3 = g.reshape(n, oc, oh * ow)  # (N, OC, OH*OW): the output's own layout
+    has_bias = len(node.inputs) == 3
     need_x, need_w = node.needs[0], node.needs[1]
+    need_b = has_bias and node.needs[2]
     dx = np.empty(x.shape, dtype=g.dtype) if need_x else None
 
-    def images(lo: int, hi: int):  # dx of images lo..hi-1; their share of dW
-        if need_x:
-            dcols = np.matmul(w2.T, g3[lo:hi])  # (n, C*KH*KW, OH*OW)
-            dx[lo:hi] = _col2im(dcols.reshape(hi - lo, c, kh, kw, oh, ow),
-                                (hi - lo, *x.shape[1:]), (kh, kw),
-                                node.params["stride"], node.params["padding"])
-        if need_w:  # sum over images of (OC, OH*OW) @ (OH*OW, C*KH*KW)
-            return np.matmul(g3[lo:hi], cols[lo:hi].transpose(0, 2, 1)).sum(axis=0)
+    def images(lo: int, hi: int):  # dx of images lo..hi-1; their share of [dW^T; db]
+        if need_x:  # (n, K, OH*OW); a bias row in K is computed and ignored
+            dcols = np.matmul(wk.T, g3[lo:hi])
+            _col2im(dcols[:, :k].reshape(hi - lo, c, kh, kw, oh, ow), dx[lo:hi],
+                    node.params["stride"], node.params["padding"])
+        if need_w:  # sum over images of (K, OH*OW) @ (OH*OW, OC)
+            return np.matmul(cols[lo:hi], g3[lo:hi].transpose(0, 2, 1)).sum(axis=0)
         return None
 
     terms = kernels.split_work(images, kernels.parts(n, cols.size))
-    dw = sum(terms).reshape(w.shape) if need_w else None
-    if len(node.inputs) == 3:
-        db = g3.sum(axis=(0, 2)) if node.needs[2] else None
-        return dx, dw, db
-    return dx, dw
+    dw = db = None
+    if need_w:
+        dwt = sum(terms) if len(terms) > 1 else terms[0]  # (K, OC)
+        dw = np.ascontiguousarray(dwt[:k].T).reshape(node.inputs[1].shape)
+        db = dwt[k].copy() if need_b else None
+    elif need_b:
+        db = g3.sum(axis=(0, 2))
+    return (dx, dw, db) if has_bias else (dx, dw)
 
 
 CONV2D = Primitive("conv2d", _conv2d_fwd, flops=_conv2d_flops, saves=True)

@@ -479,10 +479,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
     Shapes: x ``(N, C, H, W)``, weight ``(OC, C, KH, KW)``, bias ``(OC,)``;
     output ``(N, OC, OH, OW)`` with ``OH = (H + 2 ph - KH) // sh + 1``.
 
-    One fused primitive: im2col (a strided window view, one copy into a
-    ``(C*KH*KW, N*OH*OW)`` column matrix) and one GEMM; the backward computes
-    dW with one GEMM against the saved columns and dx with a GEMM plus col2im
-    (one strided add per kernel offset, no loop over images or pixels).
+    One fused primitive: im2col (one copy into per-image
+    ``(C*KH*KW [+1], OH*OW)`` column matrices; the extra row of ones carries
+    the bias) and a GEMM per image; the backward computes dW and db with one
+    GEMM against the saved columns and dx with a GEMM plus col2im (one add
+    per kernel offset, no loop over images or pixels).
     Cost: ``2 N OC OH OW C KH KW`` FLOPs; extra memory ``KH*KW/(sh*sw)`` times
     the input for the columns.
 
