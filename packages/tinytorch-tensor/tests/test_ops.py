@@ -527,3 +527,18 @@ def test_errors_name_the_problem(desc, call, exc, words):
     msg = str(info.value)
     for w in words:
         assert w in msg, f"{desc}: {w!r} not in {msg!r}"
+
+
+@pytest.mark.parametrize("dims, axes", [((1, 0, 2), (1, 0, 2)), ((-1, 0, 1), (2, 0, 1)),
+                                        ((np.int64(2), 1, 0), (2, 1, 0))])
+def test_permute_accepts_negative_and_numpy_dims(dims, axes):
+    x = tt.Tensor(np.arange(24.0).reshape(2, 3, 4))
+    np.testing.assert_array_equal(x.permute(*dims).data, x.data.transpose(axes))
+
+
+@pytest.mark.parametrize("dims, error", [((0, 1), ValueError), ((0, 1, 1), ValueError),
+                                         ((0, 1, -4), ValueError), ((0, 1, True), TypeError),
+                                         ((0, 1, 2.0), TypeError)])
+def test_permute_rejects_what_is_not_a_permutation(dims, error):
+    with pytest.raises(error):
+        tt.Tensor(np.zeros((2, 3, 4))).permute(*dims)

@@ -248,26 +248,29 @@ class _Writer:
 
     def layer_norm(self, n: int, node) -> None:
         """LayerNorm over the last axis: the NumPy steps of
-        ``tinytorch.nn``'s fused forward, into the buffer, with a scratch
-        for the centred input and one for the per-row statistics."""
+        ``tinytorch.nn``'s fused forward (row means as GEMVs by a column of
+        ``1/D``), into the buffer, with a scratch for the centred input and
+        one for the per-row statistics."""
         x, w, b = (f"v{i}" for i in node.inputs)
         v = self.g.values[node.out]
-        inv_d = 1.0 / v.shape[-1]
+        d = v.shape[-1]
         eps = node.params["eps"]
-        xc = self.scratch(f"xc{n}", v.shape, v.dtype)
-        st = self.scratch(f"st{n}", (*v.shape[:-1], 1), v.dtype)
+        rows = (-1, d)
+        n_rows = int(np.prod(v.shape[:-1]))
+        xc = self.scratch(f"xc{n}", (n_rows, d), v.dtype)
+        st = self.scratch(f"st{n}", (n_rows,), v.dtype)
+        st_col = self.bind(f"stc{n}", self.ns[st][:, None])
+        means = self.bind(f"mv{n}", np.full(d, 1.0 / d, dtype=v.dtype))
         y = self.result(node)
-        self.lines += [f"np.add.reduce({x}, axis=-1, keepdims=True, out={st})",
-                       f"np.multiply({st}, {inv_d!r}, out={st})",
-                       f"np.subtract({x}, {st}, out={xc})",
-                       f"np.multiply({xc}, {xc}, out={y})",
-                       f"np.add.reduce({y}, axis=-1, keepdims=True, out={st})",
-                       f"np.multiply({st}, {inv_d!r}, out={st})",
-                       f"np.add({st}, {eps!r}, out={st})", f"np.sqrt({st}, out={st})",
-                       f"np.divide(1.0, {st}, out={st})", f"np.multiply({xc}, {st}, out={xc})",
-                       f"np.multiply({xc}, {w}, out={y})", f"np.add({y}, {b}, out={y})",
+        self.lines += [f"np.matmul({x}.reshape({rows}), {means}, out={st})",
+                       f"np.subtract({x}.reshape({rows}), {st_col}, out={xc})",
+                       f"np.multiply({xc}, {xc}, out={y}.reshape({rows}))",
+                       f"np.matmul({y}.reshape({rows}), {means}, out={st})",
+                       f"np.add({st}, {eps!r}, out={st})", f"np.power({st}, -0.5, out={st})",
+                       f"np.multiply({xc}, {st_col}, out={xc})",
+                       f"np.multiply({xc}, {w}, out={y}.reshape({rows}))",
+                       f"np.add({y}, {b}, out={y})",
                        f"v{node.out} = {y}"]
-
 
     def attention(self, n: int, node) -> None:
         """Scaled dot-product attention as tinytorch.transformers computes it
@@ -275,9 +278,10 @@ class _Writer:
         ``kernels.matmul`` products, ``kernels.attention_softmax_`` over the
         keys, shifted or not by the same ``kernels.scores_may_overflow``
         test, then ``P V``), into scratch buffers, bitwise equal. What is
-        done once: the blocked-positions mask, inverted and transposed, and
-        every view. The primitive's ``weights_out`` slot is not written
-        (nothing after the op runs)."""
+        done once: the blocked-positions mask, inverted and transposed (and
+        as an additive bias, for the unshifted softmax), and every view. The
+        primitive's ``weights_out`` slot is not written (nothing after the
+        op runs)."""
         q, k, v = node.inputs
         vq, vk = self.g.values[q], self.g.values[k]
         dtype = vq.dtype
@@ -294,14 +298,23 @@ class _Writer:
                        f"{mm}(v{k}, {qs_t}, out={st})"]
         blocked, shift = "None", f"{may_overflow}({qs}, v{k})"
         if mask is not None and mask.dtype == np.bool_:
-            blocked = self.bind(f"blk{n}", np.ascontiguousarray(np.swapaxes(~mask, -1, -2)))
-        elif mask is not None:  # additive: may add positive values, so always shifted
-            mt = self.bind(f"mt{n}", np.swapaxes(mask, -1, -2))
-            self.lines.append(f"np.add({st}, {mt}, out={st})")
-            shift = "True"
+            # Shifted: the masked copy. Not shifted (every score finite): the
+            # mask as an additive 0 / -inf bias, one add; the same values.
+            blk = np.ascontiguousarray(np.swapaxes(~mask, -1, -2))
+            blocked = self.bind(f"blk{n}", blk)
+            bias = self.bind(f"bias{n}", np.where(blk, np.dtype(dtype).type(-np.inf),
+                                                   np.dtype(dtype).type(0.0)))
+            self.lines += [f"if {shift}:", f"    {softmax}({st}, {blocked}, shift=True)",
+                           "else:", f"    np.add({st}, {bias}, out={st})",
+                           f"    {softmax}({st}, None, shift=False)"]
+        else:
+            if mask is not None:  # additive: may add positive values, so always shifted
+                mt = self.bind(f"mt{n}", np.swapaxes(mask, -1, -2))
+                self.lines.append(f"np.add({st}, {mt}, out={st})")
+                shift = "True"
+            self.lines.append(f"{softmax}({st}, None, shift={shift})")
         out = self.result(node)
-        self.lines += [f"{softmax}({st}, {blocked}, shift={shift})",
-                       f"{mm}({st_t}, v{v}, out={out})",
+        self.lines += [f"{mm}({st_t}, v{v}, out={out})",
                        f"v{node.out} = {out}"]
 
 

@@ -366,6 +366,8 @@ argmin = _reduction_function(ARGMIN, """Index of the minimum (int64, no gradient
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if builtins.all(type(s) is int for s in shape):  # the usual call: nothing to convert
+        return shape
     for s in shape:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
             raise TypeError(f"shape entries must be ints, got {shape!r}")
@@ -400,12 +402,14 @@ def permute(x, *dims) -> Tensor:
     """Reorder the dimensions: ``permute(x, 0, 2, 1)``. No data is copied."""
     x = _as_tensor(x)
     dims = _shape_arg(dims)
+    n = x.ndim
     # Check the range first: 3 % 2 == 1 would otherwise pass for a 2-D tensor.
-    if len(dims) != x.ndim or builtins.any(not -x.ndim <= d < x.ndim for d in dims) or sorted(
-        d % x.ndim for d in dims
-    ) != list(range(x.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
-    return apply(PERMUTE, (x,), {"axes": tuple(d % x.ndim for d in dims)})
+    # n axes, each in range and no two alike, are a permutation.
+    if len(dims) == n and builtins.all(-n <= d < n for d in dims):
+        axes = tuple([d % n for d in dims])
+        if len(set(axes)) == n:
+            return apply(PERMUTE, (x,), {"axes": axes})
+    raise ValueError(f"permute: {dims} is not a permutation of the {n} dims of {x.shape}")
 
 
 def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:

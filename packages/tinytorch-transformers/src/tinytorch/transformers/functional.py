@@ -128,6 +128,8 @@ def validate_mask(mask, scores_shape: tuple, where: str = "attention") -> np.nda
             f"blocked), got dtype {m.dtype}"
         )
     ok = m.ndim <= len(scores_shape)
+    if ok and m.shape == tuple(scores_shape[len(scores_shape) - m.ndim:]):
+        return m  # the trailing dims exactly (a (Tq, Tk) mask): no broadcast to check
     if ok:
         try:
             ok = np.broadcast_shapes(m.shape, scores_shape) == tuple(scores_shape)
@@ -169,28 +171,59 @@ class _Slot:
 # view, (..., Tq, Tk), as documented.
 
 
+@functools.lru_cache(maxsize=32)
+def _causal_bias_t(seq_len: int, kv_len: int, dtype: np.dtype) -> np.ndarray:
+    """The cached causal mask as an additive bias on the transposed scores:
+    ``(Tk, Tq)``, 0 where query ``i`` may see key ``j``, ``-inf`` elsewhere.
+    Adding it is one pass over the scores; a masked copy (``copyto`` with
+    ``where=``) takes about four times as long."""
+    attend_t = np.ascontiguousarray(_causal_array(seq_len, kv_len).T)  # C order, as the scores
+    bias = np.where(attend_t, dtype.type(0.0), dtype.type(-np.inf))
+    bias.flags.writeable = False  # shared between calls (cached)
+    return bias
+
+
+def _heads_last_buffer(p: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """For 4-D ``(B, H, Tq, Tk) @ (B, H, Tk, Dv)``: the output as a
+    ``(B, H, Tq, Dv)`` view of a ``(B, Tq, H, Dv)`` array, the layout in which
+    ``MultiHeadAttention`` merges the heads (its permute and reshape are then
+    views, not a copy). None (a fresh array) for other shapes."""
+    if p.ndim != 4 or v.ndim != 4 or p.shape[:2] != v.shape[:2]:
+        return None
+    b, h = v.shape[:2]
+    buf = np.empty((b, p.shape[2], h, v.shape[3]), dtype=np.result_type(p, v))
+    return buf.transpose(0, 2, 1, 3)
+
+
 def _sdpa_forward(q, k, v, *, mask, scale, dropout_mask, weights_out):
     # Scaling Q (Tq x D) is cheaper than scaling the scores (Tq x Tk) when Tk > D.
     qs = q * scale
-    st = kernels.matmul(k, np.swapaxes(qs, -1, -2))  # S^T: (..., Tk, Tq)
-    blocked_t = None
-    if mask is not None:
-        if mask.dtype == np.bool_:
-            # Blocked entries become exactly -inf inside the kernel. (A
-            # contiguous transposed mask: copyto is twice as fast with it.)
-            blocked_t = np.ascontiguousarray(np.swapaxes(~mask, -1, -2))  # (..., Tk, Tq)
-        else:
-            st += np.swapaxes(mask, -1, -2)  # additive; already the scores' dtype
+    st = kernels.matmul(k, qs.swapaxes(-1, -2))  # S^T: (..., Tk, Tq)
     # softmax(s) = exp(s - c) / sum exp(s - c) for any shift c; the usual
     # shift (each query's max) only keeps exp from overflowing, so it is
     # skipped when no score can overflow. Additive masks may add positive
     # values: they always shift.
     additive = mask is not None and mask.dtype != np.bool_
-    kernels.attention_softmax_(st, blocked_t,
-                               shift=additive or kernels.scores_may_overflow(qs, k))
-    weights = np.swapaxes(st, -1, -2)  # (..., Tq, Tk), rows sum to 1 (or are all 0)
+    shift = additive or kernels.scores_may_overflow(qs, k)
+    blocked_t = None
+    if additive:
+        st += mask.swapaxes(-1, -2)  # already the scores' dtype
+    elif mask is not None:
+        tq, tk = mask.shape[-2:]
+        if not shift and mask.ndim == 2 and mask is _causal_array(tq, tk):
+            # The causal mask of create_causal_mask: add its cached 0 / -inf
+            # bias. Without the shift every score is finite, so the blocked
+            # ones become exactly -inf, as with the masked copy below.
+            st += _causal_bias_t(tq, tk, st.dtype)
+        else:
+            # Blocked entries become exactly -inf inside the kernel (even
+            # scores that are not finite). A contiguous transposed mask:
+            # copyto is twice as fast with it.
+            blocked_t = np.ascontiguousarray((~mask).swapaxes(-1, -2))  # (..., Tk, Tq)
+    kernels.attention_softmax_(st, blocked_t, shift=shift)
+    weights = st.swapaxes(-1, -2)  # (..., Tq, Tk), rows sum to 1 (or are all 0)
     dropped = weights if dropout_mask is None else weights * dropout_mask
-    out = kernels.matmul(dropped, v)  # (..., Tq, Dv)
+    out = kernels.matmul(dropped, v, out=_heads_last_buffer(dropped, v))  # (..., Tq, Dv)
     weights_out.value = weights
     return out, (st, dropped)
 
