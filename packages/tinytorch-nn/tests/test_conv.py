@@ -266,3 +266,41 @@ def test_bce_errors():
         F.binary_cross_entropy(Tensor(np.array([0.5, 1.5])), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="same shape"):
         F.binary_cross_entropy_with_logits(Tensor(np.ones(3)), np.ones(4))
+
+
+def test_max_pool_nan_wins_and_the_last_nan_takes_the_gradient():
+    # PyTorch's rule: a NaN replaces the maximum, and among NaNs the last one.
+    nan = np.nan
+    x = Tensor(np.array([[[[1.0, nan, nan, 0.5], [-np.inf, -np.inf, 2.0, 3.0]]]]),
+               requires_grad=True)
+    out = F.max_pool2d(x, (1, 2))
+    np.testing.assert_array_equal(out.data[0, 0], [[nan, nan], [-np.inf, 3.0]])
+    out.backward(Tensor(np.ones((1, 1, 2, 2))))
+    np.testing.assert_array_equal(x.grad.data[0, 0], [[0, 1, 1, 0], [1, 0, 0, 1]])
+    y = F.max_pool2d(Tensor(np.array([[[[1.0, nan, nan, 0.5]]]])), (1, 4))
+    assert np.isnan(y.data[0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("shape, k, s", [
+    ((2, 3, 5, 5), 2, 2),  # non-overlapping, the last row and column in no window
+    ((1, 2, 7, 8), 2, 3),  # stride beyond the kernel: gaps between windows
+    ((1, 1, 6, 6), (2, 3), (2, 3)),  # exact rectangular tiling
+    ((1, 1, 17, 17), 16, 1),  # 256 offsets: the saved offsets need more than uint8
+])
+def test_max_pool_backward_routes_to_the_window_maximum(shape, k, s):
+    rng = np.random.default_rng(5)
+    x = Tensor(rng.permutation(np.prod(shape)).reshape(shape), dtype="float64",
+               requires_grad=True)  # distinct values: one maximum per window
+    out = F.max_pool2d(x, k, s)
+    g = rng.standard_normal(out.shape)
+    out.backward(Tensor(g, dtype="float64"))
+    np.testing.assert_array_equal(out.data, pool_reference(x.data, k, s, 0, "max"))
+    # every output's gradient lands on the input holding its value, nowhere else
+    expected = np.zeros(shape)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    sh, sw = (s, s) if isinstance(s, int) else s
+    for n, c, i, j in np.ndindex(*out.shape):
+        win = x.data[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+        a, b = np.unravel_index(win.argmax(), win.shape)
+        expected[n, c, i * sh + a, j * sw + b] += g[n, c, i, j]
+    np.testing.assert_array_equal(x.grad.data, expected)

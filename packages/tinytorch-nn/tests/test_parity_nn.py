@@ -160,6 +160,21 @@ def test_pools(kind, k, s, p):
     compare_module(m, tm, randn(2, 3, 7, 6))
 
 
+def test_max_pool_with_nans_and_ties_matches_torch():
+    # Rounded values give ties; NaNs sprinkled in: values and gradients as PyTorch.
+    rng = np.random.default_rng(4)
+    x = np.round(rng.standard_normal((2, 3, 8, 8)))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    ours = Tensor(x, dtype="float64", requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out, tout = nn.MaxPool2d(2)(ours), torch.nn.MaxPool2d(2)(theirs)
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    g = rng.standard_normal(out.shape)
+    out.backward(Tensor(g, dtype="float64"))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm2d(training):
     m = nn.BatchNorm2d(3).double()

@@ -86,3 +86,14 @@ def test_submit_output_dir_that_is_a_file(tmp_path, capsys, valid):
     err = capsys.readouterr().err
     assert "is a file, not a directory" in err and "--overwrite" not in err
     assert not_a_dir.read_text() == "I am a file"
+
+
+@pytest.mark.parametrize("dtype", ["f,", "f4,i4", "(2)f4", "object", "U3", 7, None, "no such"])
+def test_unreadable_architecture_dtype_is_reported_not_an_internal_error(valid, dtype):
+    # NumPy parses some dtype strings as structured types and raises
+    # SyntaxError on others ("f,"): validation names the problem instead.
+    valid["optimized"]["architecture"]["parameters"][0][2] = dtype
+    report = validate_submission(valid)
+    assert report["valid"] is False
+    assert not any(e.startswith("internal") for e in report["errors"]), report["errors"]
+    assert any("unreadable shapes or dtypes" in e for e in report["errors"]), report["errors"]

@@ -486,11 +486,17 @@ register_backward(CONV2D, _conv2d_bwd)
 
 # ------------------------------------------------------------------- pooling
 #
-# Both pools look at the same strided window view as conv2d. Max pooling
-# saves the position (0..KH*KW-1) of each window's maximum, so the backward
-# routes every output gradient to exactly that input (the first maximum on
-# ties, as PyTorch). Average pooling divides by KH*KW (padding counts, as
-# PyTorch's default count_include_pad=True).
+# Both pools read the KH*KW strided shifts of the (padded) input: shift
+# (i, j) holds, for every output pixel, the input value at kernel offset
+# (i, j) of its window. Average pooling sums them and divides by KH*KW
+# (padding counts, as PyTorch's default count_include_pad=True). Max
+# pooling keeps a running maximum over the shifts and, per output pixel, the
+# offset k = i*KW + j it came from (saved for the backward, which routes
+# every output gradient to exactly that input). A shift replaces the
+# maximum only when strictly greater, so the first maximum wins ties; a NaN
+# wins over everything and the last NaN wins among NaNs: PyTorch's rule
+# (``val > max || isnan(val)``). Every call is over an output-sized array:
+# no window copy, no argmax over a short axis (which NumPy runs row by row).
 
 
 def _pool_geometry(x, kernel, stride, padding):
@@ -499,13 +505,27 @@ def _pool_geometry(x, kernel, stride, padding):
             _conv_out_size(x.shape[2], kh, sh, ph), _conv_out_size(x.shape[3], kw, sw, pw))
 
 
+def _shifts(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> list:
+    """The KH*KW strided views (N, C, OH, OW) of ``xp``, offset k = i*KW + j."""
+    return [xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            for i in range(kh) for j in range(kw)]
+
+
 def _max_pool2d_fwd(x, *, kernel, stride, padding):
     kh, kw, sh, sw, ph, pw, oh, ow = _pool_geometry(x, kernel, stride, padding)
-    win = _windows(_pad(x, ph, pw, -np.inf), kh, kw, sh, sw)
-    flat = win.reshape(x.shape[0], x.shape[1], oh, ow, kh * kw)
-    arg = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    return out, arg.astype(np.int32 if kh * kw > 255 else np.uint8)
+    shifts = _shifts(_pad(x, ph, pw, -np.inf), kh, kw, sh, sw, oh, ow)
+    out = np.array(shifts[0])  # the running maximum, (N, C, OH, OW)
+    arg = np.zeros(out.shape, dtype=np.int32 if kh * kw > 255 else np.uint8)
+    better = np.empty(out.shape, dtype=np.bool_)
+    for k, shift in enumerate(shifts[1:], start=1):
+        np.greater(shift, out, out=better)
+        np.maximum(out, shift, out=out)  # = copyto(out, shift, where=better), but NaN spreads
+        np.copyto(arg, arg.dtype.type(k), where=better)
+    nan = np.isnan(out)
+    if nan.any():  # NaN compares False: give NaN windows PyTorch's offset
+        for k, shift in enumerate(shifts):
+            np.copyto(arg, arg.dtype.type(k), where=np.isnan(shift) & nan)
+    return out, arg
 
 
 def _pool_flops(inputs, out, params) -> int:
@@ -520,12 +540,19 @@ def _max_pool2d_bwd(g, node):
                                                     node.params["stride"],
                                                     node.params["padding"])
     n, c, h, wd = x.shape
+    if sh >= kh and sw >= kw and not ph and not pw:
+        # Windows do not overlap: each input gets at most one output's
+        # gradient, so each offset's share is written, not added. An exact
+        # tiling covers every input; otherwise the rest stays 0.
+        covers = sh == kh and sw == kw and h == oh * kh and wd == ow * kw
+        dx = (np.empty if covers else np.zeros)(x.shape, dtype=g.dtype)
+        for k, view in enumerate(_shifts(dx, kh, kw, sh, sw, oh, ow)):
+            np.multiply(g, arg == k, out=view)
+        return (dx,)
     dxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
     zero = np.zeros((), dtype=g.dtype)
-    for k in range(kh * kw):  # one masked, strided add per kernel offset
-        i, j = divmod(k, kw)
-        dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += np.where(
-            arg == k, g, zero)
+    for k, view in enumerate(_shifts(dxp, kh, kw, sh, sw, oh, ow)):
+        view += np.where(arg == k, g, zero)  # overlapping windows add up
     return (dxp[:, :, ph:ph + h, pw:pw + wd],)
 
 

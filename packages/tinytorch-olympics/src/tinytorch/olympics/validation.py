@@ -699,6 +699,24 @@ def _check_paired(sub: Mapping, scores, report: _Report) -> None:
                                         f"{scores['speedup']:.3f}")
 
 
+def _itemsize(dtype) -> int:
+    """The width in bytes of a plain dtype name such as ``"float32"``.
+
+    Raises:
+        ValueError: anything else. NumPy reads some strings as structured
+            dtypes (``"f4,i4"``) and raises SyntaxError on others (``"f,"``).
+    """
+    if not isinstance(dtype, str):  # np.dtype(None) would be float64
+        raise ValueError(f"not a dtype name: {dtype!r}")
+    try:
+        dt = np.dtype(dtype)
+    except Exception:  # TypeError, ValueError, SyntaxError from NumPy's parser
+        raise ValueError(f"not a dtype: {dtype!r}") from None
+    if dt.fields is not None or dt.subdtype is not None or dt.kind not in "biuf":
+        raise ValueError(f"not a plain numeric dtype: {dtype!r}")
+    return dt.itemsize
+
+
 def _stored_bytes(arch: Mapping) -> int:
     """The fewest bytes the described tensors take as stored: each listed
     tensor's element count times its dtype's width; a quantized module's
@@ -708,9 +726,9 @@ def _stored_bytes(arch: Mapping) -> int:
     total = 0
     for name, shape, dtype in list(arch.get("parameters", [])) + list(arch.get("buffers", [])):
         if str(name).rsplit(".", 1)[0] not in prefixes:
-            total += math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+            total += math.prod(int(d) for d in shape) * _itemsize(dtype)
     for _, shape, dtype in quantized:
-        total += math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+        total += math.prod(int(d) for d in shape) * _itemsize(dtype)
     return total
 
 
