@@ -517,14 +517,21 @@ def _max_pool2d_fwd(x, *, kernel, stride, padding):
     out = np.array(shifts[0])  # the running maximum, (N, C, OH, OW)
     arg = np.zeros(out.shape, dtype=np.int32 if kh * kw > 255 else np.uint8)
     better = np.empty(out.shape, dtype=np.bool_)
+    offset = np.empty_like(arg)
+    # Offsets come in increasing order, so "arg = k where better" is
+    # arg = max(arg, k * better): arithmetic, where a masked write (copyto
+    # with where=, or a boolean index) is about a hundred times slower on
+    # a random mask.
     for k, shift in enumerate(shifts[1:], start=1):
         np.greater(shift, out, out=better)
-        np.maximum(out, shift, out=out)  # = copyto(out, shift, where=better), but NaN spreads
-        np.copyto(arg, arg.dtype.type(k), where=better)
+        np.maximum(out, shift, out=out)  # the values of "out = shift where better"; NaN spreads
+        np.multiply(better, arg.dtype.type(k), out=offset)
+        np.maximum(arg, offset, out=arg)
     nan = np.isnan(out)
-    if nan.any():  # NaN compares False: give NaN windows PyTorch's offset
+    if nan.any():  # NaN compares False: give NaN windows PyTorch's offset, their last NaN
         for k, shift in enumerate(shifts):
-            np.copyto(arg, arg.dtype.type(k), where=np.isnan(shift) & nan)
+            np.multiply(np.isnan(shift) & nan, arg.dtype.type(k), out=offset)
+            np.maximum(arg, offset, out=arg)  # a NaN window's arg is below its first NaN
     return out, arg
 
 
