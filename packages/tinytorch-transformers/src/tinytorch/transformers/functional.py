@@ -164,11 +164,12 @@ class _Slot:
 # thread each, instead of letting BLAS split every small product.
 #
 # Layout: the primitive works on the *transposed* scores S^T = K Q^T, shape
-# (..., Tk, Tq). The softmax then reduces over axis -2, where NumPy's max and
-# sum run vectorised across contiguous rows (several times faster than a
-# reduction along the last axis of short rows), and S^T is already the
-# operand the key gradient needs. The weights handed out are the transposed
-# view, (..., Tq, Tk), as documented.
+# (..., Tk, Tq). The softmax then reduces over axis -2: its max (when it
+# shifts) runs vectorised across contiguous rows (several times faster than
+# a reduction along the last axis of short rows), its sums are one product
+# with a row of ones, and S^T is already the operand the key gradient needs.
+# The weights handed out are the transposed view, (..., Tq, Tk), as
+# documented.
 
 
 @functools.lru_cache(maxsize=32)
