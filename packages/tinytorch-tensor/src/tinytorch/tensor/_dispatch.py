@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from ._handle import HookHandle, HookRegistry
+
+_data_of = attrgetter("_data")  # a Tensor's array
 
 __all__ = [
     "Primitive",
@@ -108,7 +111,7 @@ def apply(op: Primitive, inputs: tuple, params: dict):
     """
     for hook in _hooks.pre:
         hook(op, inputs, params)
-    result = op.forward(*[t._data for t in inputs], **params)
+    result = op.forward(*map(_data_of, inputs), **params)  # map: no Python frame per call
     saved = None
     if op.saves:
         result, saved = result

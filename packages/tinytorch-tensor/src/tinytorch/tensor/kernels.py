@@ -467,7 +467,10 @@ def _attention_softmax_np(s, blocked, shift):
     # Column sums as a product with a row of ones, (1, Tk) @ (..., Tk, Tq):
     # BLAS sums the columns three times faster than NumPy's reduction.
     d = np.matmul(_ones_row(s.shape[-2], s.dtype), s)  # (..., 1, Tq)
-    d[d == 0] = 1.0  # a fully blocked column (-inf everywhere): weights 0
+    # A fully blocked column (-inf everywhere) sums to 0: dividing by the
+    # smallest normal number instead keeps its weights 0. Any other column
+    # sums to at least exp(-EXP_SAFE) (unshifted) or 1 (shifted), far above.
+    np.maximum(d, np.finfo(s.dtype).tiny, out=d)
     s *= 1.0 / d
 
 
