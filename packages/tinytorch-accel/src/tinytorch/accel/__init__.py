@@ -39,7 +39,7 @@ from .passes import (
 )
 from .threads import get_num_threads, set_num_threads, threads
 
-__version__ = "0.1.4"
+__version__ = "0.1.5"
 
 __all__ = [
     "compile", "CompiledModule", "CompileError", "capture", "generate", "Replay",
