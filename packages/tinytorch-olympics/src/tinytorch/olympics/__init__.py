@@ -51,7 +51,7 @@ from .validation import (
     validate_submission,
 )
 
-__version__ = "0.2.3"
+__version__ = "0.2.4"
 
 __all__ = [
     "__version__",
