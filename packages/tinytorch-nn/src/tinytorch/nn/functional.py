@@ -46,7 +46,8 @@ def _tensor(x, name: str) -> Tensor:
 
 
 def _float_tensor(x, name: str, fn: str) -> Tensor:
-    x = _tensor(x, name)
+    if not isinstance(x, Tensor):  # (the usual case, a Tensor, without a second call)
+        x = _tensor(x, name)
     if x.dtype.kind != "f":
         raise TypeError(f"{fn}: {name} must be floating point, got dtype {x.dtype}")
     return x

@@ -145,22 +145,12 @@ class Tensor:
         self._version += 1
         return self
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
-    @property
-    def size(self) -> int:
-        """Number of elements."""
-        return self.data.size
-
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    # The array's own attributes, read through C-level getters too: every op
+    # reads a few of them, and a Python property costs a frame each time.
+    shape = property(attrgetter("_data.shape"), doc="The shape, a tuple of ints.")
+    size = property(attrgetter("_data.size"), doc="Number of elements.")
+    ndim = property(attrgetter("_data.ndim"), doc="Number of dimensions.")
+    dtype = property(attrgetter("_data.dtype"), doc="The ``numpy.dtype`` of the elements.")
 
     @property
     def is_leaf(self) -> bool:

@@ -438,8 +438,9 @@ def scores_may_overflow(q: np.ndarray, k: np.ndarray) -> bool:
     # (four reductions, no temporaries). It settles the usual case; the
     # Cauchy-Schwarz bound (row norms) is computed only when it does not.
     # NaN makes every comparison False, so non-finite inputs give True.
-    qa = max(float(q.max()), -float(q.min()))
-    ka = max(float(k.max()), -float(k.min()))
+    # (ufunc reductions: ndarray.max/min go through a Python wrapper)
+    qa = max(float(np.maximum.reduce(q, axis=None)), -float(np.minimum.reduce(q, axis=None)))
+    ka = max(float(np.maximum.reduce(k, axis=None)), -float(np.minimum.reduce(k, axis=None)))
     if q.shape[-1] * qa * ka < limit:
         return False
     qn = np.einsum("...d,...d->...", q, q).max()  # squared row norms

@@ -363,10 +363,13 @@ argmin = _reduction_function(ARGMIN, """Index of the minimum (int64, no gradient
 # ------------------------------------------------------------ shape and index
 
 
+_PLAIN_INT = {int}
+
+
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    if builtins.all(type(s) is int for s in shape):  # the usual call: nothing to convert
+    if set(map(type, shape)) <= _PLAIN_INT:  # the usual call: nothing to convert
         return shape
     for s in shape:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
@@ -405,7 +408,7 @@ def permute(x, *dims) -> Tensor:
     n = x.ndim
     # Check the range first: 3 % 2 == 1 would otherwise pass for a 2-D tensor.
     # n axes, each in range and no two alike, are a permutation.
-    if len(dims) == n and builtins.all(-n <= d < n for d in dims):
+    if len(dims) == n and (not n or (builtins.min(dims) >= -n and builtins.max(dims) < n)):
         axes = tuple([d % n for d in dims])
         if len(set(axes)) == n:
             return apply(PERMUTE, (x,), {"axes": axes})
