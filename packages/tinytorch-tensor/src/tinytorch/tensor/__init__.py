@@ -99,7 +99,7 @@ from .validate import deprecated_alias
 cat = concat
 clamp = clip
 
-__version__ = "0.2.4"
+__version__ = "0.2.5"
 
 # NumPy temporaries reuse freed heap memory instead of fresh pages (see .memory).
 memory._apply_at_import()
