@@ -58,7 +58,7 @@ from .module import (
 )
 from .parameter import Parameter
 
-__version__ = "0.2.3"
+__version__ = "0.2.4"
 
 __all__ = [
     "Module", "Parameter", "RemovableHandle", "StateDictError", "IncompatibleKeys",
