@@ -46,7 +46,8 @@ def test_new_and_old_backward_forms_agree(backend, causal, dropout_p):
     mask = create_causal_mask(7).data if causal else None
     dropout_mask = None
     if dropout_p:
-        keep = Generator(11).numpy.random((2, 3, 7, 7)) >= dropout_p
+        # the primitive draws its mask in the transposed scores' layout (Tk, Tq)
+        keep = np.swapaxes(Generator(11).numpy.random((2, 3, 7, 7)), -1, -2) >= dropout_p
         dropout_mask = keep / (1.0 - dropout_p)
     tq, tk, tv = (Tensor(a, dtype="float64", requires_grad=True) for a in (q, k, v))
     out, _ = scaled_dot_product_attention(tq, tk, tv, mask, dropout_p, generator=Generator(11))

@@ -335,8 +335,13 @@ def _dropout_mask(p: float, shape: tuple, dtype: np.dtype, generator) -> np.ndar
     """Inverted-dropout multipliers of ``shape``: 0 with probability ``p``,
     else ``1 / (1 - p)``, drawn from ``generator``."""
     rng = as_numpy_generator(generator, "scaled_dot_product_attention")
-    keep = rng.random(shape) >= p
-    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    # Uniforms in the scores' own precision (float32 draws are about twice as
+    # fast), then the multipliers written over them: three passes in all.
+    u = rng.random(shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+    keep = u >= p
+    if u.dtype != dtype:
+        return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    return np.multiply(keep, dtype.type(1.0 / (1.0 - p)), out=u)
 
 
 def scaled_dot_product_attention(
@@ -406,7 +411,10 @@ def scaled_dot_product_attention(
     if scale is None:
         scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] > 0 else 1.0
     p = probability(dropout_p, "scaled_dot_product_attention", "dropout_p")
-    dropout_mask = _dropout_mask(p, scores_shape, q.dtype, generator) if p > 0.0 else None
+    dropout_mask = None
+    if p > 0.0:  # drawn in the layout of the transposed scores the primitive works on
+        transposed = scores_shape[:-2] + (scores_shape[-1], scores_shape[-2])
+        dropout_mask = _dropout_mask(p, transposed, q.dtype, generator).swapaxes(-1, -2)
     slot = _Slot()
     out = apply(
         SDPA,
