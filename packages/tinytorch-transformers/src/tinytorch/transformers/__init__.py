@@ -26,7 +26,7 @@ from .functional import SDPA, create_causal_mask, scaled_dot_product_attention, 
 from .gpt import GPT, GPTConfig, sample_next_token
 from .positional import PositionalEncoding, SinusoidalPositionalEncoding, sinusoidal_table
 
-__version__ = "0.2.3"
+__version__ = "0.2.4"
 
 __all__ = [
     "__version__",
